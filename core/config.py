@@ -1,0 +1,121 @@
+"""Configuration: one frozen dataclass read from KOMMA_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crypto import PRODUCTION_ARGON2, TEST_ARGON2, Argon2Params
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app reads from its environment, checked once at start."""
+
+    env: str = "development"
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    secret_key: str = ""
+    receipt_pepper: bytes = b""
+    database_url: str = ""
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    mail_sender: str = "meldestelle@localhost"
+    base_url: str = "http://127.0.0.1:5000"
+    # Uploads: the intake issue's limits, configurable per installation.
+    max_files: int = 5
+    max_file_bytes: int = 10 * 1024 * 1024
+    # The whole request: files plus form text plus multipart overhead.
+    max_request_bytes: int = 5 * 10 * 1024 * 1024 + 2 * 1024 * 1024
+    # Argon2id cost for receipt codes and account passwords; tests use the minimum.
+    argon2: Argon2Params = PRODUCTION_ARGON2
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Build the configuration from KOMMA_* variables, then apply explicit overrides."""
+        env = os.environ if environ is None else environ
+        instance_path = Path(overrides.pop("instance_path", None) or env.get("KOMMA_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+        values: dict[str, Any] = {
+            "env": env.get("KOMMA_ENV", "development"),
+            "instance_path": instance_path,
+            "secret_key": env.get("KOMMA_SECRET_KEY", ""),
+            "receipt_pepper": env.get("KOMMA_RECEIPT_PEPPER", "").encode(),
+            "database_url": env.get("KOMMA_DATABASE_URL", ""),
+            "redis_url": env.get("KOMMA_REDIS_URL") or None,
+            "smtp_url": env.get("KOMMA_SMTP_URL") or None,
+            "mail_sender": env.get("KOMMA_MAIL_SENDER", cls.mail_sender),
+            "base_url": env.get("KOMMA_BASE_URL", cls.base_url),
+        }
+        for name, var in (("max_files", "KOMMA_MAX_FILES"), ("max_file_bytes", "KOMMA_MAX_FILE_BYTES")):
+            if env.get(var):
+                values[name] = _positive_int(var, env[var])
+        if env.get("KOMMA_ARGON2") == "test":
+            values["argon2"] = TEST_ARGON2
+        values.update(overrides)
+        if isinstance(values["receipt_pepper"], str):
+            values["receipt_pepper"] = values["receipt_pepper"].encode()
+        if "max_request_bytes" not in overrides:
+            files = values.get("max_files", cls.max_files) * values.get("max_file_bytes", cls.max_file_bytes)
+            values["max_request_bytes"] = files + 2 * 1024 * 1024
+        config = cls(**values)
+        return config._with_defaults()
+
+    def _with_defaults(self) -> Config:
+        """Refuse an unsafe production setup; fill development secrets from the instance folder."""
+        if self.env not in ("development", "production"):
+            raise ConfigError(f"KOMMA_ENV must be 'development' or 'production', not {self.env!r}")
+        changes: dict[str, Any] = {}
+        if self.production:
+            if len(self.secret_key) < 32:
+                raise ConfigError("KOMMA_SECRET_KEY must be set to at least 32 random characters in production")
+            if len(self.receipt_pepper) < 32:
+                raise ConfigError("KOMMA_RECEIPT_PEPPER must be set to at least 32 random characters in production")
+            if self.secret_key.encode() == self.receipt_pepper:
+                raise ConfigError("KOMMA_SECRET_KEY and KOMMA_RECEIPT_PEPPER must differ")
+            if not self.database_url:
+                raise ConfigError("KOMMA_DATABASE_URL must be set in production")
+        else:
+            if not self.secret_key:
+                changes["secret_key"] = _instance_secret(self.instance_path, "secret_key")
+            if not self.receipt_pepper:
+                changes["receipt_pepper"] = _instance_secret(self.instance_path, "receipt_pepper").encode()
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{self.instance_path / 'komma.sqlite3'}"
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+def _instance_secret(instance_path: Path, name: str) -> str:
+    """A development secret kept in the instance folder so restarts keep sessions and receipts."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,25 @@
+"""Logging that never records a client address, user agent or referrer."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from core.config import Config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure(config: Config) -> None:
+    """Plain records to stderr; no handler here ever sees the request."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_komma", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._komma = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.INFO if config.production else logging.DEBUG)
+    # Werkzeug's request log starts with the client address: it is replaced by core.devserver.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("rq.worker", "rq.scheduler", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.INFO)

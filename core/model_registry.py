@@ -1,0 +1,16 @@
+"""Imports every models module so Base.metadata is complete (alembic, tests, create_all)."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "core.models",
+    "core.tenancy",
+    "workers.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,53 @@
+"""Tenants and installation-wide settings."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Boolean, Integer, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.db import Base, UTCDateTime, new_id, utcnow
+
+
+class Municipality(Base):
+    """A tenant: a municipality with its own clearing office, office key and agreements."""
+
+    __tablename__ = "municipality"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    accepts_reports: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The office key pair: public part in clear, private part sealed to officers (clearing issue).
+    office_public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    retention_years: Mapped[int] = mapped_column(Integer, default=3)
+    # A reporter-facing description of who reads reports; set by the coordinator.
+    office_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Installation(Base):
+    """Installation-wide values that must never change once reports exist (one row)."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    receipt_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def receipt_salt(session: Session) -> bytes:
+    """The installation's receipt salt, created on first use."""
+    row = session.get(Installation, 1)
+    if row is None:
+        row = Installation(id=1, receipt_salt=secrets.token_bytes(32))
+        session.add(row)
+        session.flush()
+    return row.receipt_salt
+
+
+def municipalities_accepting_reports(session: Session) -> list[Municipality]:
+    query = select(Municipality).where(Municipality.accepts_reports.is_(True)).order_by(Municipality.name)
+    return list(session.scalars(query))

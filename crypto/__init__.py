@@ -1,0 +1,68 @@
+"""Cryptography for Komm.A: sealing, secret boxes, streams, passwords, receipt codes."""
+
+from .errors import CryptoError, DecryptionError, FormatError, InvalidReceiptCode
+from .keys import KeyPair, constant_time_equal, generate_keypair, public_key_of, random_key
+from .passwords import (
+    PRODUCTION_ARGON2,
+    TEST_ARGON2,
+    Argon2Params,
+    hash_password,
+    password_hash_needs_update,
+    unwrap_private_key,
+    verify_password,
+    wrap_private_key,
+)
+from .receipts import (
+    RECEIPT_DIGITS,
+    ReceiptKeys,
+    derive_receipt_keys,
+    format_receipt_code,
+    generate_receipt_code,
+    normalise_receipt_code,
+)
+from .sealing import open_sealed, seal
+from .secretbox import box_decrypt, box_encrypt
+from .streams import (
+    DEFAULT_CHUNK_SIZE,
+    decrypt_bytes_stream,
+    decrypt_stream,
+    encrypt_bytes_stream,
+    encrypt_stream,
+    iter_decrypt_stream,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "PRODUCTION_ARGON2",
+    "RECEIPT_DIGITS",
+    "TEST_ARGON2",
+    "Argon2Params",
+    "CryptoError",
+    "DecryptionError",
+    "FormatError",
+    "InvalidReceiptCode",
+    "KeyPair",
+    "ReceiptKeys",
+    "box_decrypt",
+    "box_encrypt",
+    "constant_time_equal",
+    "decrypt_bytes_stream",
+    "decrypt_stream",
+    "derive_receipt_keys",
+    "encrypt_bytes_stream",
+    "encrypt_stream",
+    "format_receipt_code",
+    "generate_keypair",
+    "generate_receipt_code",
+    "hash_password",
+    "iter_decrypt_stream",
+    "normalise_receipt_code",
+    "open_sealed",
+    "password_hash_needs_update",
+    "public_key_of",
+    "random_key",
+    "seal",
+    "unwrap_private_key",
+    "verify_password",
+    "wrap_private_key",
+]

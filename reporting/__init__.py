@@ -1,0 +1,1 @@
+"""The public side: intake form, receipt, reporter mailbox."""

@@ -1,0 +1,67 @@
+"""Commands on the app's CLI: `komma worker`, `komma cron`, `komma outbox relay`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from workers.relay import relay_pending
+from workers.worker import NoRedis, run_cron, run_worker
+
+
+def _app() -> Flask:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@click.option(
+    "--jobs-module",
+    "jobs_modules",
+    multiple=True,
+    metavar="MODULE",
+    help="Also import MODULE for the jobs it registers (repeatable).",
+)
+@with_appcontext
+def worker_command(burst: bool, jobs_modules: tuple[str, ...]) -> None:
+    """Run jobs from the "komma" queue (needs KOMMA_REDIS_URL)."""
+    try:
+        run_worker(_app(), burst=burst, jobs_modules=jobs_modules)
+    except NoRedis as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command() -> None:
+    """Enqueue scheduled work (relay, later deadlines and purges); run one per installation."""
+    try:
+        run_cron(_app())
+    except NoRedis as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """The job outbox."""
+
+
+@outbox_group.command("relay")
+@click.option(
+    "--older-than",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds since dispatch before a row counts as lost.",
+)
+@with_appcontext
+def relay_command(older_than: int) -> None:
+    """Re-send outbox rows whose dispatch got lost; prints how many."""
+    click.echo(relay_pending(_app(), older_than_seconds=older_than))
+
+
+def register_commands(app: Flask) -> None:
+    for command in (worker_command, cron_command, outbox_group):
+        app.cli.add_command(command)

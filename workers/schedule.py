@@ -1,0 +1,41 @@
+"""The project's scheduled work, run by RQ's cron (`komma cron`) on the "komma" queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rq.cron import CronScheduler
+
+from workers.dispatch import QUEUE_NAME
+from workers.relay import relay_outbox
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A function without arguments run by a worker every `interval` seconds or on `cron`."""
+
+    func: Callable[[], object]
+    interval: int | None = None
+    # Cron expressions are read in the cron process's local time (RQ's choice).
+    cron: str | None = None
+    # A relay pass is quick; a hung one must not hold a worker for RQ's default 180 s.
+    timeout: int = 120
+
+
+SCHEDULE: tuple[ScheduledJob, ...] = (
+    # An interval job also runs once at start, so a restarted cron drains the outbox at once.
+    ScheduledJob(relay_outbox, interval=60),
+    # Later: hourly deadline scan, daily retention purge, daily audit-chain check.
+)
+
+
+def register_schedule(scheduler: CronScheduler, schedule: tuple[ScheduledJob, ...] = SCHEDULE) -> None:
+    for item in schedule:
+        scheduler.register(
+            item.func,
+            queue_name=QUEUE_NAME,
+            interval=item.interval,
+            cron=item.cron,
+            job_timeout=item.timeout,
+        )
