@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale
 
 from core.config import PROJECT_ROOT
 
@@ -44,4 +44,10 @@ def init_app(app: Flask) -> None:
     def _language_links() -> dict[str, Any]:
         locale = get_locale()
         current = locale.language if locale is not None else DEFAULT_LANGUAGE
-        return {"language_names": LANGUAGE_NAMES, "languages": LANGUAGES, "current_language": current}
+        return {
+            "language_names": LANGUAGE_NAMES,
+            "languages": LANGUAGES,
+            "current_language": current,
+            "format_date": format_date,
+            "format_datetime": format_datetime,
+        }

@@ -8,6 +8,9 @@ MODEL_MODULES = (
     "core.models",
     "core.tenancy",
     "workers.models",
+    "core.secret_sessions",
+    "core.throttle",
+    "reporting.models",
 )
 
 

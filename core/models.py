@@ -25,6 +25,8 @@ class Municipality(Base):
     retention_years: Mapped[int] = mapped_column(Integer, default=3)
     # A reporter-facing description of who reads reports; set by the coordinator.
     office_name: Mapped[str] = mapped_column(String(200), default="")
+    # Where "a new report is waiting" goes; never receives content.
+    notify_email: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -10,15 +10,16 @@ header (14) || final flag (0x00 or 0x01) || b"komma/v1/" + purpose + b"/" + reco
 The final chunk is always shorter than the chunk size (empty if the plaintext fills the last
 chunk exactly), so a reader knows which chunk is final without reading ahead. The counter
 detects reordering, the random prefix detects chunks spliced in from another file under the
-same key, the final flag detects a stream cut at a chunk boundary, and the header is part of
-every chunk's associated data, so it cannot be altered either.
+same key, and the authenticated final flag means a stream cut at a chunk boundary can never
+pass as complete; bytes appended after the end extend the final chunk and break its tag. The
+header is part of every chunk's associated data, so it cannot be altered either.
 """
 
 import io
 import secrets
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,10 +38,22 @@ HEADER_SIZE = _HEADER.size
 _MAX_CHUNKS = 2**32
 
 
+class ByteSource(Protocol):
+    """Anything with read(size) -> bytes: open files, BytesIO, upload streams."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """Anything with write(bytes): open files, BytesIO, response buffers."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 def encrypt_stream(
     key: bytes,
-    src: BinaryIO,
-    dst: BinaryIO,
+    src: ByteSource,
+    dst: ByteSink,
     *,
     purpose: str,
     record_id: str,
@@ -51,7 +64,7 @@ def encrypt_stream(
     return _encrypt_stream(key, src, dst, purpose, record_id, chunk_size, prefix)
 
 
-def iter_decrypt_stream(key: bytes, src: BinaryIO, *, purpose: str, record_id: str) -> Iterator[bytes]:
+def iter_decrypt_stream(key: bytes, src: ByteSource, *, purpose: str, record_id: str) -> Iterator[bytes]:
     """Yield verified plaintext chunks of an encrypted stream, e.g. for a streaming download.
 
     Each chunk is authenticated before it is yielded, but truncation is only detectable at
@@ -64,7 +77,7 @@ def iter_decrypt_stream(key: bytes, src: BinaryIO, *, purpose: str, record_id: s
     return _decrypt_chunks(AESGCM(key), src, context(purpose, record_id))
 
 
-def decrypt_stream(key: bytes, src: BinaryIO, dst: BinaryIO, *, purpose: str, record_id: str) -> int:
+def decrypt_stream(key: bytes, src: ByteSource, dst: ByteSink, *, purpose: str, record_id: str) -> int:
     """Decrypt src into dst; return plaintext bytes written. On error, discard dst's content."""
     written = 0
     for chunk in iter_decrypt_stream(key, src, purpose=purpose, record_id=record_id):
@@ -91,8 +104,8 @@ def decrypt_bytes_stream(key: bytes, blob: bytes, *, purpose: str, record_id: st
 
 def _encrypt_stream(
     key: bytes,
-    src: BinaryIO,
-    dst: BinaryIO,
+    src: ByteSource,
+    dst: ByteSink,
     purpose: str,
     record_id: str,
     chunk_size: int,
@@ -122,7 +135,7 @@ def _encrypt_stream(
         counter += 1
 
 
-def _decrypt_chunks(aead: AESGCM, src: BinaryIO, ctx: bytes) -> Iterator[bytes]:
+def _decrypt_chunks(aead: AESGCM, src: ByteSource, ctx: bytes) -> Iterator[bytes]:
     """The generator behind iter_decrypt_stream; holds at most one chunk and its plaintext."""
     head = _read_exactly(src, HEADER_SIZE)
     check_header(head, Kind.STREAM)
@@ -151,7 +164,7 @@ def _decrypt_chunks(aead: AESGCM, src: BinaryIO, ctx: bytes) -> Iterator[bytes]:
         counter += 1
 
 
-def _read_exactly(src: BinaryIO, size: int) -> bytes:
+def _read_exactly(src: ByteSource, size: int) -> bytes:
     """Read size bytes, or fewer only at end of input (raw files and pipes return short reads)."""
     data = src.read(size)
     if len(data) == size or not data:

@@ -1,16 +1,208 @@
-"""Public pages for reporters."""
+"""Public pages for reporters: start page, intake form, receipt, mailbox."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import timedelta
 
-from core.models import municipalities_accepting_reports
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from core import secret_sessions
+from core.config import Config
+from core.models import Municipality, municipalities_accepting_reports
+from core.tenancy import municipality_by_slug
 from core.web_session import db_session
+from reporting import codes, service
+from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
+from reporting.forms import ConfirmForm, ConsentForm, ReceiptForm, ReplyForm, ReportForm
+from reporting.intake import check_files, report_from_form
 
 bp = Blueprint("reporting", __name__)
+
+MAILBOX_IDLE = timedelta(minutes=15)
+RECEIPT_IDLE = timedelta(minutes=10)
+
+
+def _config() -> Config:
+    config: Config = current_app.extensions["komma"].config
+    return config
+
+
+def _open_municipality(slug: str) -> Municipality:
+    municipality = municipality_by_slug(db_session(), slug)
+    if municipality is None or not municipality.accepts_reports or not municipality.office_public_key:
+        abort(404)
+    return municipality
 
 
 @bp.get("/")
 def index() -> str:
     """Start page: the municipalities that accept reports."""
     return render_template("reporting/index.html", municipalities=municipalities_accepting_reports(db_session()))
+
+
+@bp.route("/melden/<slug>", methods=["GET", "POST"])
+def report(slug: str) -> str | Response:
+    """The intake form of one municipality."""
+    municipality = _open_municipality(slug)
+    form = ReportForm()
+    file_errors: list[str] = []
+    chosen_files: list[str] = []
+    if form.is_submitted():
+        files = check_files(request.files.getlist(form.files.name), _config())
+        file_errors, chosen_files = files.errors, files.chosen_names
+        valid = form.validate()
+        if form.website.data:
+            # A bot filled the hidden field: refuse without saying which field gave it away.
+            flash(_("Ihre Meldung konnte nicht angenommen werden. Bitte versuchen Sie es erneut."), "error")
+        elif valid and not file_errors:
+            try:
+                submitted = service.submit_report(db_session(), _config(), municipality, report_from_form(form, files.evidence))
+            except SubmissionBudgetSpent:
+                flash(
+                    _(
+                        "Gerade gehen sehr viele Meldungen ein. Ihre Meldung wurde nicht gespeichert. "
+                        "Bitte versuchen Sie es in einer Stunde erneut. In akuter Gefahr rufen Sie 110."
+                    ),
+                    "error",
+                )
+            else:
+                secret = f"{submitted.receipt_code}|{submitted.case.urgency}".encode()
+                session["receipt"] = secret_sessions.create(
+                    db_session(), purpose="receipt", subject_id=municipality.id, secret=secret, idle=RECEIPT_IDLE
+                )
+                return redirect(url_for("reporting.receipt", slug=slug), code=303)
+    status = 400 if form.is_submitted() else 200
+    page = render_template(
+        "reporting/report_form.html",
+        form=form,
+        municipality=municipality,
+        codes=codes,
+        file_errors=file_errors,
+        chosen_files=chosen_files,
+        config=_config(),
+    )
+    return page if status == 200 else (page, 422)  # type: ignore[return-value]
+
+
+@bp.get("/melden/<slug>/eingang")
+def receipt(slug: str) -> str | Response:
+    """The receipt code, shown exactly once."""
+    municipality = _open_municipality(slug)
+    token = session.pop("receipt", None)
+    opened = secret_sessions.open_session(db_session(), token, purpose="receipt", touch=False)
+    secret_sessions.end(db_session(), token)
+    if opened is None or opened.subject_id != municipality.id:
+        return render_template("reporting/receipt_gone.html", municipality=municipality)
+    code, urgency = opened.secret.decode().split("|")
+    return render_template("reporting/receipt.html", code=code, urgent=urgency == "acute", municipality=municipality)
+
+
+# The mailbox --------------------------------------------------------------------------------
+
+
+def _mailbox_key() -> service.MailboxKey | None:
+    opened = secret_sessions.open_session(db_session(), session.get("mailbox"), purpose="mailbox")
+    if opened is None:
+        session.pop("mailbox", None)
+        return None
+    return service.MailboxKey(opened.subject_id, opened.secret)
+
+
+@bp.route("/postfach", methods=["GET", "POST"])
+def mailbox_login() -> str | Response:
+    """Enter the receipt code."""
+    form = ReceiptForm()
+    if form.validate_on_submit():
+        try:
+            key = service.open_mailbox(db_session(), _config(), form.code.data)
+        except ReceiptNotFound:
+            form.code.errors = [_("Dieser Zugangscode wurde nicht gefunden. Bitte prüfen Sie die Ziffern.")]
+        except TooManyAttempts:
+            form.code.errors = [_("Gerade wurden zu viele Codes ausprobiert. Bitte warten Sie eine Minute.")]
+        else:
+            secret_sessions.end(db_session(), session.get("mailbox"))
+            session.clear()
+            session["mailbox"] = secret_sessions.create(
+                db_session(), purpose="mailbox", subject_id=key.case_id, secret=key.case_key, idle=MAILBOX_IDLE
+            )
+            return redirect(url_for("reporting.mailbox"), code=303)
+    # Always 200: the failed attempt must be committed so the installation-wide budget counts it.
+    return render_template("reporting/mailbox_login.html", form=form)
+
+
+@bp.get("/postfach/ansicht")
+def mailbox() -> str | Response:
+    """The reporter's mailbox: status, messages, reply, consents, deletion."""
+    key = _mailbox_key()
+    if key is None:
+        flash(_("Ihr Postfach wurde geschlossen. Bitte geben Sie Ihren Zugangscode erneut ein."), "info")
+        return redirect(url_for("reporting.mailbox_login"), code=303)
+    return _render_mailbox(key, ReplyForm(), ConsentForm(), ConfirmForm())
+
+
+def _render_mailbox(key: service.MailboxKey, reply: ReplyForm, consent: ConsentForm, delete: ConfirmForm, status: int = 200, file_errors: list[str] | None = None) -> tuple[str, int]:
+    view = service.mailbox_view(db_session(), key)
+    if not consent.is_submitted():
+        for name, value in view.consents.items():
+            consent[f"consent_{name}"].data = value
+    page = render_template(
+        "reporting/mailbox.html", view=view, reply=reply, consent=consent, delete=delete, codes=codes, file_errors=file_errors or [], config=_config()
+    )
+    return page, status
+
+
+@bp.post("/postfach/nachricht")
+def mailbox_reply() -> str | Response | tuple[str, int]:
+    """A message or additional information, with files."""
+    key = _mailbox_key()
+    if key is None:
+        return redirect(url_for("reporting.mailbox_login"), code=303)
+    form = ReplyForm()
+    files = check_files(request.files.getlist(form.files.name), _config())
+    if form.validate() and not files.errors:
+        service.add_reporter_message(db_session(), key, form.body.data, files.evidence)
+        flash(_("Ihre Nachricht wurde verschlüsselt gesendet."), "success")
+        return redirect(url_for("reporting.mailbox") + "#nachrichten", code=303)
+    return _render_mailbox(key, form, ConsentForm(formdata=None), ConfirmForm(formdata=None), 422, files.errors)
+
+
+@bp.post("/postfach/einwilligungen")
+def mailbox_consents() -> str | Response | tuple[str, int]:
+    """Grant or withdraw each consent."""
+    key = _mailbox_key()
+    if key is None:
+        return redirect(url_for("reporting.mailbox_login"), code=303)
+    form = ConsentForm()
+    if form.validate():
+        wanted = {name: bool(form[f"consent_{name}"].data) for name in codes.CONSENTS}
+        changed = service.change_consents(db_session(), key, wanted)
+        flash(_("Ihre Einwilligungen wurden geändert.") if changed else _("Es wurde nichts geändert."), "success")
+        return redirect(url_for("reporting.mailbox") + "#einwilligungen", code=303)
+    return _render_mailbox(key, ReplyForm(formdata=None), form, ConfirmForm(formdata=None), 422)
+
+
+@bp.post("/postfach/loeschen")
+def mailbox_delete() -> str | Response | tuple[str, int]:
+    """Ask for the report to be deleted."""
+    key = _mailbox_key()
+    if key is None:
+        return redirect(url_for("reporting.mailbox_login"), code=303)
+    form = ConfirmForm()
+    if form.validate() and form.confirm.data:
+        service.request_deletion(db_session(), key)
+        flash(_("Ihr Löschwunsch wurde gespeichert. Die Clearingstelle löscht Ihre Meldung."), "success")
+        return redirect(url_for("reporting.mailbox") + "#loeschen", code=303)
+    form.confirm.errors = [_("Bitte bestätigen Sie, dass Sie die Löschung wünschen.")]
+    return _render_mailbox(key, ReplyForm(formdata=None), ConsentForm(formdata=None), form, 422)
+
+
+@bp.post("/postfach/verlassen")
+def mailbox_leave() -> Response:
+    """Close the mailbox: the server half of the session is deleted."""
+    ConfirmForm().validate()
+    secret_sessions.end(db_session(), session.pop("mailbox", None))
+    session.clear()
+    flash(_("Ihr Postfach ist geschlossen. Schließen Sie auf geteilten Geräten jetzt auch den Browser."), "success")
+    return redirect(url_for("reporting.mailbox_login"), code=303)

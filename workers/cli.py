@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from workers.relay import relay_pending
-from workers.worker import NoRedis, run_cron, run_worker
+from workers.worker import NoRedisError, run_cron, run_worker
 
 
 def _app() -> Flask:
@@ -29,7 +29,7 @@ def worker_command(burst: bool, jobs_modules: tuple[str, ...]) -> None:
     """Run jobs from the "komma" queue (needs KOMMA_REDIS_URL)."""
     try:
         run_worker(_app(), burst=burst, jobs_modules=jobs_modules)
-    except NoRedis as exc:
+    except NoRedisError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -39,7 +39,7 @@ def cron_command() -> None:
     """Enqueue scheduled work (relay, later deadlines and purges); run one per installation."""
     try:
         run_cron(_app())
-    except NoRedis as exc:
+    except NoRedisError as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime
 
 from flask import Flask
@@ -16,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_scope, utcnow
-from workers.jobs import JobFailed, run_entry, run_outbox_entry
+from workers.jobs import JobFailedError, run_entry, run_outbox_entry
 from workers.models import OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class Dispatcher:
         sent: list[str] = []
         try:
             for entry_id in entry_ids:
-                try:
+                # Duplicate: a concurrent relay queued it a moment ago, so it is on its way.
+                with suppress(DuplicateJobError):
                     queue.enqueue_call(
                         run_outbox_entry,
                         args=(entry_id,),
@@ -100,8 +102,6 @@ class Dispatcher:
                         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
                         unique=True,
                     )
-                except DuplicateJobError:
-                    pass  # a concurrent relay queued it a moment ago: it is on its way
                 sent.append(entry_id)
         finally:
             # Not queued: no worker has these rows, and the relay looks for them first.
@@ -115,7 +115,7 @@ class Dispatcher:
             for entry_id in entry_ids:
                 try:
                     run_entry(self.app, entry_id)
-                except JobFailed:
+                except JobFailedError:
                     pass  # logged and counted on the row by run_entry; the relay runs it again
                 except Exception as exc:
                     log.warning("inline job failed, left for the outbox relay: %s", type(exc).__name__)

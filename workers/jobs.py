@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 # A handler takes the job's own session and the entry's ids; it writes, never commits.
 Handler = Callable[..., object]
 
-# Modules whose import registers the project's handlers (feature packages add their jobs.py).
-JOB_MODULES: tuple[str, ...] = ()
+# Modules whose import registers the project's handlers: each feature package adds its jobs.py,
+# so the web process (add_job checks names) and every worker know the same jobs.
+JOB_MODULES: tuple[str, ...] = ("reporting.jobs",)
 
 # 1 run + RQ's 5 retries; after that the entry waits for an operator instead of the relay.
 MAX_ATTEMPTS = 6
@@ -29,11 +30,11 @@ _handlers: dict[str, Handler] = {}
 _modules_loaded = False
 
 
-class UnknownJob(LookupError):
+class UnknownJobError(LookupError):
     """No handler is registered under this job name."""
 
 
-class JobFailed(RuntimeError):
+class JobFailedError(RuntimeError):
     """A handler raised; the message is the exception class name only.
 
     RQ stores and logs the traceback of what the job raised. The original exception's message
@@ -71,13 +72,13 @@ def handler_for(name: str) -> Handler:
     try:
         return _handlers[name]
     except KeyError:
-        raise UnknownJob(name) from None
+        raise UnknownJobError(name) from None
 
 
 def is_registered(name: str) -> bool:
     try:
         handler_for(name)
-    except UnknownJob:
+    except UnknownJobError:
         return False
     return True
 
@@ -117,7 +118,7 @@ def run_entry(app: Flask, entry_id: str) -> bool:
         error = _error_name(exc)
         attempts = _record_failure(session, entry_id, error)
         log.warning("job %s failed for outbox entry %s: %s (attempt %s)", name, entry_id, error, attempts)
-        raise JobFailed(error) from None
+        raise JobFailedError(error) from None
     finally:
         session.close()
     log.info("job %s done for outbox entry %s", name, entry_id)

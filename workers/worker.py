@@ -18,7 +18,7 @@ from workers.jobs import load_job_modules
 from workers.schedule import register_schedule
 
 
-class NoRedis(RuntimeError):
+class NoRedisError(RuntimeError):
     """The command needs Redis and KOMMA_REDIS_URL is unset."""
 
 
@@ -51,7 +51,7 @@ class AppWorker(Worker):
 def redis_for(app: Flask) -> Redis:
     url = app.extensions["komma"].config.redis_url
     if not url:
-        raise NoRedis(
+        raise NoRedisError(
             "KOMMA_REDIS_URL is not set. Without Redis, jobs run inline in the web process "
             "after each commit and no worker or cron process is needed; "
             "`komma outbox relay` re-runs what failed."

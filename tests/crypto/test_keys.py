@@ -1,6 +1,7 @@
 """Key generation, argument checks and constant-time comparison."""
 
 import hmac
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_secret_comparisons_use_compare_digest(monkeypatch: pytest.MonkeyPatch) 
 def test_wrong_key_length_raises_value_error(size: int) -> None:
     bad = bytes(size)
     good = bytes(32)
-    ctx = {"purpose": "report", "record_id": "r"}
+    ctx: dict[str, Any] = {"purpose": "report", "record_id": "r"}
     with pytest.raises(ValueError, match="32 bytes"):
         crypto.public_key_of(bad)
     with pytest.raises(ValueError, match="32 bytes"):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crypto
-from crypto import receipts
+from crypto import passwords, receipts
 
 SALT = b"installation-salt"
 PEPPER = b"configured-pepper"
@@ -110,7 +110,7 @@ def test_invalid_code_does_not_derive() -> None:
 
 def test_one_argon2_run_for_every_code(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[bytes] = []
-    real = receipts.argon2id_derive
+    real = passwords.argon2id_derive
 
     def counting(secret: bytes, *args: object, **kwargs: object) -> bytes:
         calls.append(secret)

@@ -4,6 +4,7 @@ import io
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ import crypto
 from crypto.streams import HEADER_SIZE, MAX_CHUNK_SIZE, TAG_SIZE
 
 KEY = crypto.random_key()
-CTX = {"purpose": "attachment", "record_id": "case-0001/att-1"}
+CTX: dict[str, Any] = {"purpose": "attachment", "record_id": "case-0001/att-1"}
 
 
 def enc(data: bytes, chunk_size: int = 8, key: bytes = KEY) -> bytes:

@@ -1,5 +1,7 @@
 """HPKE sealing: round trips, and every way of tampering fails with DecryptionError."""
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 import crypto
 
 PAIR = crypto.generate_keypair()
-CTX = {"purpose": "case-key", "record_id": "case-0001"}
+CTX: dict[str, Any] = {"purpose": "case-key", "record_id": "case-0001"}
 purposes = st.sampled_from(["case-key", "office-key", "referral-key", "a", "x.y_z-1"])
 record_ids = st.text(max_size=40)
 

@@ -1,5 +1,7 @@
 """AES-GCM secret box: round trips, and every way of tampering fails with DecryptionError."""
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 import crypto
 
 KEY = crypto.random_key()
-CTX = {"purpose": "report", "record_id": "case-0001"}
+CTX: dict[str, Any] = {"purpose": "report", "record_id": "case-0001"}
 
 
 def flip(blob: bytes, bit: int) -> bytes:

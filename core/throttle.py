@@ -1,0 +1,56 @@
+"""Budgets over fixed time windows, keyed by what is protected, never by who asks.
+
+No client address is processed anywhere, so flooding is bounded per municipality (submissions)
+or per installation (wrong receipt codes) instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.db import Base, UTCDateTime, utcnow
+
+
+class ThrottleWindow(Base):
+    __tablename__ = "throttle_window"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _window_start(now: datetime, window: timedelta) -> datetime:
+    seconds = int(window.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
+
+
+def used(session: Session, key: str, window: timedelta) -> int:
+    start = _window_start(utcnow(), window)
+    count = session.scalar(select(ThrottleWindow.count).where(ThrottleWindow.key == key, ThrottleWindow.window_start == start))
+    return int(count or 0)
+
+
+def spend(session: Session, key: str, window: timedelta, budget: int) -> bool:
+    """Count one use; False (and nothing counted) when the window's budget is spent."""
+    start = _window_start(utcnow(), window)
+    # An atomic conditional increment, so concurrent requests cannot overspend.
+    result = session.execute(
+        update(ThrottleWindow)
+        .where(ThrottleWindow.key == key, ThrottleWindow.window_start == start, ThrottleWindow.count < budget)
+        .values(count=ThrottleWindow.count + 1)
+    )
+    if getattr(result, "rowcount", 0):
+        return True
+    if used(session, key, window) >= budget:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ThrottleWindow(key=key, window_start=start, count=1))
+    except IntegrityError:
+        return spend(session, key, window, budget)
+    return True

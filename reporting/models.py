@@ -1,0 +1,106 @@
+"""A case as stored: clear metadata for triage and statistics, everything a person wrote as ciphertext."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, new_id, utcnow
+
+CONSENT_FIELDS = ("counselling", "police", "employer", "prosecutor", "statistics", "no_forwarding")
+
+
+class Case(Base):
+    """One report. Clear columns are exactly those ARCHITECTURE.md allows; the rest is sealed."""
+
+    __tablename__ = "report_case"
+    __table_args__ = (Index("ix_report_case_inbox", "municipality_id", "status", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="RESTRICT"))
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(24), default="received")
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    urgency: Mapped[str] = mapped_column(String(12), default="normal")
+    affected_role: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    incident_month: Mapped[str | None] = mapped_column(String(7))
+    perpetrator_context: Mapped[str] = mapped_column(String(32), default="unknown")
+    consent_counselling: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_police: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_employer: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_prosecutor: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_statistics: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_no_forwarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The case key sealed to the municipality's office key (HPKE, purpose "case-key").
+    sealed_case_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The report itself: JSON of every field, in a secret box under the case key.
+    report_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+    codes: Mapped[list[CaseCode]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+    def consent(self, name: str) -> bool:
+        value: bool = getattr(self, f"consent_{name}")
+        return value
+
+
+class CaseCode(Base):
+    """Several-valued clear codes of a case: incident types and motives."""
+
+    __tablename__ = "case_code"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # incident_type | motive
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ReporterAccess(Base):
+    """The reporter's way in: the lookup id from the receipt code and the case key under the reporter key."""
+
+    __tablename__ = "reporter_access"
+
+    lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), unique=True)
+    wrapped_case_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Attachment(Base):
+    """An evidence file: content as an encrypted stream, name and type in an encrypted box."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str | None] = mapped_column(ForeignKey("case_message.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    meta_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    content_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseMessage(Base):
+    """A message between the reporter and the clearing office, under the case key."""
+
+    __tablename__ = "case_message"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(12))  # reporter | office
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseEvent(Base):
+    """The case's timeline in clear: what happened when, never content (status words for the mailbox)."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    # A code, never free text: a consent name, a status, a partner kind.
+    detail: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,250 @@
+"""Intake and mailbox logic: takes a session, raises domain errors, never commits."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import crypto
+from core import throttle
+from core.config import Config
+from core.db import new_id, utcnow
+from core.models import Municipality, receipt_salt
+from reporting import case_crypto
+from reporting.case_crypto import AttachmentMeta
+from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
+from reporting.models import CONSENT_FIELDS, Attachment, Case, CaseCode, CaseEvent, CaseMessage, ReporterAccess
+from reporting.uploads import CleanFile
+from workers import add_job
+
+SUBMISSIONS_PER_HOUR = 60
+WRONG_CODES_PER_MINUTE = 60
+REFERENCE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A cleaned file with the name the reporter gave it (the name is encrypted like the content)."""
+
+    name: str
+    file: CleanFile
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A validated report: the clear codes apart, everything else as `content`."""
+
+    affected_role: str
+    channel: str
+    incident_types: list[str]
+    motives: list[str]
+    perpetrator: str
+    acute_danger: bool
+    incident_month: str | None
+    consents: dict[str, bool]
+    content: dict[str, Any]
+    files: list[Evidence] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    case: Case
+    receipt_code: str
+
+
+def _reference() -> str:
+    return "K-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+
+
+def submit_report(session: Session, config: Config, municipality: Municipality, report: NewReport) -> Submitted:
+    """Store a report encrypted, with its outbox notification, in the caller's transaction."""
+    if not throttle.spend(session, f"submit:{municipality.id}", timedelta(hours=1), SUBMISSIONS_PER_HOUR):
+        raise SubmissionBudgetSpent
+    assert municipality.office_public_key, "a municipality that accepts reports has an office key"
+    code = crypto.generate_receipt_code()
+    keys = crypto.derive_receipt_keys(code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2)
+    case_key = crypto.random_key()
+    case_id = new_id()
+    now = utcnow()
+    case = Case(
+        id=case_id,
+        municipality_id=municipality.id,
+        reference=_reference(),
+        received_at=now,
+        status="received",
+        status_changed_at=now,
+        urgency="acute" if report.acute_danger else "normal",
+        affected_role=report.affected_role,
+        channel=report.channel,
+        incident_month=report.incident_month,
+        perpetrator_context=report.perpetrator,
+        sealed_case_key=case_crypto.seal_case_key(municipality.office_public_key, case_key, case_id),
+        report_ciphertext=case_crypto.encrypt_report(case_key, case_id, report.content),
+        **{f"consent_{name}": bool(report.consents.get(name)) for name in CONSENT_FIELDS},
+    )
+    case.codes = [CaseCode(kind="incident_type", code=c) for c in dict.fromkeys(report.incident_types)] + [
+        CaseCode(kind="motive", code=c) for c in dict.fromkeys(report.motives)
+    ]
+    session.add(case)
+    session.add(ReporterAccess(lookup_id=keys.lookup_id, case_id=case_id, wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id)))
+    session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
+    for name in CONSENT_FIELDS:
+        if report.consents.get(name):
+            session.add(CaseEvent(case_id=case_id, at=now, kind="consent_granted", detail=name))
+    _add_files(session, case_key, case_id, report.files, message_id=None)
+    session.flush()
+    add_job(session, "notify_new_report", case_id=case_id)
+    return Submitted(case, crypto.format_receipt_code(code))
+
+
+def _add_files(session: Session, case_key: bytes, case_id: str, files: list[Evidence], message_id: str | None) -> None:
+    for evidence in files:
+        attachment_id = new_id()
+        meta = AttachmentMeta(
+            name=evidence.name,
+            media_type=evidence.file.media_type,
+            size=len(evidence.file.data),
+            metadata_warning=evidence.file.metadata_warning,
+        )
+        meta_blob, content_blob = case_crypto.encrypt_attachment(case_key, attachment_id, meta, evidence.file.data)
+        session.add(Attachment(id=attachment_id, case_id=case_id, message_id=message_id, meta_ciphertext=meta_blob, content_ciphertext=content_blob))
+
+
+# The mailbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailboxKey:
+    """What an opened mailbox holds server-side (encrypted under the browser's session token)."""
+
+    case_id: str
+    case_key: bytes
+
+
+def open_mailbox(session: Session, config: Config, code_text: str) -> MailboxKey:
+    """The case behind a receipt code. A wrong code costs the same derivation as a right one."""
+    if not throttle.spend(session, "receipt-failures", timedelta(minutes=1), WRONG_CODES_PER_MINUTE):
+        raise TooManyAttempts
+    try:
+        code = crypto.normalise_receipt_code(code_text)
+    except crypto.InvalidReceiptCode:
+        # Still derive, so a malformed code takes as long as a well-formed one.
+        code = "0" * crypto.RECEIPT_DIGITS
+        malformed = True
+    else:
+        malformed = False
+    keys = crypto.derive_receipt_keys(code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2)
+    access = session.get(ReporterAccess, keys.lookup_id)
+    if malformed or access is None:
+        raise ReceiptNotFound
+    try:
+        case_key = case_crypto.unwrap_for_reporter(keys.reporter_key, access.wrapped_case_key, access.case_id)
+    except crypto.CryptoError:
+        raise ReceiptNotFound from None
+    # Only failures count against the budget: refund the attempt that succeeded.
+    _refund(session)
+    return MailboxKey(access.case_id, case_key)
+
+
+def _refund(session: Session) -> None:
+    from sqlalchemy import update
+
+    from core.throttle import ThrottleWindow
+
+    session.execute(
+        update(ThrottleWindow)
+        .where(ThrottleWindow.key == "receipt-failures", ThrottleWindow.count > 0)
+        .values(count=ThrottleWindow.count - 1)
+    )
+
+
+@dataclass(frozen=True)
+class StatusStep:
+    kind: str
+    at: datetime
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class MailboxMessage:
+    id: str
+    author: str
+    at: datetime
+    body: str
+    attachments: list[str]
+
+
+@dataclass(frozen=True)
+class MailboxView:
+    case: Case
+    steps: list[StatusStep]
+    messages: list[MailboxMessage]
+    report_files: list[str]
+    consents: dict[str, bool]
+
+
+def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
+    case = session.get(Case, key.case_id)
+    if case is None:
+        raise ReceiptNotFound
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)).all()
+    steps = [StatusStep(e.kind, e.at, e.detail) for e in events]
+    attachments = session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)).all()
+    names: dict[str | None, list[str]] = {}
+    for attachment in attachments:
+        meta = case_crypto.decrypt_attachment_meta(key.case_key, attachment.id, attachment.meta_ciphertext)
+        names.setdefault(attachment.message_id, []).append(meta.name)
+    rows = session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)).all()
+    messages = [
+        MailboxMessage(m.id, m.author, m.created_at, case_crypto.decrypt_message(key.case_key, m.id, m.ciphertext), names.get(m.id, []))
+        for m in rows
+    ]
+    consents = {name: case.consent(name) for name in CONSENT_FIELDS}
+    return MailboxView(case, steps, messages, names.get(None, []), consents)
+
+
+def add_reporter_message(session: Session, key: MailboxKey, body: str, files: list[Evidence]) -> CaseMessage:
+    message_id = new_id()
+    message = CaseMessage(id=message_id, case_id=key.case_id, author="reporter", created_at=utcnow(), ciphertext=case_crypto.encrypt_message(key.case_key, message_id, body))
+    session.add(message)
+    session.flush()
+    _add_files(session, key.case_key, key.case_id, files, message_id=message_id)
+    session.add(CaseEvent(case_id=key.case_id, kind="reporter_message"))
+    session.flush()
+    add_job(session, "notify_case_activity", case_id=key.case_id)
+    return message
+
+
+def change_consents(session: Session, key: MailboxKey, wanted: dict[str, bool]) -> list[str]:
+    """Apply each changed consent with its own time-stamped event; returns the changed names."""
+    case = session.get(Case, key.case_id)
+    if case is None:
+        raise ReceiptNotFound
+    changed = []
+    now = utcnow()
+    for name in CONSENT_FIELDS:
+        value = bool(wanted.get(name))
+        if case.consent(name) != value:
+            setattr(case, f"consent_{name}", value)
+            session.add(CaseEvent(case_id=case.id, at=now, kind="consent_granted" if value else "consent_withdrawn", detail=name))
+            changed.append(name)
+    if changed:
+        session.flush()
+        add_job(session, "notify_case_activity", case_id=case.id)
+    return changed
+
+
+def request_deletion(session: Session, key: MailboxKey) -> None:
+    case = session.get(Case, key.case_id)
+    if case is None:
+        raise ReceiptNotFound
+    if case.deletion_requested_at is None:
+        case.deletion_requested_at = utcnow()
+        session.add(CaseEvent(case_id=case.id, kind="deletion_requested"))
+        session.flush()
+        add_job(session, "notify_case_activity", case_id=case.id)

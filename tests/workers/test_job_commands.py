@@ -1,0 +1,47 @@
+"""The job commands on the app's CLI and the cron schedule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq.cron import CronScheduler
+from sqlalchemy.orm import Session
+
+from tests.workers.sample_jobs import runs
+from workers import add_job
+from workers.dispatch import QUEUE_NAME
+from workers.schedule import register_schedule
+
+
+@pytest.mark.parametrize("command", ["worker", "cron"])
+def test_worker_and_cron_refuse_without_redis(app: Flask, command: str) -> None:
+    result = app.test_cli_runner().invoke(args=[command])
+    assert result.exit_code != 0
+    assert "KOMMA_REDIS_URL is not set" in result.output
+
+
+def test_outbox_relay_prints_how_many_it_sent(app: Flask, session: Session, marker_dir: Path) -> None:
+    add_job(session, "test.fail_once", token="cli")
+    session.commit()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["outbox", "relay"]).output.strip() == "0"  # not yet lost
+    result = runner.invoke(args=["outbox", "relay", "--older-than", "0"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1"
+    assert runs("cli") == ["failed", "ran"]
+
+
+def test_schedule_relays_the_outbox_every_minute() -> None:
+    # Registering talks to no server; the URL only satisfies the constructor.
+    connection = Redis.from_url("redis://127.0.0.1:1/0")
+    scheduler = CronScheduler(connection=connection)
+    register_schedule(scheduler)
+    (relay,) = json.loads(scheduler.to_dict()["cron_jobs"])
+    assert relay["func_name"] == "workers.relay.relay_outbox"
+    assert relay["queue_name"] == QUEUE_NAME
+    assert relay["interval"] == 60
+    connection.close()
