@@ -178,7 +178,8 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    assert data[:4] == b"RIFF"
+    assert data[8:12] == b"WEBP"
     chunks = []
     position = 12
     while position + 8 <= len(data):
