@@ -58,7 +58,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(config.database_url)
     app.extensions["komma"] = KommaState(config, engine, make_session_factory(engine))
 
-    from core import errors, i18n, logging_setup, pages, security, web_session
+    from core import errors, i18n, logging_setup, pages, security, staff, web_session
 
     logging_setup.configure(config)
     web_session.init_app(app)
@@ -76,9 +76,18 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     workers.init_app(app)
 
+    from clearing.admin_views import bp as admin_bp
+    from clearing.views import bp as clearing_bp
+    from core.login import bp as login_bp
     from reporting.views import bp as reporting_bp
 
-    app.register_blueprint(reporting_bp)
+    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    staff.init_app(app)
+
+    from clearing import cli as clearing_cli
+
+    clearing_cli.init_app(app)
     return app
 
 

@@ -11,6 +11,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from core.app import create_app, state
 from core.db import session_scope
 from core.models import Municipality
+from core.accounts import ROLES, AccountError, account_by_login, create_account, totp_secret
+from core.custody import CustodyError, grant_office_key, office_key_from_recovery
 from core.tenancy import TenancyError, create_municipality, municipality_by_slug
 
 DEMO_SLUG = "musterstadt"
@@ -69,17 +71,99 @@ def municipality_list() -> None:
             click.echo(f"{m.slug}\t{m.name}\t{flag}")
 
 
+@click.group("account")
+def account_group() -> None:
+    """Staff accounts."""
+
+
+@account_group.command("add")
+@click.argument("login")
+@click.option("--municipality", "slug", help="slug of the municipality (not for the network operator)")
+@click.option("--role", type=click.Choice(ROLES), default="officer", show_default=True)
+@click.option("--name", "display_name", default="", help="display name")
+@click.option("--password", envvar="KOMMA_NEW_PASSWORD", help="initial password (default: generated and printed)")
+@click.option("--json", "as_json", is_flag=True, help="print login, password and TOTP secret as JSON")
+@with_appcontext
+def account_add(login: str, slug: str | None, role: str, display_name: str, password: str | None, as_json: bool) -> None:
+    """Create an account; prints its password and TOTP secret once."""
+    config = state(current_app).config
+    try:
+        with session_scope(state(current_app).session_factory) as session:
+            municipality_id = None
+            if slug:
+                municipality = municipality_by_slug(session, slug)
+                if municipality is None:
+                    raise click.ClickException(f"no municipality {slug!r}")
+                municipality_id = municipality.id
+            created = create_account(
+                session, config, login=login, role=role, municipality_id=municipality_id, display_name=display_name, password=password, totp_confirmed=True
+            )
+            result = {"id": created.account.id, "login": created.account.login, "role": role, "password": created.password, "totp_secret": created.totp_secret}
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"created {role} {result['login']}\npassword: {result['password']}\nTOTP secret: {result['totp_secret']}")
+
+
+@click.group("office")
+def office_group() -> None:
+    """The municipality's office key."""
+
+
+@office_group.command("grant")
+@click.argument("slug")
+@click.argument("login")
+@click.option("--recovery-key", envvar="KOMMA_RECOVERY_KEY", prompt=True, hide_input=True, help="the municipality's recovery key")
+@with_appcontext
+def office_grant(slug: str, login: str, recovery_key: str) -> None:
+    """Give an officer the office key, opened with the offline recovery key."""
+    try:
+        with session_scope(state(current_app).session_factory) as session:
+            municipality = municipality_by_slug(session, slug)
+            account = account_by_login(session, login)
+            if municipality is None or account is None or account.municipality_id != municipality.id:
+                raise click.ClickException(f"no officer {login!r} in {slug!r}")
+            grant_office_key(session, office_key_from_recovery(session, municipality, recovery_key), account)
+    except CustodyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{login} now holds the office key of {slug}")
+
+
+DEMO_ACCOUNTS = (
+    ("demo-fachkraft", "officer", "Demo-Fachkraft", "demo-passwort-fachkraft"),
+    ("demo-koordination", "coordinator", "Demo-Koordination", "demo-passwort-koordination"),
+)
+
+
 @click.command("demo")
 @with_appcontext
 def demo() -> None:
-    """Create the demo municipality (idempotent)."""
+    """Create the demo municipality with a demo officer and coordinator (idempotent)."""
+    config = state(current_app).config
     with session_scope(state(current_app).session_factory) as session:
         if municipality_by_slug(session, DEMO_SLUG):
             click.echo(f"demo municipality {DEMO_SLUG} exists")
+            for login, _role, _name, password in DEMO_ACCOUNTS:
+                account = account_by_login(session, login)
+                if account is not None:
+                    click.echo(f"  {login} / {password} / TOTP secret {totp_secret(config, account)}")
             return
         created = create_municipality(session, DEMO_SLUG, "Musterstadt", office_name="Clearingstelle Musterstadt")
+        office_key = office_key_from_recovery(session, created.municipality, created.recovery_key)
+        lines = []
+        for login, role, name, password in DEMO_ACCOUNTS:
+            new = create_account(
+                session, config, login=login, role=role, municipality_id=created.municipality.id, display_name=name, password=password, totp_confirmed=True
+            )
+            if role == "officer":
+                grant_office_key(session, office_key, new.account)
+            lines.append(f"  {login} / {password} / TOTP secret {new.totp_secret}")
     click.echo("demo municipality Musterstadt created")
     click.echo(f"recovery key (demo only): {created.recovery_key}")
+    click.echo("demo staff (login / password / TOTP secret for your authenticator app), log in at /anmelden:")
+    click.echo("\n".join(lines))
 
 
 @click.command("run")
@@ -94,7 +178,7 @@ def run(host: str, port: int) -> None:
 
 
 def register(app_cli: click.Group) -> None:
-    for command in (db_group, municipality_group, demo, run):
+    for command in (db_group, municipality_group, account_group, office_group, demo, run):
         app_cli.add_command(command)
 
 

@@ -23,3 +23,5 @@ def configure(config: Config) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     for noisy in ("rq.worker", "rq.scheduler", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.INFO)
+    # redis-py logs a notice per connection at DEBUG; it says nothing useful here.
+    logging.getLogger("redis").setLevel(logging.WARNING)

@@ -7,10 +7,13 @@ import importlib
 MODEL_MODULES = (
     "core.models",
     "core.tenancy",
+    "core.accounts",
     "workers.models",
     "core.secret_sessions",
     "core.throttle",
     "reporting.models",
+    "clearing.models",
+    "clearing.audit",
 )
 
 

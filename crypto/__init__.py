@@ -1,7 +1,7 @@
 """Cryptography for Komm.A: sealing, secret boxes, streams, passwords, receipt codes."""
 
 from .errors import CryptoError, DecryptionError, FormatError, InvalidReceiptCode
-from .keys import KeyPair, constant_time_equal, generate_keypair, public_key_of, random_key
+from .keys import KeyPair, constant_time_equal, derive_subkey, generate_keypair, public_key_of, random_key
 from .passwords import (
     PRODUCTION_ARGON2,
     TEST_ARGON2,
@@ -48,6 +48,7 @@ __all__ = [
     "constant_time_equal",
     "decrypt_bytes_stream",
     "decrypt_stream",
+    "derive_subkey",
     "derive_receipt_keys",
     "encrypt_bytes_stream",
     "encrypt_stream",

@@ -4,7 +4,9 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ._blob import KEY_SIZE, check_key
 
@@ -38,3 +40,16 @@ def random_key() -> bytes:
 def constant_time_equal(a: bytes, b: bytes) -> bool:
     """Compare secrets without leaking, through timing, where they first differ."""
     return hmac.compare_digest(a, b)
+
+
+def derive_subkey(master: bytes, label: str) -> bytes:
+    """A 32-byte key for one use, derived from a long-lived secret with HKDF-SHA256.
+
+    The label separates uses (e.g. "totp-secrets"), so one master secret never keys two things.
+    """
+    if len(master) < 16:
+        raise ValueError("master secret must be at least 16 bytes")
+    if not label:
+        raise ValueError("label must not be empty")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=b"komma/v1/subkey/" + label.encode())
+    return hkdf.derive(master)

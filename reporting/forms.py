@@ -14,6 +14,7 @@ from wtforms import (
     Field,
     MultipleFileField,
     RadioField,
+    SelectChoice,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -38,8 +39,9 @@ EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-def _choices(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
-    return list(mapping.items())
+def _choices(mapping: dict[str, Any]) -> list[SelectChoice]:
+    # SelectChoice, not (value, label) tuples: WTForms 3.3 deprecates tuples (a warning on every form).
+    return [SelectChoice(value, label) for value, label in mapping.items()]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -156,7 +158,7 @@ class ReportForm(FlaskForm):
     done_counselling = BooleanField(_l("Ich bin bereits in Beratung"))
     acute_danger = RadioField(
         _l("Sind Sie jetzt in akuter Gefahr?"),
-        choices=[("no", _l("Nein")), ("yes", _l("Ja"))],
+        choices=_choices({"no": _l("Nein"), "yes": _l("Ja")}),
         default="no",
         validators=[InputRequired(_l("Bitte beantworten Sie die Frage nach akuter Gefahr."))],
     )

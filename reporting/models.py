@@ -36,6 +36,10 @@ class Case(Base):
     consent_statistics: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_no_forwarding: Mapped[bool] = mapped_column(Boolean, default=False)
     deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # First message of the clearing office to the reporter: the 7-day acknowledgement is met.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The clearing officer in charge (clearing office); not about the reporter.
+    assigned_to: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
     # The case key sealed to the municipality's office key (HPKE, purpose "case-key").
     sealed_case_key: Mapped[bytes] = mapped_column(LargeBinary)
     # The report itself: JSON of every field, in a secret box under the case key.

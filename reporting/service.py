@@ -91,6 +91,9 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
         CaseCode(kind="motive", code=c) for c in dict.fromkeys(report.motives)
     ]
     session.add(case)
+    # The case row first: attachments have no relationship to Case, so the unit of work does not
+    # order their INSERT after it by itself (FOREIGN KEY constraint failed).
+    session.flush()
     session.add(ReporterAccess(lookup_id=keys.lookup_id, case_id=case_id, wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id)))
     session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
     for name in CONSENT_FIELDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from redis.exceptions import RedisError
 
 from workers.relay import relay_pending
 from workers.worker import NoRedisError, run_cron, run_worker
@@ -59,7 +60,10 @@ def outbox_group() -> None:
 @with_appcontext
 def relay_command(older_than: int) -> None:
     """Re-send outbox rows whose dispatch got lost; prints how many."""
-    click.echo(relay_pending(_app(), older_than_seconds=older_than))
+    try:
+        click.echo(relay_pending(_app(), older_than_seconds=older_than))
+    except RedisError as exc:
+        raise click.ClickException(f"Redis is unreachable ({type(exc).__name__}); nothing was sent") from None
 
 
 def register_commands(app: Flask) -> None:

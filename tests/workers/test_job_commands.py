@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from redis import Redis
 from rq.cron import CronScheduler
 from sqlalchemy.orm import Session
 
+from core.db import session_scope
+from tests.workers.conftest import CLOSED_REDIS_URL
 from tests.workers.sample_jobs import runs
 from workers import add_job
 from workers.dispatch import QUEUE_NAME
@@ -33,6 +36,15 @@ def test_outbox_relay_prints_how_many_it_sent(app: Flask, session: Session, mark
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "1"
     assert runs("cli") == ["failed", "ran"]
+
+
+def test_outbox_relay_reports_an_unreachable_redis(make_app: Callable[..., Flask], marker_dir: Path) -> None:
+    app = make_app(redis_url=CLOSED_REDIS_URL)
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        add_job(session, "test.mark", token="unreachable")
+    result = app.test_cli_runner().invoke(args=["outbox", "relay", "--older-than", "0"])
+    assert result.exit_code != 0
+    assert "Redis is unreachable" in result.output
 
 
 def test_schedule_relays_the_outbox_every_minute() -> None:

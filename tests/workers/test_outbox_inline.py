@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.workers.conftest import load_entry
+from core.db import session_scope
+from tests.workers.conftest import CLOSED_REDIS_URL, load_entry
 from tests.workers.sample_jobs import CONTENT, runs
 from workers import add_job
 from workers.jobs import MAX_ATTEMPTS, JobFailedError, run_entry
 from workers.models import OutboxEntry
+from workers.outbox import PENDING_KEY
 from workers.relay import relay_pending
 
 
@@ -159,7 +162,7 @@ def test_entry_gives_up_after_max_attempts(app: Flask, session: Session, marker_
 def test_run_entry_raises_a_job_failed_without_the_message(app: Flask, session: Session, marker_dir: Path) -> None:
     entry = add_job(session, "test.fail_always", token="message")
     session.flush()
-    session.info.clear()  # not dispatched: run by hand below
+    session.info.pop(PENDING_KEY)  # not dispatched: run by hand below
     session.commit()
     with pytest.raises(JobFailedError) as raised:
         run_entry(app, entry.id)
@@ -168,7 +171,7 @@ def test_run_entry_raises_a_job_failed_without_the_message(app: Flask, session: 
     assert run_entry(app, "0" * 32) is False  # no such row: nothing to run
 
 
-def test_a_request_commits_its_job_and_runs_it(app: Flask, marker_dir: Path) -> None:
+def add_queue_route(app: Flask) -> None:
     from core.web_session import db_session
 
     @app.get("/_test/queue/<token>")
@@ -176,6 +179,20 @@ def test_a_request_commits_its_job_and_runs_it(app: Flask, marker_dir: Path) -> 
         add_job(db_session(), "test.mark", token=token)
         return "queued"
 
+
+def test_a_request_commits_its_job_and_runs_it(app: Flask, marker_dir: Path) -> None:
+    add_queue_route(app)
     response = app.test_client().get("/_test/queue/request")
     assert response.status_code == 200
     assert runs("request") == ["ran"]
+
+
+def test_a_request_succeeds_while_redis_is_down(make_app: Callable[..., Flask], marker_dir: Path) -> None:
+    app = make_app(redis_url=CLOSED_REDIS_URL)
+    add_queue_route(app)
+    response = app.test_client().get("/_test/queue/redis-down")
+    assert response.status_code == 200
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        entry = session.scalars(select(OutboxEntry)).one()
+        assert entry.dispatched_at is None  # for the relay
+    assert runs("redis-down") == []

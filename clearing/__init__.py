@@ -1,0 +1,1 @@
+"""The clearing office: inbox, case view, assessment, workflow, audit trail."""

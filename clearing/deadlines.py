@@ -1,0 +1,56 @@
+"""Deadlines of a case: acknowledgement (7 days), feedback (3 months), criminal complaint (s.77b)."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from clearing.codes import COMPLAINT_OFFENCES
+
+ACKNOWLEDGE_WITHIN = timedelta(days=7)
+FEEDBACK_MONTHS = 3
+COMPLAINT_MONTHS = 3
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months, clamped to the month's end (31 Jan + 1 month = 28/29 Feb), as s.188 BGB counts."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def acknowledgement_due(received_at: datetime) -> datetime:
+    return received_at + ACKNOWLEDGE_WITHIN
+
+
+def feedback_due(received_at: datetime) -> date:
+    return add_months(received_at.date(), FEEDBACK_MONTHS)
+
+
+def complaint_deadline(known_on: date | None, offences: list[str]) -> date | None:
+    """Three months from knowledge of act and offender, for offences prosecuted only on complaint."""
+    if known_on is None or not any(code in COMPLAINT_OFFENCES for code in offences):
+        return None
+    return add_months(known_on, COMPLAINT_MONTHS)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    name: str
+    due: date
+    met: bool
+    overdue: bool
+    days_left: int
+
+
+def case_deadlines(received_at: datetime, acknowledged_at: datetime | None, closed: bool, complaint_due: date | None, today: date) -> list[Deadline]:
+    ack = acknowledgement_due(received_at).date()
+    feedback = feedback_due(received_at)
+    items = [
+        Deadline("acknowledgement", ack, acknowledged_at is not None, acknowledged_at is None and today > ack, (ack - today).days),
+        Deadline("feedback", feedback, closed, not closed and today > feedback, (feedback - today).days),
+    ]
+    if complaint_due:
+        items.append(Deadline("complaint", complaint_due, False, today > complaint_due, (complaint_due - today).days))
+    return items

@@ -1,0 +1,102 @@
+"""Forms of the clearing office."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from clearing import codes as clearing_codes
+from clearing.inbox import SORTS
+from reporting import codes
+from reporting.forms import CleanStringField, CleanTextAreaField, MultiCheckboxField, _too_long
+
+
+def _with_any(mapping: dict[str, object], any_label: object) -> list[tuple[str, object]]:
+    return [("", any_label), *mapping.items()]
+
+
+STATUS_LABELS = {
+    "received": _l("Eingegangen"),
+    "in_review": _l("In Prüfung"),
+    "assessed": _l("Bewertet"),
+    "referred": _l("Weitergeleitet"),
+    "awaiting_feedback": _l("Rückmeldung ausstehend"),
+    "closed": _l("Abgeschlossen"),
+    "withdrawn": _l("Zurückgezogen"),
+}
+
+SORT_LABELS = {
+    "newest": _l("Neueste zuerst"),
+    "oldest": _l("Älteste zuerst"),
+    "urgency": _l("Dringlichkeit"),
+    "status": _l("Status"),
+}
+
+
+class InboxFilterForm(FlaskForm):
+    """Filters in the query string: bookmarkable, no state on the server."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), choices=_with_any(STATUS_LABELS, _l("alle")), validators=[Optional()])
+    urgency = SelectField(_l("Dringlichkeit"), choices=_with_any(clearing_codes.URGENCIES, _l("alle")), validators=[Optional()])
+    incident_type = SelectField(_l("Art des Vorfalls"), choices=_with_any(codes.INCIDENT_TYPES, _l("alle")), validators=[Optional()])
+    motive = SelectField(_l("Motiv"), choices=_with_any(codes.MOTIVES, _l("alle")), validators=[Optional()])
+    received_from = DateField(_l("Eingegangen ab"), validators=[Optional()])
+    received_to = DateField(_l("Eingegangen bis"), validators=[Optional()])
+    assigned = SelectField(_l("Zuständig"), validators=[Optional()], validate_choice=False)
+    overdue = BooleanField(_l("Nur überfällige"))
+    sort = SelectField(_l("Sortierung"), choices=list(SORT_LABELS.items()), default="newest", validators=[Optional()])
+    page = IntegerField(_l("Seite"), default=1, validators=[Optional()])
+
+
+class MessageForm(FlaskForm):
+    body = CleanTextAreaField(_l("Nachricht an die meldende Person"), validators=[DataRequired(_l("Bitte schreiben Sie eine Nachricht.")), _too_long(20000)])
+
+
+class NoteForm(FlaskForm):
+    note = CleanTextAreaField(_l("Interne Notiz"), validators=[DataRequired(_l("Bitte schreiben Sie eine Notiz.")), _too_long(20000)])
+
+
+class AssignForm(FlaskForm):
+    officer = SelectField(_l("Zuständige Person"), validators=[Optional()], validate_choice=False)
+
+
+class TransitionForm(FlaskForm):
+    target = SelectField(_l("Nächster Schritt"), validators=[InputRequired()], validate_choice=False)
+    reason = CleanStringField(_l("Begründung (bei Abschluss mit offenen Weiterleitungen und bei Wiederaufnahme nötig)"), validators=[Optional(), _too_long(2000)])
+
+
+class AssessmentForm(FlaskForm):
+    """What DOMAIN.md lists under "Assessment"."""
+
+    urgency = RadioField(_l("Dringlichkeit"), choices=list(clearing_codes.URGENCIES.items()), validators=[InputRequired(_l("Bitte wählen Sie die Dringlichkeit."))])
+    escalation_level = RadioField(
+        _l("Eskalationsstufe (Aachener Modell)"), choices=list(clearing_codes.ESCALATION_LEVELS.items()), validators=[InputRequired(_l("Bitte wählen Sie die Eskalationsstufe."))]
+    )
+    incident_types = MultiCheckboxField(_l("Bestätigte Art des Vorfalls"), choices=list(codes.INCIDENT_TYPES.items()), validators=[DataRequired(_l("Bitte bestätigen Sie mindestens eine Art des Vorfalls."))])
+    motives = MultiCheckboxField(_l("Bestätigte Motive"), choices=list(codes.MOTIVES.items()), validators=[Optional()])
+    phenomenon_area = RadioField(_l("Phänomenbereich (polizeiliche Erfassung)"), choices=list(clearing_codes.PHENOMENON_AREAS.items()), validators=[Optional()])
+    offences = MultiCheckboxField(_l("Mögliche Straftaten"), choices=list(clearing_codes.OFFENCES.items()), validators=[Optional()])
+    known_on = DateField(
+        _l("Kenntnis von Tat und Täter am"),
+        validators=[Optional()],
+        description=_l("Beginn der Antragsfrist von drei Monaten (§ 77b StGB) bei Antragsdelikten (§§ 185–189 StGB). Nach § 194 Abs. 3 StGB kann auch die oder der Dienstvorgesetzte den Antrag stellen."),
+    )
+    employer_duty = BooleanField(_l("Der Arbeitgeber muss einbezogen werden (Fürsorgepflicht, § 12 Abs. 3 AGG)"))
+    case_conference = BooleanField(_l("Fallkonferenz nötig"))
+    notes = CleanTextAreaField(_l("Begründung und Notizen zur Bewertung"), validators=[Optional(), _too_long(20000)])
+
+
+class CreateAccountForm(FlaskForm):
+    login = StringField(_l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)])
+    display_name = CleanStringField(_l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)])
+    role = RadioField(_l("Rolle"), choices=[("officer", _l("Clearing-Fachkraft")), ("coordinator", _l("Koordination"))], default="officer", validators=[InputRequired()])
+
+
+class CreateMunicipalityForm(FlaskForm):
+    slug = StringField(_l("Kurzname für Adressen (z. B. musterstadt)"), validators=[DataRequired(_l("Bitte geben Sie einen Kurznamen an.")), Length(max=63)])
+    name = CleanStringField(_l("Name der Kommune"), validators=[DataRequired(_l("Bitte geben Sie den Namen an.")), _too_long(200)])

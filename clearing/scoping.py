@@ -1,0 +1,34 @@
+"""The one place where case queries are scoped: by municipality (and later by partner organisation).
+
+Every view of the clearing office reaches cases only through these functions. A case outside the
+actor's scope and a case that does not exist give the same 404.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import Select, false, select
+from sqlalchemy.orm import Session
+
+from core.staff import Staff
+from reporting.models import Case
+
+CASE_READERS = ("officer",)
+
+
+def case_query(actor: Staff) -> Select[tuple[Case]]:
+    """All cases this actor may see; nothing for roles that never read cases."""
+    query = select(Case)
+    if actor.role in CASE_READERS and actor.account.municipality_id:
+        return query.where(Case.municipality_id == actor.account.municipality_id)
+    return query.where(false())
+
+
+def get_case(session: Session, actor: Staff, case_id: str) -> Case:
+    """The case, or 404 whether it is missing or not the actor's: a refusal teaches nothing."""
+    if len(case_id) > 32:
+        abort(404)
+    case = session.scalar(case_query(actor).where(Case.id == case_id))
+    if case is None:
+        abort(404)
+    return case

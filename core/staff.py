@@ -1,0 +1,128 @@
+"""The logged-in staff member: a server-side session that holds the unwrapped office key.
+
+The office key is kept only inside a secret session (core.secret_sessions): encrypted under a
+token that lives in the session cookie alone. Logout, expiry and "log out everywhere" delete the
+server half, after which the cookie opens nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from core import secret_sessions
+from core.accounts import Account
+from core.web_session import db_session
+
+STAFF_IDLE = timedelta(minutes=30)
+LOGIN_STEP_IDLE = timedelta(minutes=5)
+STAFF_KEY = "staff"
+PENDING_KEY = "login_pending"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Staff:
+    account: Account
+    office_key: bytes | None
+
+    @property
+    def role(self) -> str:
+        return self.account.role
+
+
+def begin_second_step(account: Account, account_private_key: bytes) -> None:
+    """After the password: remember the unwrapped account key until the TOTP code is given."""
+    secret_sessions.end(db_session(), session.get(PENDING_KEY))
+    session[PENDING_KEY] = secret_sessions.create(
+        db_session(), purpose="login", subject_id=account.id, secret=account_private_key, idle=LOGIN_STEP_IDLE
+    )
+
+
+def pending_login() -> tuple[Account, bytes] | None:
+    opened = secret_sessions.open_session(db_session(), session.get(PENDING_KEY), purpose="login", touch=False)
+    if opened is None:
+        return None
+    account = db_session().get(Account, opened.subject_id)
+    if account is None or not account.active:
+        return None
+    return account, opened.secret
+
+
+def start(account: Account, office_key: bytes | None) -> None:
+    """Log in: a fresh cookie (the session id is renewed) and a fresh server half."""
+    secret_sessions.end(db_session(), session.get(PENDING_KEY))
+    secret_sessions.end(db_session(), session.get(STAFF_KEY))
+    session.clear()
+    session[STAFF_KEY] = secret_sessions.create(
+        db_session(), purpose="staff", subject_id=account.id, secret=office_key or b"", idle=STAFF_IDLE
+    )
+
+
+def current() -> Staff | None:
+    if "staff" not in g:
+        g.staff = _load()
+    staff: Staff | None = g.staff
+    return staff
+
+
+def _load() -> Staff | None:
+    opened = secret_sessions.open_session(db_session(), session.get(STAFF_KEY), purpose="staff")
+    if opened is None:
+        return None
+    account = db_session().get(Account, opened.subject_id)
+    if account is None or not account.active:
+        return None
+    return Staff(account, opened.secret or None)
+
+
+def end() -> None:
+    secret_sessions.end(db_session(), session.get(STAFF_KEY))
+    secret_sessions.end(db_session(), session.get(PENDING_KEY))
+    session.clear()
+    g.pop("staff", None)
+
+
+def end_everywhere(account: Account) -> None:
+    secret_sessions.end_all_for(db_session(), account.id)
+    session.clear()
+    g.pop("staff", None)
+
+
+def replace_secret(office_key: bytes | None) -> None:
+    """After a password change: the same person, a fresh session (other sessions were ended)."""
+    staff = current()
+    if staff is not None:
+        start(staff.account, office_key)
+
+
+def require(*roles: str) -> Callable[[F], F]:
+    """Only logged-in staff with one of `roles`; others learn nothing (login page or 404)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            staff = current()
+            if staff is None:
+                return redirect(url_for("auth.login", next=request.path))
+            if roles and staff.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def home_endpoint(role: str) -> str:
+    return {"officer": "clearing.inbox", "coordinator": "admin.team", "network_operator": "admin.network"}.get(role, "reporting.index")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["current_staff"] = current

@@ -1,0 +1,167 @@
+"""The reporter's path in a real browser: by label, by keyboard, without JavaScript, checked by axe-core."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.browser.axe import check_accessibility
+
+pytestmark = pytest.mark.browser
+
+RECEIPT_CODE_RE = re.compile(r"^\d{4} \d{4} \d{4} \d{4}$")
+BORDER_WIDTH = "el => parseFloat(getComputedStyle(el).borderTopWidth)"
+
+
+def small_png() -> bytes:
+    image = Image.new("RGB", (24, 16), (30, 80, 120))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def active_element_id(page: Page) -> str:
+    return page.evaluate("() => document.activeElement ? document.activeElement.id : ''")
+
+
+def test_skip_link_is_first_and_moves_focus_to_main(page: Page) -> None:
+    page.goto("/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Zum Inhalt springen")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()  # it appears on focus, for sighted keyboard users too
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+
+
+def test_report_mailbox_and_reply_by_label(page: Page, form_path: str) -> None:
+    page.goto("/")
+    check_accessibility(page, "the start page")
+
+    page.get_by_role("link", name="Vorfall melden: Musterstadt").click()
+    expect(page).to_have_url(re.compile(re.escape(form_path) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vorfall melden: Musterstadt")
+
+    # An empty submission: the summary comes first and links to each field.
+    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
+    expect(page).to_have_title(re.compile(r"^Fehler:"))
+    summary = page.locator(".error-summary").first
+    expect(summary).to_be_visible()
+    expect(summary.get_by_role("heading")).to_have_text("Bitte prüfen Sie Ihre Angaben")
+    first_after_heading = page.evaluate(
+        "() => { const h1 = document.querySelector('main h1');"
+        " let el = h1.nextElementSibling; return el ? el.className : ''; }"
+    )
+    assert "error-summary" in first_after_heading, "the error summary must directly follow the page heading"
+    assert page.evaluate(
+        "() => !!(document.querySelector('.error-summary').compareDocumentPosition("
+        "document.querySelector('form[enctype]')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+    ), "the error summary must come before the form"
+    links = summary.get_by_role("link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert {"#reporter_role-0", "#affected_role-0", "#incident_types-0", "#description", "#channel-0"} <= set(hrefs)
+    for href in hrefs:
+        assert href is not None
+        expect(page.locator(href)).to_have_count(1)
+    summary.get_by_role("link", name=re.compile("^Beschreiben Sie, was passiert ist")).click()
+    expect(page.get_by_label("Beschreiben Sie, was passiert ist")).to_be_focused()
+    expect(page.get_by_label("Beschreiben Sie, was passiert ist")).to_have_attribute("aria-invalid", "true")
+    check_accessibility(page, "the form with errors shown")
+
+    # Fill everything by its label, as a person (or a screen reader user) would.
+    page.get_by_role("radio", name="Ich bin selbst betroffen").check()
+    page.get_by_role("radio", name="Beschäftigte oder Beschäftigter der Verwaltung").check()
+    page.get_by_role("checkbox", name="Bedrohung").check()
+    page.get_by_role("checkbox", name="Beleidigung oder Verleumdung").check()
+    page.get_by_label("Beschreiben Sie, was passiert ist").fill("Am Schalter wurde ich beschimpft und bedroht.")
+    page.get_by_role("checkbox", name="Feindschaft wegen des Amtes oder politischer Arbeit").check()
+    page.get_by_label("Ungefährer Monat (JJJJ-MM)").fill("2025-10")
+    page.get_by_label("Uhrzeit (wenn bekannt)").fill("14:30")
+    page.get_by_role("radio", name="Im Dienstgebäude oder am Arbeitsplatz").check()
+    page.get_by_label("Ort (frei, wenn Sie möchten)").fill("Bürgerbüro")
+    page.get_by_label("Links zu Beiträgen oder Profilen").fill("https://example.org/beitrag/1")
+    page.get_by_role("radio", name="Bürgerin oder Bürger").check()
+    page.get_by_label("Beweise als Dateien (Bilder oder PDF)").set_input_files(
+        {"name": "bildschirmfoto.png", "mimeType": "image/png", "buffer": small_png()}
+    )
+    page.get_by_label("Ich habe meine Vorgesetzten informiert").check()
+    page.get_by_label("Meine Meldung darf anonym in die Statistik eingehen.").check()
+    page.get_by_role("radio", name="Nur über das Postfach (empfohlen, am sichersten)").check()
+    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
+
+    # The receipt: 16 digits in groups of four, shown once.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Meldung ist eingegangen")
+    code = page.get_by_test_id("receipt-code").inner_text().strip()
+    assert RECEIPT_CODE_RE.match(code), code
+    expect(page.get_by_text("kann nicht wiederhergestellt werden")).to_be_visible()
+    check_accessibility(page, "the receipt page")
+
+    # The mailbox, opened with the code.
+    page.get_by_role("link", name="Zum Postfach").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihr Postfach")
+    check_accessibility(page, "the mailbox login")
+    page.get_by_label("Ihr Zugangscode").fill(code)
+    page.get_by_role("button", name="Postfach öffnen").click()
+    status = page.get_by_role("region", name="Stand Ihrer Meldung")
+    expect(status).to_contain_text("Aktueller Stand: Eingegangen")
+    expect(status).to_contain_text("bildschirmfoto.png")
+    check_accessibility(page, "the mailbox")
+
+    page.get_by_label("Ihre Nachricht oder Ergänzung").fill("Heute kam noch ein Brief an.")
+    page.get_by_role("button", name="Verschlüsselt senden").click()
+    expect(page.get_by_role("status")).to_contain_text("Ihre Nachricht wurde verschlüsselt gesendet.")
+    messages = page.get_by_role("region", name="Nachrichten")
+    expect(messages.get_by_role("article", name="Ihre Nachricht")).to_contain_text("Heute kam noch ein Brief an.")
+    check_accessibility(page, "the mailbox after a reply")
+
+
+def test_acute_danger_and_submission_without_javascript(nojs_page: Page, form_path: str) -> None:
+    page = nojs_page
+    assert page.evaluate("() => 1") == 1  # Playwright's own evaluation still works; the page's scripts do not
+    page.goto(form_path)
+    emergency = page.locator("#notruf")
+    expect(emergency).to_be_visible()
+    before = emergency.evaluate(BORDER_WIDTH)
+    page.get_by_role("radio", name="Ja").check()
+    after = emergency.evaluate(BORDER_WIDTH)
+    assert after > before, f"the emergency box must stand out after 'Ja' (border {before}px -> {after}px)"
+    expect(emergency).to_contain_text("110")
+
+    page.get_by_role("radio", name="Ich habe es beobachtet").check()
+    page.get_by_role("radio", name="Bürgermeisterin oder Bürgermeister").check()
+    page.get_by_role("checkbox", name="Hassrede oder Hetze").check()
+    page.get_by_label("Beschreiben Sie, was passiert ist").fill("Drohung vor dem Rathaus.")
+    page.get_by_role("radio", name="Im öffentlichen Raum").check()
+    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Meldung ist eingegangen")
+    expect(page.get_by_role("alert")).to_contain_text("110")
+    assert RECEIPT_CODE_RE.match(page.get_by_test_id("receipt-code").inner_text().strip())
+
+
+def test_javascript_is_really_off(nojs_page: Page) -> None:
+    nojs_page.set_content("<p id=x>static</p><script>document.getElementById('x').textContent='script ran'</script>")
+    expect(nojs_page.locator("#x")).to_have_text("static")
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [("/barrierefreiheit", "the accessibility statement"), ("/?lang=en", "the start page in English")],
+)
+def test_more_pages_are_accessible(page: Page, path: str, what: str) -> None:
+    page.goto(path)
+    check_accessibility(page, what)
+
+
+def test_axe_helper_reports_violations(page: Page) -> None:
+    """The helper must fail loudly: a page with known violations is not passed."""
+    page.set_content('<html><head><title>x</title></head><body><main><img src="data:,"></main></body></html>')
+    with pytest.raises(AssertionError, match=r"image-alt \[critical\]") as failure:
+        check_accessibility(page, "a page with known violations")
+    message = str(failure.value)
+    assert "html-has-lang [serious]" in message
+    assert "    img: Fix any of the following" in message  # the target selector and the remedy

@@ -1,0 +1,526 @@
+"""The whole reporter's path through HTTP: form -> receipt -> mailbox -> reply -> consent change.
+
+The helpers at the top are shared by the other HTTP tests of the reporting side (canary, bad input,
+mailbox): a municipality with its recovery key, a full report as a browser posts it, the office's
+view of a case (decrypted with the office key, as the clearing office will).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+import crypto
+from core.db import new_id, utcnow
+from core.secret_sessions import SecretSession
+from core.tenancy import OFFICE_KEY_PURPOSE, OfficeKeyGrant, create_municipality, office_key_record_id, parse_recovery_key
+from reporting import case_crypto, codes
+from reporting.models import Attachment, Case, CaseCode, CaseEvent, CaseMessage
+from tests.conftest import csrf_token
+from tests.reporting import files
+from workers.models import OutboxEntry
+
+RECEIPT_RE = re.compile(r'data-testid="receipt-code">(\d{4} \d{4} \d{4} \d{4})<')
+CODE_RE = re.compile(r"\b\d{4} \d{4} \d{4} \d{4}\b")
+MAILBOX = "/postfach/ansicht"
+LOGIN = "/postfach"
+
+
+# Shared helpers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Town:
+    """A municipality as the tests know it: with the recovery key printed once at creation."""
+
+    id: str
+    slug: str
+    name: str
+    recovery_key: str
+
+
+def add_town(session: Session, slug: str = "musterstadt", name: str = "Musterstadt", notify_email: str = "") -> Town:
+    created = create_municipality(session, slug, name, office_name="Clearingstelle Musterstadt")
+    created.municipality.notify_email = notify_email
+    session.commit()
+    return Town(created.municipality.id, slug, name, created.recovery_key)
+
+
+def office_private_key(session: Session, town: Town) -> bytes:
+    """The office key, as the recovery key holder unwraps it."""
+    grant = session.scalar(
+        select(OfficeKeyGrant).where(OfficeKeyGrant.municipality_id == town.id, OfficeKeyGrant.holder == "recovery")
+    )
+    assert grant is not None
+    return crypto.open_sealed(
+        parse_recovery_key(town.recovery_key),
+        grant.sealed_private_key,
+        purpose=OFFICE_KEY_PURPOSE,
+        record_id=office_key_record_id(town.id, "recovery"),
+    )
+
+
+def office_case_key(session: Session, town: Town, case: Case) -> bytes:
+    return case_crypto.open_case_key(office_private_key(session, town), case.sealed_case_key, case.id)
+
+
+@dataclass(frozen=True)
+class OfficeView:
+    """What the clearing office can decrypt of a case."""
+
+    case: Case
+    report: dict[str, Any]
+    files: dict[str, tuple[case_crypto.AttachmentMeta, bytes]]  # by file name
+    messages: list[tuple[str, str]]  # (author, body)
+
+
+def office_view(session: Session, town: Town, case_id: str | None = None) -> OfficeView:
+    session.expire_all()
+    case = session.get(Case, case_id) if case_id else session.scalars(select(Case)).one()
+    assert case is not None
+    key = office_case_key(session, town, case)
+    found: dict[str, tuple[case_crypto.AttachmentMeta, bytes]] = {}
+    for attachment in session.scalars(select(Attachment).where(Attachment.case_id == case.id)):
+        meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)
+        found[meta.name] = (meta, case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext))
+    messages = [
+        (m.author, case_crypto.decrypt_message(key, m.id, m.ciphertext))
+        for m in session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at))
+    ]
+    return OfficeView(case, case_crypto.decrypt_report(key, case.id, case.report_ciphertext), found, messages)
+
+
+def count_cases(session: Session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def full_report(**overrides: Any) -> dict[str, Any]:
+    """Every field of the intake form filled in, as a browser posts it (checkboxes: "y")."""
+    data: dict[str, Any] = {
+        "acute_danger": "no",
+        "reporter_role": "affected",
+        "affected_role": "council_member",
+        "incident_types": ["threat", "hate_speech"],
+        "description": "Nach der Ratssitzung wurde ich auf dem Parkplatz bedroht und beschimpft.",
+        "motives": ["racism", "political_engagement"],
+        "incident_date": "2025-03-05",
+        "incident_month": "2025-03",
+        "incident_time": "19:30",
+        "ongoing": "y",
+        "known_since": "2025-03-06",
+        "channel": "public_space",
+        "place": "Parkplatz am Rathaus",
+        "platform": "Kein Netzwerk",
+        "urls": "https://example.org/beitrag/1\nhttps://example.org/profil/2",
+        "perpetrator": "citizen",
+        "perpetrator_description": "Ein Mann, etwa 50 Jahre alt",
+        "evidence_found": "Ich selbst, am selben Abend",
+        "done_police": "y",
+        "police_reference": "ST/1234/25",
+        "done_supervisor": "y",
+        "consent_counselling": "y",
+        "consent_police": "y",
+        "contact": "email",
+        "contact_email": "person@example.org",
+        "contact_phone": "0170 1234567",
+        "website": "",
+    }
+    data.update(overrides)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+def post_form(
+    client: FlaskClient,
+    path: str,
+    data: dict[str, Any],
+    uploads: Iterable[tuple[str, bytes]] = (),
+    *,
+    token_from: str | None = None,
+    csrf: bool = True,
+) -> TestResponse:
+    """A multipart POST with the CSRF token taken from the page, as a browser sends it."""
+    body: dict[str, Any] = dict(data)
+    if csrf:
+        body["csrf_token"] = csrf_token(client, token_from or path)
+    chosen = [(io.BytesIO(content), name) for name, content in uploads]
+    if chosen:
+        body["files"] = chosen
+    return client.post(path, data=body, content_type="multipart/form-data")
+
+
+def post_report(
+    client: FlaskClient, town: Town, data: dict[str, Any] | None = None, uploads: Iterable[tuple[str, bytes]] = ()
+) -> TestResponse:
+    return post_form(client, f"/melden/{town.slug}", full_report() if data is None else data, uploads)
+
+
+def read_receipt(client: FlaskClient, town: Town) -> tuple[str, TestResponse]:
+    page = client.get(f"/melden/{town.slug}/eingang")
+    match = RECEIPT_RE.search(page.get_data(as_text=True))
+    assert match, "no receipt code on the receipt page"
+    return match.group(1), page
+
+
+def submit(client: FlaskClient, town: Town, data: dict[str, Any] | None = None, uploads: Iterable[tuple[str, bytes]] = ()) -> str:
+    """A successful report; returns the receipt code."""
+    response = post_report(client, town, data, uploads)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return read_receipt(client, town)[0]
+
+
+def login(client: FlaskClient, code: str) -> TestResponse:
+    return client.post(LOGIN, data={"csrf_token": csrf_token(client, LOGIN), "code": code})
+
+
+def open_mailbox(client: FlaskClient, code: str) -> str:
+    response = login(client, code)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.headers["Location"].endswith(MAILBOX)
+    page = client.get(MAILBOX)
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def post_mailbox(
+    client: FlaskClient,
+    action: str,
+    data: dict[str, Any],
+    uploads: Iterable[tuple[str, bytes]] = (),
+    *,
+    token_from: str = MAILBOX,
+) -> TestResponse:
+    return post_form(client, f"/postfach/{action}", data, uploads, token_from=token_from)
+
+
+def pdf_with(text: str) -> bytes:
+    """A small PDF whose body and document information carry `text`."""
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+        b"3 0 obj << /Author (" + text.encode() + b") >> endobj\n"
+        b"4 0 obj << /Length 44 >> stream\nBT /F1 12 Tf (" + text.encode() + b") Tj ET\nendstream endobj\n"
+        b"trailer << /Root 1 0 R /Info 3 0 R >>\n%%EOF\n"
+    )
+
+
+# Start page and form ---------------------------------------------------------------------------
+
+
+def test_start_page_lists_municipalities_and_links_to_their_forms(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    other = add_town(session, "beispielheim", "Beispielheim")
+    page = client.get("/").get_data(as_text=True)
+    for each in (town, other):
+        assert f'href="/melden/{each.slug}"' in page
+        assert each.name in page
+    assert "110" in page
+
+
+def test_form_explains_who_reads_what_happens_anonymity_and_retention(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    response = client.get(f"/melden/{town.slug}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Wer liest Ihre Meldung?" in page
+    assert "Clearingstelle Musterstadt" in page
+    assert "Was passiert danach?" in page
+    assert "Was bleibt anonym?" in page
+    assert "keine IP-Adresse" in page
+    assert "Wie lange werden Daten gespeichert?" in page
+    assert "3 Jahre" in page
+    # The emergency numbers are in the HTML of the danger question itself, not added by a script.
+    danger = page[page.index('<fieldset class="danger">') : page.index("</fieldset>", page.index('<fieldset class="danger">'))]
+    assert "110" in danger
+    assert "112" in danger
+    assert "<script" not in page
+
+
+def test_form_in_english_on_request(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    page = client.get(f"/melden/{town.slug}?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in page
+
+
+# The whole path --------------------------------------------------------------------------------
+
+
+def test_whole_path_form_receipt_mailbox_reply_consents(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    photo = files.encode(files.pattern(), "PNG")
+    response = post_report(client, town, uploads=[("Screenshot Beitrag.png", photo)])
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/melden/{town.slug}/eingang")
+
+    # The receipt: 16 digits in groups of four, not cached, shown once.
+    code, receipt = read_receipt(client, town)
+    assert receipt.status_code == 200
+    assert "no-store" in receipt.headers["Cache-Control"]
+    assert "nicht wiederhergestellt" in receipt.get_data(as_text=True)
+    assert "110" not in receipt.get_data(as_text=True).split("<main", 1)[1].split("</main>", 1)[0]
+    again = client.get(f"/melden/{town.slug}/eingang")
+    assert again.status_code == 200
+    text = again.get_data(as_text=True)
+    assert "bereits angezeigt" in text
+    assert not CODE_RE.search(text)
+    assert code.replace(" ", "") not in text.replace(" ", "")
+
+    # One case, one "new report" job carrying the case id only.
+    case = session.scalars(select(Case)).one()
+    assert case.status == "received"
+    assert case.urgency == "normal"
+    jobs = session.scalars(select(OutboxEntry).where(OutboxEntry.job == "notify_new_report")).all()
+    assert [job.args for job in jobs] == [{"case_id": case.id}]
+
+    # The mailbox: status in words with the date.
+    page = open_mailbox(client, code)
+    assert "Eingegangen" in page
+    received = case.status_changed_at.astimezone(UTC)
+    assert f"{received.day:02d}.{received.month:02d}.{received.year}" in page or f"{received.day}.{received.month}.{received.year}" in page
+    assert "Ihre Meldung ist eingegangen" in page
+    assert "Screenshot Beitrag.png" in page
+    assert "Noch keine Nachrichten" in page
+
+    # A reply with a file.
+    reply = post_mailbox(client, "nachricht", {"body": "Heute kam noch ein Brief."}, [("Brief.pdf", pdf_with("Brief"))])
+    assert reply.status_code == 303
+    page = client.get(MAILBOX).get_data(as_text=True)
+    assert "Heute kam noch ein Brief." in page
+    assert "Brief.pdf" in page
+    assert "Ihre Nachricht wurde verschlüsselt gesendet." in page
+    assert "Sie haben eine Nachricht gesendet" in page
+
+    # Consents: withdraw counselling, keep police, grant statistics.
+    assert 'id="consent_counselling" name="consent_counselling" value="y" checked' in page
+    changed = post_mailbox(client, "einwilligungen", {"consent_police": "y", "consent_statistics": "y"})
+    assert changed.status_code == 303
+    page = client.get(MAILBOX).get_data(as_text=True)
+    assert "Einwilligung zurückgezogen: Weitergabe an eine Beratungsstelle" in page
+    assert "Einwilligung erteilt: Anonyme Statistik" in page
+    assert 'id="consent_counselling" name="consent_counselling" value="y" checked' not in page
+    assert 'id="consent_statistics" name="consent_statistics" value="y" checked' in page
+    session.expire_all()
+    case = session.get(Case, case.id)
+    assert case is not None
+    assert not case.consent_counselling
+    assert case.consent_police
+    assert case.consent_statistics
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
+    assert {(e.kind, e.detail) for e in events} >= {
+        ("received", None),
+        ("consent_granted", "counselling"),
+        ("consent_granted", "police"),
+        ("reporter_message", None),
+        ("consent_withdrawn", "counselling"),
+        ("consent_granted", "statistics"),
+    }
+
+    # The office reads all of it with its key.
+    view = office_view(session, town, case.id)
+    assert view.messages == [("reporter", "Heute kam noch ein Brief.")]
+    assert set(view.files) == {"Screenshot Beitrag.png", "Brief.pdf"}
+    assert view.files["Brief.pdf"][0].metadata_warning
+    assert view.files["Brief.pdf"][1] == pdf_with("Brief")
+    jobs = session.scalars(select(OutboxEntry).order_by(OutboxEntry.created_at)).all()
+    assert all(job.args == {"case_id": case.id} for job in jobs)
+    assert [job.job for job in jobs].count("notify_case_activity") == 2
+
+
+def test_report_round_trip_every_field_reaches_the_office(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    sent = full_report(done_counselling="y", consent_statistics="y", consent_no_forwarding="y")
+    submit(client, town, sent, [("Foto.png", files.encode(files.pattern(), "PNG"))])
+    view = office_view(session, town)
+    report = view.report
+    assert report["reporter_role"] == sent["reporter_role"]
+    assert report["affected_role"] == sent["affected_role"]
+    assert report["incident_types"] == sent["incident_types"]
+    assert report["motives"] == sent["motives"]
+    assert report["description"] == sent["description"]
+    assert report["incident_date"] == sent["incident_date"]
+    assert report["incident_month"] == sent["incident_month"]
+    assert report["incident_time"] == sent["incident_time"]
+    assert report["ongoing"] is True
+    assert report["known_since"] == sent["known_since"]
+    assert report["channel"] == sent["channel"]
+    assert report["place"] == sent["place"]
+    assert report["platform"] == sent["platform"]
+    assert report["urls"] == sent["urls"].splitlines()
+    assert report["perpetrator"] == sent["perpetrator"]
+    assert report["perpetrator_description"] == sent["perpetrator_description"]
+    assert report["evidence_found"] == sent["evidence_found"]
+    assert report["already_done"] == {"police": True, "supervisor": True, "counselling": True}
+    assert report["police_reference"] == sent["police_reference"]
+    assert report["acute_danger"] is False
+    assert report["contact"] == sent["contact"]
+    assert report["contact_email"] == sent["contact_email"]
+    assert report["contact_phone"] == sent["contact_phone"]
+    # Every field of the form is accounted for: in the report, as a consent flag, or as a file.
+    form_fields = set(sent) - {"website", "done_police", "done_supervisor", "done_counselling"}
+    consents = {f"consent_{name}" for name in codes.CONSENTS}
+    assert form_fields - consents <= set(report)
+    case = view.case
+    assert {name: case.consent(name) for name in codes.CONSENTS} == {
+        "counselling": True,
+        "police": True,
+        "employer": False,
+        "prosecutor": False,
+        "statistics": True,
+        "no_forwarding": True,
+    }
+    assert set(view.files) == {"Foto.png"}
+    assert view.files["Foto.png"][0].media_type == "image/png"
+
+
+def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    submit(client, town)
+    case = session.scalars(select(Case)).one()
+    # A new clear column must be a decision: ARCHITECTURE.md, "What is stored in clear".
+    assert set(Case.__table__.columns.keys()) == {
+        "id",
+        "municipality_id",
+        "reference",
+        "received_at",
+        "status",
+        "status_changed_at",
+        "urgency",
+        "affected_role",
+        "channel",
+        "incident_month",
+        "perpetrator_context",
+        *(f"consent_{name}" for name in codes.CONSENTS),
+        "deletion_requested_at",
+        "sealed_case_key",
+        "report_ciphertext",
+    }
+    assert case.municipality_id == town.id
+    assert re.fullmatch(r"K-[A-Z0-9]{8}", case.reference)
+    assert case.status == "received"
+    assert case.urgency == "normal"
+    assert case.affected_role in codes.AFFECTED_ROLES
+    assert case.channel in codes.CHANNELS
+    assert case.perpetrator_context in codes.PERPETRATORS
+    assert case.incident_month == "2025-03"
+    assert case.deletion_requested_at is None
+    clear_codes = {(c.kind, c.code) for c in session.scalars(select(CaseCode).where(CaseCode.case_id == case.id))}
+    assert clear_codes == {
+        ("incident_type", "threat"),
+        ("incident_type", "hate_speech"),
+        ("motive", "racism"),
+        ("motive", "political_engagement"),
+    }
+    for event in session.scalars(select(CaseEvent)):
+        assert event.detail is None or event.detail in codes.CONSENTS
+    # The ciphertexts do not contain what was typed.
+    for blob in (case.report_ciphertext, case.sealed_case_key):
+        assert b"Parkplatz" not in blob
+        assert b"person@example.org" not in blob
+
+
+def test_acute_danger_marks_the_case_acute_and_the_receipt_shows_110(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    response = post_report(client, town, full_report(acute_danger="yes"))
+    assert response.status_code == 303
+    _code, receipt = read_receipt(client, town)
+    page = receipt.get_data(as_text=True)
+    assert "akuter Gefahr" in page
+    assert "110" in page
+    assert "als dringend markiert" in page
+    assert session.scalars(select(Case)).one().urgency == "acute"
+
+
+def test_office_message_appears_in_the_mailbox(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    code = submit(client, town)
+    case = session.scalars(select(Case)).one()
+    case_key = office_case_key(session, town, case)
+    message_id = new_id()
+    body = "Guten Tag, wir haben Ihre Meldung erhalten und melden uns bis Freitag."
+    session.add(
+        CaseMessage(
+            id=message_id,
+            case_id=case.id,
+            author="office",
+            created_at=utcnow(),
+            ciphertext=case_crypto.encrypt_message(case_key, message_id, body),
+        )
+    )
+    session.commit()
+    page = open_mailbox(client, code)
+    assert body in page
+    assert "message-office" in page
+    assert "Clearingstelle" in page
+
+
+def test_deletion_request_records_the_date(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    code = submit(client, town)
+    open_mailbox(client, code)
+    refused = post_mailbox(client, "loeschen", {})
+    assert refused.status_code == 422
+    assert "Bitte bestätigen Sie" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalars(select(Case)).one().deletion_requested_at is None
+
+    response = post_mailbox(client, "loeschen", {"confirm": "y"})
+    assert response.status_code == 303
+    session.expire_all()
+    case = session.scalars(select(Case)).one()
+    assert case.deletion_requested_at is not None
+    assert utcnow() - case.deletion_requested_at < timedelta(minutes=1)
+    page = client.get(MAILBOX).get_data(as_text=True)
+    when = case.deletion_requested_at.astimezone(UTC)
+    assert "die Löschung beantragt" in page
+    assert str(when.year) in page
+    assert "Ihr Löschwunsch liegt vor." in page
+    kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
+    assert kinds.count("deletion_requested") == 1
+
+
+def test_leaving_ends_the_mailbox_session(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    code = submit(client, town)
+    open_mailbox(client, code)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(SecretSession).where(SecretSession.purpose == "mailbox")) == 1
+    response = client.post("/postfach/verlassen", data={"csrf_token": csrf_token(client, MAILBOX)})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(LOGIN)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(SecretSession)) == 0
+    after = client.get(MAILBOX)
+    assert after.status_code == 303
+    assert after.headers["Location"].endswith(LOGIN)
+    # The page after leaving reminds the user to close the browser.
+    assert "Browser" in client.get(LOGIN).get_data(as_text=True)
+
+
+def test_idle_mailbox_closes_after_15_minutes(client: FlaskClient, session: Session) -> None:
+    town = add_town(session)
+    code = submit(client, town)
+    open_mailbox(client, code)
+    row = session.scalars(select(SecretSession).where(SecretSession.purpose == "mailbox")).one()
+    # Each request extends the session by 15 minutes from now.
+    assert timedelta(minutes=14) < row.expires_at - utcnow() <= timedelta(minutes=15)
+    session.execute(update(SecretSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    session.commit()
+    response = client.get(MAILBOX)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(LOGIN)
+    assert "geschlossen" in client.get(LOGIN).get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(SecretSession)) == 0
+    # Posting to the closed mailbox changes nothing.
+    reply = post_mailbox(client, "nachricht", {"body": "zu spät"}, token_from=LOGIN)
+    assert reply.status_code == 303
+    assert session.scalar(select(func.count()).select_from(CaseMessage)) == 0
