@@ -13,8 +13,13 @@ server side only. Getting the form (for the CSRF token), encoding the multipart 
 following the redirect to the receipt page happen outside the clock. The three variants
 (bare, the app with TEST_ARGON2, the app with PRODUCTION_ARGON2) run interleaved so that load
 from other processes hits all of them alike. "No derivation" is the real app with
-TEST_ARGON2 (m=8 KiB, t=1, p=1), whose derivation costs microseconds; the derivation at
-production parameters and the photo cleaning are also timed on their own. Ratios are of medians.
+TEST_ARGON2 (m=8 KiB, t=1, p=1), whose derivation costs microseconds. Ratios are of medians.
+
+Inside the app's requests, two product functions are wrapped with a stopwatch (behaviour
+unchanged): the receipt derivation and the view's check_files, which cleans the photo. Each
+request so says how much of its time they took, and the photo case is also reported without
+the cleaning, subtracted request by request. The derivation at production parameters is
+finally timed on its own, for its target.
 
 Run from the project root: .venv/bin/python bench/intake_bench.py [--quick] [--database-url URL]
 A given database is wiped first (its name must contain "bench"); the default is a temporary SQLite.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import io
 import logging
 import os
@@ -34,6 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,8 +64,8 @@ import crypto
 from core import create_app
 from core.db import make_engine
 from core.models import Municipality
-from reporting import service
-from reporting.uploads import clean_upload
+from crypto import derive_receipt_keys
+from reporting import service, views
 
 # The per-municipality budget (60 an hour) would refuse the bench's submissions after a few
 # dozen; it is raised for this process only. The throttle's UPDATE still runs on every request.
@@ -253,7 +260,39 @@ class ErrorRecords(logging.Handler):
 ERRORS = ErrorRecords()
 
 
+class Spans:
+    """Seconds spent inside wrapped functions during the last timed request."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def wrap(self, owner: object, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+
+        @functools.wraps(original)
+        def timed(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.current[label] = self.current.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, attribute, timed)
+
+
+SPANS = Spans()
+DERIVATION, CLEANING = "derivation", "photo cleaning"
+
+
+def instrument() -> None:
+    # service looks crypto.derive_receipt_keys up at each call; the view calls its own imported check_files.
+    SPANS.wrap(crypto, "derive_receipt_keys", DERIVATION)
+    SPANS.wrap(views, "check_files", CLEANING)
+
+
 def timed_post(client: FlaskClient, prepared: Request, profiler: cProfile.Profile | None = None) -> float:
+    SPANS.current = {}
     if profiler is not None:
         profiler.enable()
     start = time.perf_counter()
@@ -261,6 +300,7 @@ def timed_post(client: FlaskClient, prepared: Request, profiler: cProfile.Profil
     seconds = time.perf_counter() - start
     if profiler is not None:
         profiler.disable()
+    SPANS.last = SPANS.current
     if response.status_code != 303:
         logged = f", logged {ERRORS.messages[-1]!r}" if ERRORS.messages else ""
         raise SubmissionRefusedError(f"{client.application.name} answered {response.status_code}{logged}")
@@ -287,7 +327,38 @@ def bare_submission(app: Flask, photo: bytes | None) -> float:
     return timed_post(app.test_client(), prepared)
 
 
-def median_seconds(action: Callable[[], object], repetitions: int) -> Timings:
+@dataclass
+class Variant:
+    label: str
+    run: Callable[[], float]
+    timings: Timings = field(init=False)
+    spans: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.timings = Timings(self.label)
+
+    def span(self, label: str) -> Timings:
+        return Timings(label, self.spans.get(label, []))
+
+    def without(self, label: str) -> Timings:
+        """The requests' times less what the wrapped function took in each."""
+        return Timings(self.label, [t - s for t, s in zip(self.timings.seconds, self.spans[label], strict=True)])
+
+
+def run_case(variants: list[Variant], runs: int) -> None:
+    """Warm up, then run the variants in rotating order so that drift and load hit each alike."""
+    for _ in range(WARMUP):
+        for variant in variants:
+            variant.run()
+    for index in range(runs):
+        shift = index % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            variant.timings.seconds.append(variant.run())
+            for label in (DERIVATION, CLEANING):
+                variant.spans.setdefault(label, []).append(SPANS.last.get(label, 0.0))
+
+
+def repeated(action: Callable[[], object], repetitions: int) -> Timings:
     action()  # warm-up
     timings = Timings("")
     for _ in range(repetitions):
@@ -327,19 +398,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def run_case(variants: list[tuple[str, Callable[[], float]]], runs: int) -> dict[str, Timings]:
-    """Warm up, then run the variants in rotating order so that drift and load hit each alike."""
-    timings = {label: Timings(label) for label, _ in variants}
-    for _ in range(WARMUP):
-        for _label, run in variants:
-            run()
-    for index in range(runs):
-        shift = index % len(variants)
-        for label, run in variants[shift:] + variants[:shift]:
-            timings[label].seconds.append(run())
-    return timings
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="a database to wipe and use; default: a temporary SQLite file")
@@ -349,8 +407,10 @@ def main() -> None:
     parser.add_argument("--photo-size", type=parse_size, default=(3264, 2448), help="photo pixels, WxH (8 MP)")
     parser.add_argument("--profile", action="store_true", help="also cProfile the app's POST without derivation")
     args = parser.parse_args()
-    text_runs, photo_runs, derivations = (8, 4, 3) if args.quick else (args.text_runs, args.photo_runs, 10)
+    if args.quick:
+        args.text_runs, args.photo_runs = 8, 4
 
+    instrument()
     photo, quality = make_photo(args.photo_size, 2 * 1000 * 1000)
     with _common.migrated_database(args.database_url) as database, tempfile.TemporaryDirectory() as instance:
         fast = create_app(_common.bench_config(database.url, Path(instance), argon2=crypto.TEST_ARGON2))
@@ -363,32 +423,23 @@ def main() -> None:
         BareBase.metadata.create_all(bare_engine)
         limits = {key: fast.config[key] for key in ("MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS")}
         bare = create_bare_app(bare_engine, limits)
+        print(
+            f"Komm.A intake bench on {database.label}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        )
+        print(
+            f"photo: {args.photo_size[0]}x{args.photo_size[1]} JPEG q={quality}, {len(photo) / 1e6:.2f} MB, "
+            "EXIF with camera, date and GPS"
+        )
         try:
-            passed = measure(args, database.label, fast, slow, bare, photo, quality, text_runs, photo_runs, derivations)
+            passed = measure(args, fast, slow, bare, photo)
         finally:
             for engine in (fast.extensions["komma"].engine, slow.extensions["komma"].engine, bare_engine):
                 engine.dispose()
     sys.exit(0 if passed else 1)
 
 
-def measure(
-    args: argparse.Namespace,
-    label: str,
-    fast: Flask,
-    slow: Flask,
-    bare: Flask,
-    photo: bytes,
-    quality: int,
-    text_runs: int,
-    photo_runs: int,
-    derivations: int,
-) -> bool:
+def measure(args: argparse.Namespace, fast: Flask, slow: Flask, bare: Flask, photo: bytes) -> bool:
     prod, test = crypto.PRODUCTION_ARGON2, crypto.TEST_ARGON2
-    print(f"Komm.A intake bench on {label}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(
-        f"photo: {args.photo_size[0]}x{args.photo_size[1]} JPEG q={quality}, {len(photo) / 1e6:.2f} MB, "
-        "EXIF with camera, date and GPS"
-    )
     print(
         f'"no derivation" = the real app with TEST_ARGON2 (m={test.memory_kib} KiB, t={test.iterations}, '
         f'p={test.lanes}), microseconds; "production argon2" = m={prod.memory_kib} KiB, t={prod.iterations}, '
@@ -396,55 +447,59 @@ def measure(
     )
     print("server-side time of the POST, median / p95; ratio = median / bare median\n")
 
-    results: dict[str, dict[str, Timings]] = {}
+    measured: dict[str, list[Variant]] = {}
     refused: dict[str, str] = {}
-    for case, payload, runs in (("text-only", None, text_runs), ("photo 2 MB", photo, photo_runs)):
-        variants: list[tuple[str, Callable[[], float]]] = [
-            ("bare", lambda payload=payload: bare_submission(bare, payload)),
-            ("komma(no derivation)", lambda payload=payload: komma_submission(fast, payload)),
-            ("komma(production argon2)", lambda payload=payload: komma_submission(slow, payload)),
+    for case, payload, runs in (("text-only", None, args.text_runs), ("photo 2 MB", photo, args.photo_runs)):
+        variants = [
+            Variant("bare", lambda payload=payload: bare_submission(bare, payload)),
+            Variant("komma(no derivation)", lambda payload=payload: komma_submission(fast, payload)),
+            Variant("komma(production argon2)", lambda payload=payload: komma_submission(slow, payload)),
         ]
         try:
-            timings = run_case(variants, runs)
+            run_case(variants, runs)
         except SubmissionRefusedError as error:
             refused[case] = str(error)
             print(f"{case:<11} not measured: {error}")
             continue
-        results[case] = timings
-        base = timings["bare"]
+        measured[case] = variants
+        base = variants[0].timings
         print(f"{case:<11} {'bare':<25} {ms(base.median)} {ms(base.p95)}   ({runs} runs)")
-        for variant in ("komma(no derivation)", "komma(production argon2)"):
-            mine = timings[variant]
-            print(f"{case:<11} {variant:<25} {ms(mine.median)} {ms(mine.p95)}   ratio {mine.median / base.median:5.2f}")
+        for variant in variants[1:]:
+            mine = variant.timings
+            parts = [
+                f"{label} {variant.span(label).median * 1e3:.1f} ms"
+                for label in (DERIVATION, CLEANING)
+                if variant.span(label).median >= 0.0005
+            ]
+            print(
+                f"{case:<11} {variant.label:<25} {ms(mine.median)} {ms(mine.p95)}   ratio {mine.median / base.median:5.2f}"
+                + (f"   of which {', '.join(parts)}" if parts else "")
+            )
+        fast_variant = variants[1]
+        if fast_variant.span(CLEANING).median >= 0.001:
+            rest = fast_variant.without(CLEANING)
+            print(
+                f"{case:<11} {'  ...less photo cleaning':<25} {ms(rest.median)} {ms(rest.p95)}   "
+                f"ratio {rest.median / base.median:5.2f}"
+            )
 
-    salt, pepper = os.urandom(32), _common.BENCH_PEPPER
-    derivation = median_seconds(
-        lambda: crypto.derive_receipt_keys(crypto.generate_receipt_code(), salt=salt, pepper=pepper, params=prod),
-        derivations,
+    derivation = repeated(
+        lambda: derive_receipt_keys(
+            crypto.generate_receipt_code(), salt=os.urandom(32), pepper=_common.BENCH_PEPPER, params=prod
+        ),
+        3 if args.quick else 10,
     )
-    cleaning = median_seconds(lambda: clean_upload(photo, max_bytes=10 * 1024 * 1024), max(3, derivations // 2))
-    print()
-    print(f"receipt derivation alone (production argon2)          {ms(derivation.median)} {ms(derivation.p95)}")
-    for case, timings in results.items():
-        added = timings["komma(production argon2)"].median - timings["komma(no derivation)"].median
-        print(f"  {case + ' in the app: production minus no derivation':<52} {ms(added)}")
-    print(f"photo cleaning alone (reporting.uploads.clean_upload) {ms(cleaning.median)} {ms(cleaning.p95)}")
-    if "photo 2 MB" in results:
-        photo_times = results["photo 2 MB"]
-        rest = photo_times["komma(no derivation)"].median - cleaning.median
-        print(
-            f"  {'photo 2 MB komma(no derivation) minus cleaning':<52} {ms(rest)}"
-            f"   ratio {rest / photo_times['bare'].median:5.2f} (estimate: medians subtracted)"
-        )
+    print(f"\nreceipt derivation on its own (production argon2) {ms(derivation.median)} {ms(derivation.p95)}")
+    print(f"load average now {os.getloadavg()[0]:.2f}\n")
 
-    print()
     verdicts = []
     for case in ("text-only", "photo 2 MB"):
         if case in refused:
             verdicts.append(False)
             print(f"FAIL {case}: the submission was refused ({refused[case]})")
             continue
-        ratio = results[case]["komma(no derivation)"].median / results[case]["bare"].median
+        bare_times, fast_variant = measured[case][0].timings, measured[case][1]
+        ratio = fast_variant.timings.median / bare_times.median
         verdicts.append(ratio <= TARGET_RATIO)
         print(
             f"{'PASS' if verdicts[-1] else 'FAIL'} {case}: without derivation {ratio:.2f}x bare (target <= {TARGET_RATIO}x)"

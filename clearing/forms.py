@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clearing import codes as clearing_codes
-from clearing.inbox import SORTS
 from reporting import codes
-from reporting.forms import CleanStringField, CleanTextAreaField, MultiCheckboxField, _too_long
+from reporting.forms import CleanStringField, CleanTextAreaField, MultiCheckboxField, _choices, _too_long
 
 
-def _with_any(mapping: dict[str, object], any_label: object) -> list[tuple[str, object]]:
-    return [("", any_label), *mapping.items()]
+def _with_any(mapping: dict[str, Any], any_label: object) -> list[SelectChoice]:
+    # SelectChoice, not (value, label) tuples: WTForms 3.3 deprecates tuples (a warning on every form).
+    return _choices({"": any_label, **mapping})
 
 
 STATUS_LABELS = {
@@ -49,7 +60,7 @@ class InboxFilterForm(FlaskForm):
     received_to = DateField(_l("Eingegangen bis"), validators=[Optional()])
     assigned = SelectField(_l("Zuständig"), validators=[Optional()], validate_choice=False)
     overdue = BooleanField(_l("Nur überfällige"))
-    sort = SelectField(_l("Sortierung"), choices=list(SORT_LABELS.items()), default="newest", validators=[Optional()])
+    sort = SelectField(_l("Sortierung"), choices=_choices(SORT_LABELS), default="newest", validators=[Optional()])
     page = IntegerField(_l("Seite"), default=1, validators=[Optional()])
 
 
@@ -73,14 +84,14 @@ class TransitionForm(FlaskForm):
 class AssessmentForm(FlaskForm):
     """What DOMAIN.md lists under "Assessment"."""
 
-    urgency = RadioField(_l("Dringlichkeit"), choices=list(clearing_codes.URGENCIES.items()), validators=[InputRequired(_l("Bitte wählen Sie die Dringlichkeit."))])
+    urgency = RadioField(_l("Dringlichkeit"), choices=_choices(clearing_codes.URGENCIES), validators=[InputRequired(_l("Bitte wählen Sie die Dringlichkeit."))])
     escalation_level = RadioField(
-        _l("Eskalationsstufe (Aachener Modell)"), choices=list(clearing_codes.ESCALATION_LEVELS.items()), validators=[InputRequired(_l("Bitte wählen Sie die Eskalationsstufe."))]
+        _l("Eskalationsstufe (Aachener Modell)"), choices=_choices(clearing_codes.ESCALATION_LEVELS), validators=[InputRequired(_l("Bitte wählen Sie die Eskalationsstufe."))]
     )
-    incident_types = MultiCheckboxField(_l("Bestätigte Art des Vorfalls"), choices=list(codes.INCIDENT_TYPES.items()), validators=[DataRequired(_l("Bitte bestätigen Sie mindestens eine Art des Vorfalls."))])
-    motives = MultiCheckboxField(_l("Bestätigte Motive"), choices=list(codes.MOTIVES.items()), validators=[Optional()])
-    phenomenon_area = RadioField(_l("Phänomenbereich (polizeiliche Erfassung)"), choices=list(clearing_codes.PHENOMENON_AREAS.items()), validators=[Optional()])
-    offences = MultiCheckboxField(_l("Mögliche Straftaten"), choices=list(clearing_codes.OFFENCES.items()), validators=[Optional()])
+    incident_types = MultiCheckboxField(_l("Bestätigte Art des Vorfalls"), choices=_choices(codes.INCIDENT_TYPES), validators=[DataRequired(_l("Bitte bestätigen Sie mindestens eine Art des Vorfalls."))])
+    motives = MultiCheckboxField(_l("Bestätigte Motive"), choices=_choices(codes.MOTIVES), validators=[Optional()])
+    phenomenon_area = RadioField(_l("Phänomenbereich (polizeiliche Erfassung)"), choices=_choices(clearing_codes.PHENOMENON_AREAS), validators=[Optional()])
+    offences = MultiCheckboxField(_l("Mögliche Straftaten"), choices=_choices(clearing_codes.OFFENCES), validators=[Optional()])
     known_on = DateField(
         _l("Kenntnis von Tat und Täter am"),
         validators=[Optional()],
@@ -94,9 +105,23 @@ class AssessmentForm(FlaskForm):
 class CreateAccountForm(FlaskForm):
     login = StringField(_l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)])
     display_name = CleanStringField(_l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)])
-    role = RadioField(_l("Rolle"), choices=[("officer", _l("Clearing-Fachkraft")), ("coordinator", _l("Koordination"))], default="officer", validators=[InputRequired()])
+    role = RadioField(_l("Rolle"), choices=_choices({"officer": _l("Clearing-Fachkraft"), "coordinator": _l("Koordination")}), default="officer", validators=[InputRequired()])
 
 
 class CreateMunicipalityForm(FlaskForm):
     slug = StringField(_l("Kurzname für Adressen (z. B. musterstadt)"), validators=[DataRequired(_l("Bitte geben Sie einen Kurznamen an.")), Length(max=63)])
     name = CleanStringField(_l("Name der Kommune"), validators=[DataRequired(_l("Bitte geben Sie den Namen an.")), _too_long(200)])
+
+
+class AgreementForm(FlaskForm):
+    text = TextAreaField(
+        _l("Vereinbarung im YAML-Format"),
+        validators=[DataRequired(_l("Bitte geben Sie die Vereinbarung ein.")), Length(max=200_000)],
+        description=_l("Eine neue Version wird nur aktiv, wenn sie vollständig gültig ist; sonst bleibt die bisherige Version aktiv."),
+    )
+
+
+class PartnerUserForm(FlaskForm):
+    partner = SelectField(_l("Partnerorganisation"), validators=[InputRequired()], validate_choice=False)
+    login = StringField(_l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)])
+    display_name = CleanStringField(_l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)])

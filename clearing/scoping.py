@@ -1,4 +1,4 @@
-"""The one place where case queries are scoped: by municipality (and later by partner organisation).
+"""The one place where case queries are scoped: by municipality, and by partner organisation.
 
 Every view of the clearing office reaches cases only through these functions. A case outside the
 actor's scope and a case that does not exist give the same 404.
@@ -10,6 +10,7 @@ from flask import abort
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
+from clearing.partner_models import Referral
 from core.staff import Staff
 from reporting.models import Case
 
@@ -32,3 +33,26 @@ def get_case(session: Session, actor: Staff, case_id: str) -> Case:
     if case is None:
         abort(404)
     return case
+
+
+# What a partner may see of referrals: those sent to its organisation (not drafts awaiting the
+# second officer, not cancelled ones whose keys are destroyed).
+PARTNER_VISIBLE_STATES = ("sent", "received", "accepted", "declined", "in_progress", "completed", "withdrawn")
+
+
+def referral_query(actor: Staff) -> Select[tuple[Referral]]:
+    """Referrals to the actor's partner organisation; nothing for anyone else."""
+    query = select(Referral)
+    if actor.role == "partner" and actor.account.partner_id:
+        return query.where(Referral.partner_id == actor.account.partner_id, Referral.state.in_(PARTNER_VISIBLE_STATES))
+    return query.where(false())
+
+
+def get_referral(session: Session, actor: Staff, referral_id: str) -> Referral:
+    """The referral, or 404 whether it is missing or not addressed to the actor's organisation."""
+    if len(referral_id) > 32:
+        abort(404)
+    referral = session.scalar(referral_query(actor).where(Referral.id == referral_id))
+    if referral is None:
+        abort(404)
+    return referral

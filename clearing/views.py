@@ -6,12 +6,22 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 
 from clearing import codes as clearing_codes
-from clearing import service, workflow
-from clearing.forms import STATUS_LABELS, AssessmentForm, AssignForm, InboxFilterForm, MessageForm, NoteForm, TransitionForm
+from clearing import referrals, service, workflow
+from clearing.forms import (
+    STATUS_LABELS,
+    AssessmentForm,
+    AssignForm,
+    InboxFilterForm,
+    MessageForm,
+    NoteForm,
+    TransitionForm,
+)
 from clearing.inbox import InboxFilter, load_inbox
+from clearing.routing_text import FIELD_LABELS, REFERRAL_STATE_LABELS, describe
 from clearing.scoping import get_case
 from clearing.workflow import TransitionRefused
 from core import staff
+from core.login_forms import PlainForm
 from core.web_session import db_session
 from reporting import codes
 from reporting.models import Case
@@ -67,6 +77,11 @@ def _case_page(case: Case, **forms: object) -> str:
     return render_template(
         "clearing/case.html",
         f=case_file,
+        referrals=referrals.overview(db_session(), actor, case),
+        plain_form=PlainForm(formdata=None),
+        describe=describe,
+        field_labels=FIELD_LABELS,
+        referral_states=REFERRAL_STATE_LABELS,
         message_form=forms.get("message_form") or MessageForm(formdata=None),
         note_form=forms.get("note_form") or NoteForm(formdata=None),
         assign_form=assign_form,

@@ -15,7 +15,7 @@ import crypto
 from core.config import Config
 from core.db import Base, UTCDateTime, new_id, utcnow
 
-ROLES = ("officer", "coordinator", "network_operator")
+ROLES = ("officer", "coordinator", "network_operator", "partner")
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,119}$")
 MIN_PASSWORD_LENGTH = 12
 # Failed logins before the growing delay starts, and its ceiling.
@@ -47,6 +47,8 @@ class Account(Base):
     # Empty for the network operator, who belongs to no municipality.
     municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
+    # Partner users belong to one partner organisation of their municipality.
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partner_organisation.id", ondelete="CASCADE"), index=True)
     login: Mapped[str] = mapped_column(String(120), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), default="")
@@ -100,6 +102,7 @@ def create_account(
     password: str | None = None,
     email: str = "",
     totp_confirmed: bool = False,
+    partner_id: str | None = None,
 ) -> NewAccount:
     """A new account with its key pair under the password; the password is generated if not given."""
     login = login.strip().lower()
@@ -109,6 +112,8 @@ def create_account(
         raise AccountError("login: 3-120 lower-case letters, digits or . _ @ -")
     if (role == "network_operator") != (municipality_id is None):
         raise AccountError("municipality: required for officers and coordinators, none for the network operator")
+    if (role == "partner") != (partner_id is not None):
+        raise AccountError("partner: required for partner users, none for others")
     if session.scalar(select(Account.id).where(Account.login == login)):
         raise AccountError(f"an account with login {login!r} exists")
     password = password or secrets.token_urlsafe(15)
@@ -120,6 +125,7 @@ def create_account(
         id=account_id,
         municipality_id=municipality_id,
         role=role,
+        partner_id=partner_id,
         login=login,
         display_name=display_name.strip() or login,
         email=email,

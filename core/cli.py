@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.orm import Session
 
+from core.accounts import ROLES, AccountError, account_by_login, create_account, totp_secret
 from core.app import create_app, state
+from core.config import Config
+from core.custody import CustodyError, grant_office_key, office_key_from_recovery
 from core.db import session_scope
 from core.models import Municipality
-from core.accounts import ROLES, AccountError, account_by_login, create_account, totp_secret
-from core.custody import CustodyError, grant_office_key, office_key_from_recovery
 from core.tenancy import TenancyError, create_municipality, municipality_by_slug
 
 DEMO_SLUG = "musterstadt"
@@ -131,6 +134,11 @@ def office_grant(slug: str, login: str, recovery_key: str) -> None:
     click.echo(f"{login} now holds the office key of {slug}")
 
 
+DEMO_PARTNER_ACCOUNTS = (("demo-beratung", "partner", "Demo-Beratung", "demo-passwort-beratung"),)
+
+# Features add demo data here (clearing: the example alliance and its partner users).
+DEMO_EXTENSIONS: list[Callable[[Session, Config, Municipality], list[str]]] = []
+
 DEMO_ACCOUNTS = (
     ("demo-fachkraft", "officer", "Demo-Fachkraft", "demo-passwort-fachkraft"),
     ("demo-koordination", "coordinator", "Demo-Koordination", "demo-passwort-koordination"),
@@ -145,7 +153,7 @@ def demo() -> None:
     with session_scope(state(current_app).session_factory) as session:
         if municipality_by_slug(session, DEMO_SLUG):
             click.echo(f"demo municipality {DEMO_SLUG} exists")
-            for login, _role, _name, password in DEMO_ACCOUNTS:
+            for login, _role, _name, password in DEMO_ACCOUNTS + DEMO_PARTNER_ACCOUNTS:
                 account = account_by_login(session, login)
                 if account is not None:
                     click.echo(f"  {login} / {password} / TOTP secret {totp_secret(config, account)}")
@@ -160,6 +168,8 @@ def demo() -> None:
             if role == "officer":
                 grant_office_key(session, office_key, new.account)
             lines.append(f"  {login} / {password} / TOTP secret {new.totp_secret}")
+        for extend in DEMO_EXTENSIONS:
+            lines.extend(extend(session, config, created.municipality))
     click.echo("demo municipality Musterstadt created")
     click.echo(f"recovery key (demo only): {created.recovery_key}")
     click.echo("demo staff (login / password / TOTP secret for your authenticator app), log in at /anmelden:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,24 @@ from core.tenancy import OFFICE_KEY_PURPOSE, OfficeKeyGrant, office_key_record_i
 
 class CustodyError(Exception):
     """The office key cannot be given or opened as asked."""
+
+
+# How each role's session key is opened at login: officers hold the office key; other features
+# (partner organisations) register theirs, so core does not import them.
+KeyOpener = Callable[[Session, Account, bytes], "bytes | None"]
+_openers: dict[str, KeyOpener] = {}
+
+
+def register_key_opener(role: str, opener: KeyOpener) -> None:
+    _openers[role] = opener
+
+
+def session_key_for(session: Session, account: Account, account_private_key: bytes) -> bytes | None:
+    """The key this account's session holds: the office key, a partner organisation key, or none."""
+    if account.role == "officer":
+        return office_key_for(session, account, account_private_key)
+    opener = _openers.get(account.role)
+    return opener(session, account, account_private_key) if opener else None
 
 
 def office_key_for(session: Session, account: Account, account_private_key: bytes) -> bytes | None:

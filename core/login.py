@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from core import accounts, staff
 from core.accounts import LoginDelayed, LoginRefused
 from core.config import Config
-from core.custody import office_key_for
+from core.custody import session_key_for
 from core.login_forms import CodeForm, LoginForm, PasswordChangeForm, PlainForm
 from core.web_session import db_session
 
@@ -70,7 +70,7 @@ def second_step() -> str | Response:
             form.code.errors = [_delayed(delayed)]
         else:
             account.totp_confirmed = True
-            staff.start(account, office_key_for(db_session(), account, private_key))
+            staff.start(account, session_key_for(db_session(), account, private_key))
             target = _safe_next(request.args.get("next")) or url_for(staff.home_endpoint(account.role))
             return redirect(target, code=303)
     enrolment = None
@@ -106,7 +106,7 @@ def account() -> str | Response:
             form.new_password.errors = [_("Das neue Passwort muss mindestens 12 Zeichen lang sein.")]
         else:
             staff.end_everywhere(current.account)
-            staff.start(current.account, office_key_for(db_session(), current.account, private_key))
+            staff.start(current.account, session_key_for(db_session(), current.account, private_key))
             flash(_("Ihr Passwort wurde geändert. Alle anderen Sitzungen wurden beendet."), "success")
             return redirect(url_for("auth.account"), code=303)
     return render_template("auth/account.html", form=form, everywhere=PlainForm(), staff=current)

@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "reporting.models",
     "clearing.models",
     "clearing.audit",
+    "clearing.partner_models",
 )
 
 

@@ -36,6 +36,11 @@ class Staff:
     def role(self) -> str:
         return self.account.role
 
+    @property
+    def partner_key(self) -> bytes | None:
+        """For partner users the session holds their organisation's key (in the same slot)."""
+        return self.office_key if self.role == "partner" else None
+
 
 def begin_second_step(account: Account, account_private_key: bytes) -> None:
     """After the password: remember the unwrapped account key until the TOTP code is given."""
@@ -121,7 +126,7 @@ def require(*roles: str) -> Callable[[F], F]:
 
 
 def home_endpoint(role: str) -> str:
-    return {"officer": "clearing.inbox", "coordinator": "admin.team", "network_operator": "admin.network"}.get(role, "reporting.index")
+    return {"officer": "clearing.inbox", "coordinator": "admin.team", "network_operator": "admin.network", "partner": "partner.portal"}.get(role, "reporting.index")
 
 
 def init_app(app: Flask) -> None:

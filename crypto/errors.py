@@ -14,5 +14,5 @@ class FormatError(CryptoError):
 
 
 # The name is part of the agreed API, so it keeps no Error suffix.
-class InvalidReceiptCode(CryptoError):  # noqa: N818
+class InvalidReceiptCode(CryptoError):
     """The text is not 16 digits once spaces, hyphens and dots are removed."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from core.db import Base, make_engine
 from core.model_registry import import_all_models

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
+from clearing.referrals import consents_changed
 from core import throttle
 from core.config import Config
 from core.db import new_id, utcnow
@@ -238,6 +239,8 @@ def change_consents(session: Session, key: MailboxKey, wanted: dict[str, bool]) 
             changed.append(name)
     if changed:
         session.flush()
+        # Referrals that depended on a withdrawn consent are cancelled or withdrawn at once.
+        consents_changed(session, case, changed)
         add_job(session, "notify_case_activity", case_id=case.id)
     return changed
 

@@ -21,7 +21,7 @@ MAX_STEM_LENGTH = 80
 
 
 # The name is part of the agreed API, so it keeps no Error suffix.
-class UploadRefused(ValueError):  # noqa: N818
+class UploadRefused(ValueError):
     """A file that cannot be accepted; .reason is a stable code: 'too_large' | 'unsupported_type' | 'bomb' | 'damaged' | 'empty'."""
 
     reason: str

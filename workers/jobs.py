@@ -21,7 +21,7 @@ Handler = Callable[..., object]
 
 # Modules whose import registers the project's handlers: each feature package adds its jobs.py,
 # so the web process (add_job checks names) and every worker know the same jobs.
-JOB_MODULES: tuple[str, ...] = ("reporting.jobs",)
+JOB_MODULES: tuple[str, ...] = ("reporting.jobs", "clearing.jobs")
 
 # 1 run + RQ's 5 retries; after that the entry waits for an operator instead of the relay.
 MAX_ATTEMPTS = 6

@@ -7,9 +7,8 @@ from pathlib import Path
 from flask import request
 from flask.testing import FlaskClient
 
-from core.config import Config
-
 from core import create_app
+from core.config import Config
 from tests.conftest import make_test_config
 
 

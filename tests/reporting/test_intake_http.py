@@ -22,7 +22,13 @@ from werkzeug.test import TestResponse
 import crypto
 from core.db import new_id, utcnow
 from core.secret_sessions import SecretSession
-from core.tenancy import OFFICE_KEY_PURPOSE, OfficeKeyGrant, create_municipality, office_key_record_id, parse_recovery_key
+from core.tenancy import (
+    OFFICE_KEY_PURPOSE,
+    OfficeKeyGrant,
+    create_municipality,
+    office_key_record_id,
+    parse_recovery_key,
+)
 from reporting import case_crypto, codes
 from reporting.models import Attachment, Case, CaseCode, CaseEvent, CaseMessage
 from tests.conftest import csrf_token
@@ -400,6 +406,9 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
         "perpetrator_context",
         *(f"consent_{name}" for name in codes.CONSENTS),
         "deletion_requested_at",
+        # The clearing office's own bookkeeping: the 7-day acknowledgement and the officer in charge.
+        "acknowledged_at",
+        "assigned_to",
         "sealed_case_key",
         "report_ciphertext",
     }
@@ -412,6 +421,8 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
     assert case.perpetrator_context in codes.PERPETRATORS
     assert case.incident_month == "2025-03"
     assert case.deletion_requested_at is None
+    assert case.acknowledged_at is None
+    assert case.assigned_to is None
     clear_codes = {(c.kind, c.code) for c in session.scalars(select(CaseCode).where(CaseCode.case_id == case.id))}
     assert clear_codes == {
         ("incident_type", "threat"),
