@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clearing import agreements as agreement_rules
 from clearing import audit, partners, service
@@ -18,6 +18,7 @@ from core.login_forms import PlainForm
 from core.models import Municipality
 from core.tenancy import TenancyError, create_municipality
 from core.web_session import db_session
+from workers.models import OutboxEntry
 
 bp = Blueprint("admin", __name__, url_prefix="/verwaltung")
 
@@ -175,3 +176,12 @@ def issue_key(partner_id: str, account_id: str) -> Response:
         audit.record(db_session(), chain=partner.municipality_id, action="partner.key_issued", actor_id=actor.account.id, actor_role=actor.role, target_id=partner.id)
         flash(_("%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.", name=partner.name), "success")
     return redirect(url_for("admin.partners"), code=303)  # type: ignore[return-value]
+
+
+@bp.get("/status")
+@staff.require("coordinator", "network_operator")
+def status() -> str:
+    """Jobs that failed for good (no content: the job's name, times and the error's class)."""
+    failed = db_session().scalars(select(OutboxEntry).where(OutboxEntry.failed_at.is_not(None)).order_by(OutboxEntry.failed_at.desc()).limit(200)).all()
+    pending = db_session().scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.completed_at.is_(None), OutboxEntry.failed_at.is_(None))) or 0
+    return render_template("clearing/status.html", failed=failed, pending=pending)

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
+from clearing.models import Reminder
 from clearing.partner_models import PartnerOrganisation, Referral
-from core.mail import send_mail
 from core.models import Municipality
+from core.notify import mail_once, staff_addresses
 from reporting.models import Case
 from workers import job
 
 log = logging.getLogger(__name__)
 
-FOOTER = "\nDiese Nachricht enthält aus Datenschutzgründen keine Inhalte.\n"
 
-
-def _send(to: str, subject: str, body: str) -> None:
-    config = current_app.extensions["komma"].config
-    if not to or not config.smtp_url:
-        log.info("no address or SMTP configured; the portal shows it")
-        return
-    send_mail(config, to, subject, body.format(url=config.base_url.rstrip("/")) + FOOTER)
+def _partner_addresses(session: Session, partner: PartnerOrganisation) -> list[str]:
+    return [partner.notify_email, *staff_addresses(session, partner.municipality_id, ("partner",), partner.id)]
 
 
 @job("notify_partner_referral")
@@ -32,7 +26,7 @@ def notify_partner_referral(session: Session, referral_id: str) -> None:
     partner = session.get(PartnerOrganisation, referral.partner_id) if referral else None
     if referral is None or partner is None or referral.state == "cancelled":
         return
-    _send(partner.notify_email, "Komm.A Meldestelle: Eine Weiterleitung wartet", "Guten Tag,\n\nim Partnerportal wartet eine Weiterleitung auf Sie.\nBitte melden Sie sich an: {url}/partner\n")
+    mail_once(session, _partner_addresses(session, partner), "Komm.A Meldestelle: Eine Weiterleitung wartet", "Guten Tag,\n\nim Partnerportal wartet eine Weiterleitung auf Sie.\nBitte melden Sie sich an: {url}/anmelden")
 
 
 @job("notify_partner_withdrawn")
@@ -41,11 +35,12 @@ def notify_partner_withdrawn(session: Session, referral_id: str) -> None:
     partner = session.get(PartnerOrganisation, referral.partner_id) if referral else None
     if partner is None:
         return
-    _send(
-        partner.notify_email,
+    mail_once(
+        session,
+        _partner_addresses(session, partner),
         "Komm.A Meldestelle: Eine Weiterleitung wurde zurückgezogen",
         "Guten Tag,\n\neine Weiterleitung an Ihre Organisation wurde zurückgezogen, weil die meldende Person ihre Einwilligung widerrufen hat.\n"
-        "Bitte verwenden Sie die Angaben nicht weiter. Details im Partnerportal: {url}/partner\n",
+        "Bitte verwenden Sie die Angaben nicht weiter. Details im Partnerportal: {url}/anmelden",
     )
 
 
@@ -56,4 +51,36 @@ def notify_office_feedback(session: Session, referral_id: str) -> None:
     municipality = session.get(Municipality, case.municipality_id) if case else None
     if municipality is None:
         return
-    _send(municipality.notify_email, "Komm.A Meldestelle: Rückmeldung eines Partners", "Guten Tag,\n\nein Partner hat eine Weiterleitung aktualisiert.\nBitte melden Sie sich an: {url}/clearing\n")
+    mail_once(
+        session,
+        [municipality.notify_email, *staff_addresses(session, municipality.id, ("officer",))],
+        "Komm.A Meldestelle: Neuigkeiten zu einer Weiterleitung",
+        "Guten Tag,\n\neine Partnerorganisation hat eine Weiterleitung aktualisiert.\nBitte melden Sie sich an: {url}/anmelden",
+    )
+
+
+REMINDER_TEXT = {
+    "acknowledgement": "die Eingangsbestätigung an eine meldende Person ist fällig",
+    "feedback": "die Rückmeldung an eine meldende Person (3 Monate) ist bald fällig",
+    "complaint": "eine Strafantragsfrist (§ 77b StGB) läuft bald ab",
+    "partner_response": "eine Partnerorganisation hat auf eine Weiterleitung noch nicht geantwortet",
+    "audit_broken": "die Prüfung des Protokolls hat eine Unstimmigkeit gefunden",
+}
+
+
+@job("notify_reminder")
+def notify_reminder(session: Session, reminder_id: str) -> None:
+    reminder = session.get(Reminder, reminder_id)
+    if reminder is None:
+        return
+    roles = ("coordinator",) if reminder.kind == "audit_broken" else ("officer",)
+    municipality = session.get(Municipality, reminder.municipality_id)
+    recipients = staff_addresses(session, reminder.municipality_id, roles)
+    if municipality and reminder.kind != "audit_broken":
+        recipients.append(municipality.notify_email)
+    mail_once(
+        session,
+        recipients,
+        "Komm.A Meldestelle: Erinnerung",
+        f"Guten Tag,\n\n{REMINDER_TEXT.get(reminder.kind, 'eine Frist ist fällig')}.\nBitte melden Sie sich an: {{url}}/anmelden",
+    )

@@ -54,3 +54,32 @@ class CaseNote(Base):
     author_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Reminder(Base):
+    """A deadline or alert on the officers' dashboard, created by the hourly scan (once each)."""
+
+    __tablename__ = "reminder"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), index=True)
+    referral_id: Mapped[str | None] = mapped_column(ForeignKey("referral.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    # kind + ids + due date: running the scan twice creates nothing new.
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StatisticsRollup(Base):
+    """Anonymous counts kept when cases are purged: no case id, only period, dimension, code."""
+
+    __tablename__ = "statistics_rollup"
+
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

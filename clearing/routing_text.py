@@ -35,6 +35,14 @@ REFERRAL_STATE_LABELS = {
     "withdrawn": _l("zurückgezogen (Einwilligung widerrufen)"),
 }
 
+REMINDER_LABELS = {
+    "acknowledgement": _l("Eingangsbestätigung fällig (7 Tage)"),
+    "feedback": _l("Rückmeldung an die meldende Person fällig (3 Monate)"),
+    "complaint": _l("Strafantragsfrist läuft ab (§ 77b StGB)"),
+    "partner_response": _l("Antwort der Partnerorganisation überfällig"),
+    "audit_broken": _l("Protokollprüfung: Unstimmigkeit gefunden"),
+}
+
 OUTCOME_LABELS = {
     "counselling_started": _l("Beratung begonnen"),
     "complaint_filed": _l("Anzeige oder Strafantrag gestellt"),

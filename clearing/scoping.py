@@ -10,6 +10,7 @@ from flask import abort
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
+from clearing.models import Reminder
 from clearing.partner_models import Referral
 from core.staff import Staff
 from reporting.models import Case
@@ -56,3 +57,13 @@ def get_referral(session: Session, actor: Staff, referral_id: str) -> Referral:
     if referral is None:
         abort(404)
     return referral
+
+
+def reminder_query(actor: Staff) -> Select[tuple[Reminder]]:
+    """Open reminders of the actor's municipality: deadlines for officers, audit alerts for coordinators."""
+    query = select(Reminder).where(Reminder.dismissed_at.is_(None))
+    if actor.role == "officer" and actor.account.municipality_id:
+        return query.where(Reminder.municipality_id == actor.account.municipality_id, Reminder.kind != "audit_broken")
+    if actor.role == "coordinator" and actor.account.municipality_id:
+        return query.where(Reminder.municipality_id == actor.account.municipality_id, Reminder.kind == "audit_broken")
+    return query.where(false())

@@ -20,6 +20,7 @@ from core.accounts import Account
 from core.db import new_id, utcnow
 from core.staff import Staff
 from core.tenancy import OfficeKeyGrant
+from workers import add_job
 from reporting import case_crypto
 from reporting.case_crypto import AttachmentMeta
 from reporting.models import Attachment, Case, CaseEvent, CaseMessage
@@ -127,6 +128,7 @@ def send_message(session: Session, actor: Staff, case: Case, body: str) -> None:
         case.acknowledged_at = utcnow()
     _audit(session, actor, case, "message.sent", target_id=message_id)
     session.flush()
+    add_job(session, "notify_reporter", case_id=case.id)
 
 
 def add_note(session: Session, actor: Staff, case: Case, body: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from clearing import codes as clearing_codes
 from clearing import referrals, service, workflow
@@ -17,11 +18,13 @@ from clearing.forms import (
     TransitionForm,
 )
 from clearing.inbox import InboxFilter, load_inbox
-from clearing.routing_text import FIELD_LABELS, REFERRAL_STATE_LABELS, describe
-from clearing.scoping import get_case
+from clearing.routing_text import FIELD_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
+from clearing.models import Reminder
+from clearing.scoping import get_case, reminder_query
 from clearing.workflow import TransitionRefused
 from core import staff
 from core.login_forms import PlainForm
+from core.db import utcnow
 from core.web_session import db_session
 from reporting import codes
 from reporting.models import Case
@@ -57,9 +60,11 @@ def inbox() -> str:
         page=form.page.data or 1 if valid else 1,
     )
     page = load_inbox(db_session(), actor, filters, actor.office_key)
+    reminders = db_session().scalars(reminder_query(actor).order_by(Reminder.due_on).limit(50)).all()
+    references = dict(db_session().execute(select(Case.id, Case.reference).where(Case.id.in_([r.case_id for r in reminders if r.case_id]))).all())
     args = {k: v for k, v in request.args.items() if k not in ("page", "lang")}
     return render_template(
-        "clearing/inbox.html", page=page, form=form, args=args, codes=codes, clearing_codes=clearing_codes, status_labels=STATUS_LABELS, has_key=actor.office_key is not None
+        "clearing/inbox.html", page=page, form=form, reminders=reminders, references=references, plain_form=PlainForm(formdata=None), reminder_labels=REMINDER_LABELS, args=args, codes=codes, clearing_codes=clearing_codes, status_labels=STATUS_LABELS, has_key=actor.office_key is not None
     )
 
 
@@ -236,3 +241,15 @@ def status(case_id: str) -> str | Response:
             return _redirect_to_case(case_row)
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
     return _case_page(case_row, transition_form=form)
+
+
+@bp.post("/erinnerung/<reminder_id>/erledigt")
+@staff.require("officer")
+def dismiss_reminder(reminder_id: str) -> Response:
+    """Mark a reminder as dealt with."""
+    reminder = db_session().scalar(reminder_query(_actor()).where(Reminder.id == reminder_id))
+    if reminder is None:
+        abort(404)
+    if PlainForm().validate():
+        reminder.dismissed_at = utcnow()
+    return redirect(url_for("clearing.inbox"), code=303)  # type: ignore[return-value]

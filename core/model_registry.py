@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "workers.models",
     "core.secret_sessions",
     "core.throttle",
+    "core.mail_log",
     "reporting.models",
     "clearing.models",
     "clearing.audit",

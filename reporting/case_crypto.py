@@ -73,3 +73,16 @@ def decrypt_attachment_meta(case_key: bytes, attachment_id: str, blob: bytes) ->
 
 def decrypt_attachment(case_key: bytes, attachment_id: str, blob: bytes) -> bytes:
     return crypto.decrypt_bytes_stream(case_key, blob, purpose="attachment", record_id=attachment_id)
+
+
+def _reporter_address_key(secret_key: str) -> bytes:
+    return crypto.derive_subkey(secret_key.encode(), "reporter-notify")
+
+
+def seal_reporter_address(secret_key: str, case_id: str, address: str) -> bytes:
+    """The reporter's optional notification address, readable by the worker (not by the office key)."""
+    return crypto.box_encrypt(_reporter_address_key(secret_key), address.encode(), purpose="reporter-notify", record_id=case_id)
+
+
+def open_reporter_address(secret_key: str, case_id: str, blob: bytes) -> str:
+    return crypto.box_decrypt(_reporter_address_key(secret_key), blob, purpose="reporter-notify", record_id=case_id).decode()

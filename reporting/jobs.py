@@ -1,51 +1,61 @@
-"""Jobs of the reporting side: tell the clearing office that something is waiting (never what)."""
+"""Jobs of the reporting side: tell the clearing office, or the reporter, that something is waiting (never what)."""
 
 from __future__ import annotations
-
-import logging
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from core.mail import send_mail
 from core.models import Municipality
+from core.notify import mail_once, staff_addresses
+from reporting.case_crypto import open_reporter_address
 from reporting.models import Case
 from workers import job
 
-log = logging.getLogger(__name__)
 
-
-def _notify_office(session: Session, case_id: str, subject: str, body: str) -> None:
+def _office(session: Session, case_id: str) -> tuple[Case, list[str]] | None:
     case = session.get(Case, case_id)
-    if case is None:
-        return  # deleted meanwhile: nothing to say
-    municipality = session.get(Municipality, case.municipality_id)
-    config = current_app.extensions["komma"].config
-    if municipality is None or not municipality.notify_email or not config.smtp_url:
-        log.info("no office address or SMTP configured; the inbox shows the case")
-        return
-    send_mail(config, municipality.notify_email, subject, body.format(url=config.base_url.rstrip("/")))
+    municipality = session.get(Municipality, case.municipality_id) if case else None
+    if case is None or municipality is None:
+        return None  # deleted meanwhile: nothing to say
+    return case, [municipality.notify_email, *staff_addresses(session, municipality.id, ("officer",))]
 
 
 @job("notify_new_report")
 def notify_new_report(session: Session, case_id: str) -> None:
-    _notify_office(
-        session,
-        case_id,
-        "Komm.A Meldestelle: Neue Meldung eingegangen",
-        "Guten Tag,\n\nin der Meldestelle wartet eine neue Meldung auf Sie.\n"
-        "Bitte melden Sie sich an: {url}/clearing\n\n"
-        "Diese Nachricht enthält aus Datenschutzgründen keine Inhalte.\n",
-    )
+    found = _office(session, case_id)
+    if found:
+        mail_once(
+            session,
+            found[1],
+            "Komm.A Meldestelle: Neue Meldung eingegangen",
+            "Guten Tag,\n\nin der Meldestelle wartet eine neue Meldung auf Sie.\nBitte melden Sie sich an: {url}/anmelden",
+        )
 
 
 @job("notify_case_activity")
 def notify_case_activity(session: Session, case_id: str) -> None:
-    _notify_office(
+    found = _office(session, case_id)
+    if found:
+        mail_once(
+            session,
+            found[1],
+            "Komm.A Meldestelle: Neuigkeiten in einem Fall",
+            "Guten Tag,\n\nin einem Ihrer Fälle gibt es Neuigkeiten von der meldenden Person.\nBitte melden Sie sich an: {url}/anmelden",
+        )
+
+
+@job("notify_reporter")
+def notify_reporter(session: Session, case_id: str) -> None:
+    """Only if the reporter left an address for this: "a message is waiting", nothing else."""
+    case = session.get(Case, case_id)
+    if case is None or not case.reporter_notify_ciphertext:
+        return
+    address = open_reporter_address(current_app.extensions["komma"].config.secret_key, case.id, case.reporter_notify_ciphertext)
+    mail_once(
         session,
-        case_id,
-        "Komm.A Meldestelle: Neue Aktivität in einem Fall",
-        "Guten Tag,\n\nin einem Ihrer Fälle gibt es Neuigkeiten von der meldenden Person.\n"
-        "Bitte melden Sie sich an: {url}/clearing\n\n"
-        "Diese Nachricht enthält aus Datenschutzgründen keine Inhalte.\n",
+        [address],
+        "Komm.A Meldestelle: Eine Nachricht wartet",
+        "Guten Tag,\n\nin Ihrem Postfach der Meldestelle wartet eine Nachricht.\n"
+        "Öffnen Sie es mit Ihrem Zugangscode: {url}/postfach\n\n"
+        "You have a new message in your mailbox. Open it with your access code: {url}/postfach",
     )

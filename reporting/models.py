@@ -16,7 +16,17 @@ class Case(Base):
     """One report. Clear columns are exactly those ARCHITECTURE.md allows; the rest is sealed."""
 
     __tablename__ = "report_case"
-    __table_args__ = (Index("ix_report_case_inbox", "municipality_id", "status", "received_at"),)
+    __table_args__ = (
+        Index("ix_report_case_inbox", "municipality_id", "status", "received_at"),
+        # The inbox in date order, and every filter on clear metadata answered from the index alone
+        # (PostgreSQL INCLUDE): counts and the page's ids never read the wide rows with ciphertext.
+        Index(
+            "ix_report_case_received",
+            "municipality_id",
+            "received_at",
+            postgresql_include=["id", "status", "urgency", "assigned_to", "acknowledged_at"],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="RESTRICT"))
@@ -36,6 +46,9 @@ class Case(Base):
     consent_statistics: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_no_forwarding: Mapped[bool] = mapped_column(Boolean, default=False)
     deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The reporter's address for "a message is waiting", only if they asked for mail: a box under
+    # a key derived from the server secret, because the worker must read it without an office key.
+    reporter_notify_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     # First message of the clearing office to the reporter: the 7-day acknowledgement is met.
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The clearing officer in charge (clearing office); not about the reporter.
@@ -56,6 +69,8 @@ class CaseCode(Base):
     """Several-valued clear codes of a case: incident types and motives."""
 
     __tablename__ = "case_code"
+    # The inbox's filter by incident type or motive: the matching case ids from the index alone.
+    __table_args__ = (Index("ix_case_code_lookup", "kind", "code", "case_id"),)
 
     case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # incident_type | motive

@@ -88,6 +88,9 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
         report_ciphertext=case_crypto.encrypt_report(case_key, case_id, report.content),
         **{f"consent_{name}": bool(report.consents.get(name)) for name in CONSENT_FIELDS},
     )
+    address = str(report.content.get("contact_email") or "")
+    if report.content.get("contact") == "email" and address:
+        case.reporter_notify_ciphertext = case_crypto.seal_reporter_address(config.secret_key, case_id, address)
     case.codes = [CaseCode(kind="incident_type", code=c) for c in dict.fromkeys(report.incident_types)] + [
         CaseCode(kind="motive", code=c) for c in dict.fromkeys(report.motives)
     ]

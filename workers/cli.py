@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from redis.exceptions import RedisError
 
 from workers.relay import relay_pending
+from workers.scheduled import NAMED
 from workers.worker import NoRedisError, run_cron, run_worker
 
 
@@ -66,6 +67,19 @@ def relay_command(older_than: int) -> None:
         raise click.ClickException(f"Redis is unreachable ({type(exc).__name__}); nothing was sent") from None
 
 
+@click.group("jobs")
+def jobs_group() -> None:
+    """Scheduled jobs, run once by hand or by the system's cron where no Redis is used."""
+
+
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice(sorted(NAMED)))
+@with_appcontext
+def jobs_run(name: str) -> None:
+    """Run one scheduled job now, in this process."""
+    click.echo(f"{name}: {NAMED[name]()}")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (worker_command, cron_command, outbox_group):
+    for command in (worker_command, cron_command, outbox_group, jobs_group):
         app.cli.add_command(command)

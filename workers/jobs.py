@@ -16,6 +16,9 @@ from workers.models import OutboxEntry
 
 log = logging.getLogger(__name__)
 
+# session.info key under which a running handler finds its outbox entry id.
+ENTRY_ID_KEY = "komma_outbox_entry_id"
+
 # A handler takes the job's own session and the entry's ids; it writes, never commits.
 Handler = Callable[..., object]
 
@@ -108,6 +111,8 @@ def run_entry(app: Flask, entry_id: str) -> bool:
         if entry.completed_at is not None:
             return False
         name = entry.job
+        # Handlers that talk to the outside world (mail) key their at-most-once markers on it.
+        session.info[ENTRY_ID_KEY] = entry_id
         handler_for(name)(session, **entry.args)
         now = utcnow()
         entry.completed_at = now

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rq.cron import CronScheduler
 
+from workers import scheduled
 from workers.dispatch import QUEUE_NAME
 from workers.relay import relay_outbox
 
@@ -26,7 +27,10 @@ class ScheduledJob:
 SCHEDULE: tuple[ScheduledJob, ...] = (
     # An interval job also runs once at start, so a restarted cron drains the outbox at once.
     ScheduledJob(relay_outbox, interval=60),
-    # Later: hourly deadline scan, daily retention purge, daily audit-chain check.
+    ScheduledJob(scheduled.deadline_scan, cron="5 * * * *", timeout=900),
+    ScheduledJob(scheduled.housekeeping, cron="35 * * * *"),
+    ScheduledJob(scheduled.retention_purge, cron="15 3 * * *", timeout=3600),
+    ScheduledJob(scheduled.audit_check, cron="45 3 * * *", timeout=3600),
 )
 
 

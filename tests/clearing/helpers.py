@@ -17,7 +17,7 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -282,3 +282,30 @@ def normalised(page: str, ids: list[str]) -> str:
     for value in ids:
         page = page.replace(value, "<id>")
     return CSRF_VALUE_RE.sub(r"\1<csrf>\2", page)
+
+
+# Looking at the database as an attacker with a dump would -----------------------------------------
+
+
+def dump_database(app: Flask) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table in the database (reflected, so tables the models do not know count too)."""
+    engine = app.extensions["komma"].engine
+    metadata = MetaData()
+    metadata.reflect(engine)
+    with engine.connect() as connection:
+        return {table.name: [dict(row._mapping) for row in connection.execute(select(table))] for table in metadata.sorted_tables}
+
+
+def dump_values(dump: dict[str, list[dict[str, Any]]]) -> list[Any]:
+    return [value for rows in dump.values() for row in rows for value in row.values()]
+
+
+def dump_contains(dump: dict[str, list[dict[str, Any]]], needle: str) -> list[str]:
+    """Where a text appears in a dump (as text or as UTF-8 bytes), as "table.column" names."""
+    found = []
+    for table, rows in dump.items():
+        for row in rows:
+            for column, value in row.items():
+                if (isinstance(value, str) and needle in value) or (isinstance(value, bytes | memoryview) and needle.encode() in bytes(value)):
+                    found.append(f"{table}.{column}")
+    return found
