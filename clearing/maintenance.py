@@ -16,6 +16,7 @@ from clearing import audit
 from clearing.deadlines import acknowledgement_due, add_months, feedback_due
 from clearing.models import Assessment, Reminder, StatisticsRollup
 from clearing.partner_models import PartnerOrganisation, Referral
+from clearing.statistics import refresh as refresh_statistics
 from clearing.workflow import OPEN_STATES
 from core.models import Municipality
 from core.secret_sessions import SecretSession, purge_expired
@@ -117,9 +118,13 @@ def purge_retention(session: Session, now: datetime) -> PurgeResult:
             Case.municipality_id == municipality.id,
             or_(Case.deletion_requested_at.is_not(None), Case.status.in_(("closed", "withdrawn")) & (Case.status_changed_at < cutoff)),
         )
-        for case in session.scalars(query).all():
+        cases = session.scalars(query).all()
+        for case in cases:
             shred_case(session, case)
             purged += 1
+        if cases:
+            # The live counts must stop counting what now sits in the rollup.
+            refresh_statistics(session, municipality.id)
     return PurgeResult(purged)
 
 

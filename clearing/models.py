@@ -83,3 +83,22 @@ class StatisticsRollup(Base):
     dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatisticsLive(Base):
+    """Counts of the cases that exist now, recomputed by the statistics job (no case ids)."""
+
+    __tablename__ = "statistics_live"
+
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatisticsRefresh(Base):
+    __tablename__ = "statistics_refresh"
+
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), primary_key=True)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,10 +20,10 @@ from core.accounts import Account
 from core.db import new_id, utcnow
 from core.staff import Staff
 from core.tenancy import OfficeKeyGrant
-from workers import add_job
 from reporting import case_crypto
 from reporting.case_crypto import AttachmentMeta
 from reporting.models import Attachment, Case, CaseEvent, CaseMessage
+from workers import add_job
 
 
 class NoOfficeKey(Exception):

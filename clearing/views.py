@@ -18,13 +18,13 @@ from clearing.forms import (
     TransitionForm,
 )
 from clearing.inbox import InboxFilter, load_inbox
-from clearing.routing_text import FIELD_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
 from clearing.models import Reminder
+from clearing.routing_text import FIELD_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
 from clearing.scoping import get_case, reminder_query
 from clearing.workflow import TransitionRefused
 from core import staff
-from core.login_forms import PlainForm
 from core.db import utcnow
+from core.login_forms import PlainForm
 from core.web_session import db_session
 from reporting import codes
 from reporting.models import Case

@@ -80,11 +80,12 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     from clearing import referral_views as _referral_views  # noqa: F401 (adds routes to clearing_bp)
     from clearing.admin_views import bp as admin_bp
     from clearing.partner_views import bp as partner_bp
+    from clearing.stats_views import bp as stats_bp
     from clearing.views import bp as clearing_bp
     from core.login import bp as login_bp
     from reporting.views import bp as reporting_bp
 
-    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, partner_bp):
+    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, partner_bp, stats_bp):
         app.register_blueprint(blueprint)
     staff.init_app(app)
 

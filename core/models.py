@@ -25,6 +25,10 @@ class Municipality(Base):
     retention_years: Mapped[int] = mapped_column(Integer, default=3)
     # A reporter-facing description of who reads reports; set by the coordinator.
     office_name: Mapped[str] = mapped_column(String(200), default="")
+    # Statistics: published to the network only when opted in; cells under the threshold suppressed.
+    statistics_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    network_role: Mapped[str] = mapped_column(String(12), default="platform")  # model | platform
+    statistics_threshold: Mapped[int] = mapped_column(Integer, default=5)
     # Where "a new report is waiting" goes; never receives content.
     notify_email: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

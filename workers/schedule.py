@@ -29,6 +29,7 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
     ScheduledJob(relay_outbox, interval=60),
     ScheduledJob(scheduled.deadline_scan, cron="5 * * * *", timeout=900),
     ScheduledJob(scheduled.housekeeping, cron="35 * * * *"),
+    ScheduledJob(scheduled.statistics_refresh, cron="50 * * * *", timeout=1800),
     ScheduledJob(scheduled.retention_purge, cron="15 3 * * *", timeout=3600),
     ScheduledJob(scheduled.audit_check, cron="45 3 * * *", timeout=3600),
 )

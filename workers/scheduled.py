@@ -47,4 +47,11 @@ def housekeeping() -> object:
     return _run("housekeeping", lambda s: clean(s, utcnow()))
 
 
-NAMED = {"deadlines": deadline_scan, "retention": retention_purge, "audit": audit_check, "housekeeping": housekeeping}
+def statistics_refresh() -> object:
+    """Hourly: recompute the live statistics counts from the clear metadata."""
+    from clearing.statistics import refresh
+
+    return _run("statistics refresh", refresh)
+
+
+NAMED = {"statistics": statistics_refresh, "deadlines": deadline_scan, "retention": retention_purge, "audit": audit_check, "housekeeping": housekeeping}

@@ -11,8 +11,14 @@ from sqlalchemy.orm import Session
 from core.config import Config
 from tests.clearing.helpers import (
     PDF_BYTES,
+    Person,
+    SubmittedCase,
+    Town,
+    add_person,
+    add_town,
+    config_of,
     share_compiled_templates,
-    Person, SubmittedCase, Town, add_person, add_town, config_of, submit_case,
+    submit_case,
 )
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import TestResponse, stream_encode_multipart
 
 import crypto
 from core.db import new_id, utcnow
@@ -158,10 +159,12 @@ def post_form(
     body: dict[str, Any] = dict(data)
     if csrf:
         body["csrf_token"] = csrf_token(client, token_from or path)
-    chosen = [(io.BytesIO(content), name) for name, content in uploads]
+    chosen = [FileStorage(io.BytesIO(content), filename=name) for name, content in uploads]
     if chosen:
         body["files"] = chosen
-    return client.post(path, data=body, content_type="multipart/form-data")
+    # Encoded here, in memory: the test client spools bodies over 500 kB to a file it never closes.
+    stream, _length, boundary = stream_encode_multipart(body, use_tempfile=False)
+    return client.post(path, data=stream.getvalue(), content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def post_report(

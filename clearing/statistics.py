@@ -1,0 +1,141 @@
+"""Statistics: counts from SQL aggregation over the clear metadata, never from decrypting a case.
+
+Only cases whose reporter consented to statistics and which have a confirmed assessment count;
+codes come from the assessment, not from the reporter. The job `refresh` recomputes the live
+counts per municipality with INSERT ... SELECT; purged cases live on in the rollup table. The
+dashboards read the union of both and protect small cells (clearing.suppression).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, delete, distinct, func, insert, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from clearing.models import Assessment, AssessmentCode, StatisticsLive, StatisticsRefresh, StatisticsRollup
+from clearing.partner_models import PartnerOrganisation, Referral
+from clearing.suppression import ProtectedTable, protect
+from core.db import utcnow
+from core.models import Municipality
+from reporting.models import Case
+
+DIMENSIONS = ("cases", "incident_type", "motive", "affected_role", "channel", "urgency", "partner_kind", "outcome")
+PERIODS = ("month", "quarter", "year")
+
+
+def _month(session: Session):  # type: ignore[no-untyped-def]
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", Case.received_at), "YYYY-MM")
+    return func.strftime("%Y-%m", Case.received_at)
+
+
+def _queries(session: Session, municipality_id: str) -> list[Select]:  # type: ignore[type-arg]
+    month = _month(session).label("month")
+    counted = (Case.municipality_id == municipality_id) & Case.consent_statistics.is_(True)
+    base = select(Case.municipality_id, month).join(Assessment, Assessment.case_id == Case.id).where(counted)
+    queries = [
+        base.add_columns(literal("cases").label("dimension"), literal("all").label("code"), func.count().label("count")).group_by(Case.municipality_id, month),
+        base.add_columns(literal("affected_role"), Case.affected_role, func.count()).group_by(Case.municipality_id, month, Case.affected_role),
+        base.add_columns(literal("channel"), Case.channel, func.count()).group_by(Case.municipality_id, month, Case.channel),
+        base.add_columns(literal("urgency"), Assessment.urgency, func.count()).group_by(Case.municipality_id, month, Assessment.urgency),
+    ]
+    for kind in ("incident_type", "motive"):
+        queries.append(
+            base.join(AssessmentCode, (AssessmentCode.case_id == Case.id) & (AssessmentCode.kind == kind))
+            .add_columns(literal(kind), AssessmentCode.code, func.count())
+            .group_by(Case.municipality_id, month, AssessmentCode.code)
+        )
+    sent = base.join(Referral, (Referral.case_id == Case.id) & Referral.sent_at.is_not(None))
+    queries.append(
+        sent.join(PartnerOrganisation, PartnerOrganisation.id == Referral.partner_id)
+        .add_columns(literal("partner_kind"), PartnerOrganisation.kind, func.count(distinct(Case.id)))
+        .group_by(Case.municipality_id, month, PartnerOrganisation.kind)
+    )
+    queries.append(sent.where(Referral.outcome.is_not(None)).add_columns(literal("outcome"), Referral.outcome, func.count(distinct(Case.id))).group_by(Case.municipality_id, month, Referral.outcome))
+    return queries
+
+
+def refresh(session: Session, municipality_id: str | None = None) -> int:
+    """Recompute the live counts (one municipality or all) in the caller's transaction."""
+    ids = [municipality_id] if municipality_id else list(session.scalars(select(Municipality.id)))
+    for m_id in ids:
+        session.execute(delete(StatisticsLive).where(StatisticsLive.municipality_id == m_id))
+        for query in _queries(session, m_id):
+            session.execute(insert(StatisticsLive).from_select(["municipality_id", "month", "dimension", "code", "count"], query))
+        stamp = session.get(StatisticsRefresh, m_id)
+        if stamp is None:
+            session.add(StatisticsRefresh(municipality_id=m_id, refreshed_at=utcnow()))
+        else:
+            stamp.refreshed_at = utcnow()
+    session.flush()
+    return len(ids)
+
+
+def period_of(month: str, period: str) -> str:
+    year, mon = month.split("-")
+    if period == "year":
+        return year
+    if period == "quarter":
+        return f"{year}-Q{(int(mon) - 1) // 3 + 1}"
+    return month
+
+
+@dataclass(frozen=True)
+class Table:
+    dimension: str
+    periods: list[str]
+    codes: list[str]
+    protected: ProtectedTable
+
+
+def counts(session: Session, municipality_ids: list[str], start: date, end: date) -> dict[tuple[str, str, str], int]:
+    """(month, dimension, code) -> count over live and purged cases of the given municipalities."""
+    if not municipality_ids:
+        return {}
+    lo, hi = start.strftime("%Y-%m"), end.strftime("%Y-%m")
+    sources = [
+        select(t.month, t.dimension, t.code, t.count).where(t.municipality_id.in_(municipality_ids), t.month >= lo, t.month <= hi)  # type: ignore[attr-defined]
+        for t in (StatisticsLive, StatisticsRollup)
+    ]
+    both = union_all(*sources).subquery()
+    rows = session.execute(select(both.c.month, both.c.dimension, both.c.code, func.sum(both.c.count)).group_by(both.c.month, both.c.dimension, both.c.code))
+    return {(m, d, c): int(n) for m, d, c, n in rows}
+
+
+def tables(data: dict[tuple[str, str, str], int], period: str, threshold: int, code_order: dict[str, list[str]]) -> list[Table]:
+    """One protected table per dimension: codes as rows, periods as columns."""
+    periods = sorted({period_of(m, period) for m, _d, _c in data})
+    result = []
+    for dimension in DIMENSIONS:
+        grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for (month, dim, code), n in data.items():
+            if dim == dimension:
+                grid[code][period_of(month, period)] += n
+        known = code_order.get(dimension, [])
+        codes = [c for c in known if c in grid] + sorted(c for c in grid if c not in known)
+        if not codes or not periods:
+            continue
+        matrix = [[grid[c][p] for p in periods] for c in codes]
+        result.append(Table(dimension, periods, codes, protect(matrix, threshold)))
+    return result
+
+
+def group_tables(data_by_group: dict[str, dict[tuple[str, str, str], int]], threshold: int, code_order: dict[str, list[str]]) -> list[Table]:
+    """Network view: per dimension, codes as rows and groups (model, platform) as columns."""
+    groups = sorted(data_by_group)
+    result = []
+    for dimension in DIMENSIONS:
+        grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for group, data in data_by_group.items():
+            for (_month, dim, code), n in data.items():
+                if dim == dimension:
+                    grid[code][group] += n
+        known = code_order.get(dimension, [])
+        codes = [c for c in known if c in grid] + sorted(c for c in grid if c not in known)
+        if not codes:
+            continue
+        result.append(Table(dimension, groups, codes, protect([[grid[c][g] for g in groups] for c in codes], threshold)))
+    return result
