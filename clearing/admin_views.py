@@ -169,13 +169,19 @@ def issue_key(partner_id: str, account_id: str) -> Response:
     actor = _actor()
     partner = db_session().get(PartnerOrganisation, partner_id)
     holder = db_session().get(Account, account_id)
+    back = redirect(url_for("admin.partners"), code=303)
     if not PlainForm().validate() or partner is None or partner.municipality_id != actor.account.municipality_id or holder is None or holder.partner_id != partner.id:
         flash(_("Das ist nicht möglich."), "error")
-    else:
+        return back  # type: ignore[return-value]
+    try:
         partners.issue_key(db_session(), partner, holder)
-        audit.record(db_session(), chain=partner.municipality_id, action="partner.key_issued", actor_id=actor.account.id, actor_role=actor.role, target_id=partner.id)
-        flash(_("%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.", name=partner.name), "success")
-    return redirect(url_for("admin.partners"), code=303)  # type: ignore[return-value]
+    except partners.PartnerError:
+        # Someone still holds the key: a colleague passes it on instead (partner portal).
+        flash(_("Das ist nicht möglich."), "error")
+        return back  # type: ignore[return-value]
+    audit.record(db_session(), chain=partner.municipality_id, action="partner.key_issued", actor_id=actor.account.id, actor_role=actor.role, target_id=partner.id)
+    flash(_("%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.", name=partner.name), "success")
+    return back  # type: ignore[return-value]
 
 
 @bp.get("/status")

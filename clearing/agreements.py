@@ -110,7 +110,8 @@ def parse(data: object) -> AgreementSpec:
     problems: list[tuple[str, str]] = []
     if not isinstance(data, dict) or not isinstance(data.get("partners"), list):
         raise AgreementInvalid([("partners", "a list of partner organisations is required")])
-    unknown_top = sorted(set(data) - {"partners", "municipality", "version"})
+    # str(): keys of a YAML mapping may be numbers or dates, which do not sort with strings.
+    unknown_top = sorted(str(key) or repr(key) for key in set(data) - {"partners", "municipality", "version"})
     for key in unknown_top:
         problems.append((str(key), "unknown entry"))
     rules = []
@@ -145,14 +146,15 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         problems.append((f"{place}.name", "a name of 1-200 characters is required"))
     kind = raw.get("kind")
-    if kind not in PARTNER_KINDS:
+    # isinstance first: a list or mapping where a code belongs is unhashable, and the code lists are dicts.
+    if not isinstance(kind, str) or kind not in PARTNER_KINDS:
         problems.append((f"{place}.kind", f"one of {', '.join(PARTNER_KINDS)}"))
     values: dict[str, Any] = {}
     for key, allowed in CODE_LISTS.items():
         values[key] = _codes(raw.get(key, []), allowed, f"{place}.{key}", problems)
     values["fields"] = _codes(raw.get("fields", ["incident", "description"]), SHAREABLE_FIELDS, f"{place}.fields", problems)
     consent = raw.get("requires_consent")
-    if consent is not None and consent not in CONSENTS:
+    if consent is not None and (not isinstance(consent, str) or consent not in CONSENTS):
         problems.append((f"{place}.requires_consent", f"one of {', '.join(CONSENTS)}, or leave it out"))
     days = raw.get("response_days", 14)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
@@ -189,7 +191,7 @@ def _codes(raw: object, allowed: Any, place: str, problems: list[tuple[str, str]
         return ()
     result = []
     for i, code in enumerate(raw):
-        if code not in allowed:
+        if not isinstance(code, str) or code not in allowed:
             problems.append((f"{place}[{i}]", f"unknown code {code!r}"))
         else:
             result.append(code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from clearing.codes import COMPLAINT_OFFENCES
 
@@ -33,6 +33,20 @@ def complaint_deadline(known_on: date | None, offences: list[str]) -> date | Non
     if known_on is None or not any(code in COMPLAINT_OFFENCES for code in offences):
         return None
     return add_months(known_on, COMPLAINT_MONTHS)
+
+
+def overdue_limits(today: date) -> tuple[datetime, datetime]:
+    """For a query: cases received before these instants are overdue today (acknowledgement, feedback).
+
+    The same day-counting rule as case_deadlines, so the inbox and the case page agree: overdue
+    once today is past the due day.
+    """
+    ack_before = today - ACKNOWLEDGE_WITHIN
+    # Clamping to the month's end gives several received days the same due day: step to the first one not overdue.
+    feedback_before = add_months(today, -FEEDBACK_MONTHS)
+    while add_months(feedback_before, FEEDBACK_MONTHS) < today:
+        feedback_before += timedelta(days=1)
+    return datetime.combine(ack_before, time.min, UTC), datetime.combine(feedback_before, time.min, UTC)
 
 
 @dataclass(frozen=True)

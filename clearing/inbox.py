@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 import crypto
-from clearing.deadlines import ACKNOWLEDGE_WITHIN, FEEDBACK_MONTHS
+from clearing.deadlines import overdue_limits
 from clearing.scoping import case_query
 from clearing.workflow import OPEN_STATES
 from core.db import utcnow
@@ -55,10 +55,9 @@ class InboxPage:
     filters: InboxFilter = field(default_factory=InboxFilter)
 
 
-def _overdue_condition(now: datetime):  # type: ignore[no-untyped-def]
-    ack_limit = now - ACKNOWLEDGE_WITHIN
-    # Feedback within 3 months: approximated as 92 days in SQL; the case page shows the exact date.
-    feedback_limit = now - timedelta(days=31 * FEEDBACK_MONTHS - 1)
+def _overdue_condition(today: date):  # type: ignore[no-untyped-def]
+    # The case page's rule (clearing.deadlines), as limits on received_at.
+    ack_limit, feedback_limit = overdue_limits(today)
     return and_(
         Case.status.in_(OPEN_STATES),
         or_(and_(Case.acknowledged_at.is_(None), Case.received_at < ack_limit), Case.received_at < feedback_limit),
@@ -86,7 +85,8 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
         query = query.where(Case.assigned_to.is_(None))
     elif filters.assigned:
         query = query.where(Case.assigned_to == filters.assigned)
-    overdue = _overdue_condition(now)
+    # The same today as the case page (clearing.service.open_case_file).
+    overdue = _overdue_condition(date.today())
     if filters.overdue:
         query = query.where(overdue)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
@@ -100,9 +100,10 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
         "status": (Case.status, Case.received_at.desc(), Case.id),
     }[filters.sort if filters.sort in SORTS else "newest"]
     # The page's ids first, then only those rows: sorting the ids of every match reads the index
-    # alone, while sorting whole rows would fetch each match's ciphertext from the table.
+    # alone, while sorting whole rows would fetch each match's ciphertext from the table. The
+    # filters apply to the ids; the rows need only the scope again.
     page_ids = query.with_only_columns(Case.id).order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    rows = session.execute(query.add_columns(overdue.label("is_overdue")).where(Case.id.in_(page_ids)).order_by(*order)).all()
+    rows = session.execute(case_query(actor).add_columns(overdue.label("is_overdue")).where(Case.id.in_(page_ids)).order_by(*order)).all()
     cases = [row[0] for row in rows]
     codes: dict[str, dict[str, list[str]]] = {c.id: {"incident_type": [], "motive": []} for c in cases}
     if cases:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import RadioField, SelectField
+from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from clearing import partners, portal
@@ -21,14 +21,14 @@ from core.db import utcnow
 from core.login_forms import PlainForm
 from core.web_session import db_session
 from reporting import codes
-from reporting.forms import CleanTextAreaField, _too_long
+from reporting.forms import CleanTextAreaField, _choices, _too_long
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
 
 
 class UpdateForm(FlaskForm):
     state = RadioField(_l("Neuer Stand"), validators=[Optional()], validate_choice=False)
-    outcome = SelectField(_l("Ergebnis (bei Abschluss)"), choices=[("", _l("– bitte wählen –")), *OUTCOME_LABELS.items()], validators=[Optional()])
+    outcome = SelectField(_l("Ergebnis (bei Abschluss)"), choices=[SelectChoice("", _l("– bitte wählen –")), *_choices(OUTCOME_LABELS)], validators=[Optional()])
     text = CleanTextAreaField(_l("Rückmeldung an die Clearingstelle (bei Ablehnung: Grund)"), validators=[Optional(), _too_long(20000)])
 
 

@@ -109,10 +109,21 @@ def add_partner_user(session: Session, config: Config, partner: PartnerOrganisat
     return created
 
 
+def active_holders(session: Session, partner: PartnerOrganisation) -> list[str]:
+    query = select(PartnerKeyGrant.account_id).join(Account, Account.id == PartnerKeyGrant.account_id)
+    return list(session.scalars(query.where(PartnerKeyGrant.partner_id == partner.id, Account.active.is_(True))))
+
+
 def issue_key(session: Session, partner: PartnerOrganisation, first_holder: Account) -> None:
-    """A new organisation key pair, given to one user; older grants and packets wait for re-sending."""
+    """A new organisation key pair, given to one user; older grants and packets wait for re-sending.
+
+    Only when no active user holds the key: otherwise a colleague passes it on, and replacing it
+    would cut everyone off from the open referrals until the office re-sends them.
+    """
     if first_holder.partner_id != partner.id:
         raise PartnerError("the holder must belong to the organisation")
+    if active_holders(session, partner):
+        raise PartnerError("someone still holds the organisation key")
     keys = crypto.generate_keypair()
     session.query(PartnerKeyGrant).filter(PartnerKeyGrant.partner_id == partner.id).delete()
     partner.public_key = keys.public

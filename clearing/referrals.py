@@ -142,6 +142,10 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
     """Encrypt the packet for the partner and the office; send now, or wait for a second officer."""
     shown = preview(session, actor, case, partner_key)
     rec, partner = shown.recommendation, shown.partner
+    # Checked before anything is added: the view commits after a refusal (its redirect is a success).
+    allowed = {file_id for file_id, _meta in shown.files}
+    if any(file_id not in allowed for file_id in file_ids):
+        raise ReferralRefused(_("Diese Datei darf an diesen Partner nicht weitergegeben werden."))
     existing = session.scalar(select(Referral.id).where(Referral.case_id == case.id, Referral.partner_id == partner.id, Referral.state.in_(REFERRAL_OPEN_STATES)))
     if existing:
         raise ReferralRefused(_("An diesen Partner gibt es bereits eine offene Weiterleitung."))
@@ -169,10 +173,7 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
         due_at=None,
     )
     session.add(referral)
-    allowed = {file_id for file_id, _meta in shown.files}
     for file_id in file_ids:
-        if file_id not in allowed:
-            raise ReferralRefused(_("Diese Datei darf an diesen Partner nicht weitergegeben werden."))
         attachment = session.get(Attachment, file_id)
         assert attachment is not None
         meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)

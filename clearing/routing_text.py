@@ -67,7 +67,7 @@ def describe(reason: Reason) -> str:
     if reason.code == "perpetrator":
         return _("Zuständig für diese Täterseite: %(list)s", list=_labels(reason.value, PERPETRATORS))
     if reason.code == "employer_duty":
-        return _("Die Bewertung sieht eine Pflicht des Arbeitgebers (Fürsorgepflicht, § 12 Abs. 3 AGG).")
+        return _("Laut Bewertung besteht eine Schutzpflicht des Arbeitgebers (Fürsorgepflicht, § 12 Abs. 3 AGG).")
     if reason.code == "takes_all":
         return _("Laut Vereinbarung für alle Fälle zuständig.")
     if reason.code == "acute_override":

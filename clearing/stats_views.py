@@ -38,7 +38,7 @@ CODE_LABELS = {
     "affected_role": codes.AFFECTED_ROLES,
     "channel": codes.CHANNELS,
     "urgency": URGENCIES,
-    "partner_kind": codes.PARTNER_KINDS,
+    "partner_kind": codes.PARTNER_KIND_NAMES,
     "outcome": OUTCOME_LABELS,
 }
 CODE_ORDER = {name: list(labels) for name, labels in CODE_LABELS.items()}

@@ -25,3 +25,6 @@ def configure(config: Config) -> None:
         logging.getLogger(noisy).setLevel(logging.INFO)
     # redis-py logs a notice per connection at DEBUG; it says nothing useful here.
     logging.getLogger("redis").setLevel(logging.WARNING)
+    # Pillow logs the EXIF and text chunks of every uploaded image it decodes at DEBUG: the
+    # reporter's metadata (names, places, GPS) would land in the log.
+    logging.getLogger("PIL").setLevel(logging.INFO)

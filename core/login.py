@@ -24,10 +24,14 @@ def _config() -> Config:
 
 
 def _safe_next(target: str | None) -> str | None:
-    # Only paths on this site: never an absolute or protocol-relative URL.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    # Only paths on this site: never an absolute or protocol-relative URL. Browsers drop tabs and
+    # newlines inside URLs ("/\t/evil.example" becomes "//evil.example") and read "\\" as "/", and a
+    # newline cannot go into a header: any control character, space or backslash refuses the target.
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    return target
 
 
 def _delayed(error: LoginDelayed) -> str:

@@ -20,9 +20,19 @@ _CONTROL = re.compile(
 _SPACES = re.compile(r"[ \t]+")
 
 
+# Entities decoded by one pass can form new tags ("&lt;script&gt;"): strip again until nothing changes.
+MAX_STRIP_PASSES = 5
+
+
 def strip_markup(text: str) -> str:
     """Plain text: tags removed; entities decoded, since output is always autoescaped anyway."""
-    return html.unescape(bleach.clean(text, tags=set(), attributes={}, strip=True, strip_comments=True))
+    for _ in range(MAX_STRIP_PASSES):
+        stripped = html.unescape(bleach.clean(text, tags=set(), attributes={}, strip=True, strip_comments=True))
+        if stripped == text:
+            return text
+        text = stripped
+    # Still changing (entities nested deeper than the passes): keep the last level escaped, never a tag.
+    return str(bleach.clean(text, tags=set(), attributes={}, strip=True, strip_comments=True))
 
 
 def clean_text(value: str | None, *, multiline: bool = True) -> str:

@@ -60,7 +60,7 @@ MOTIVES = {
     "misogyny": _l("Frauenfeindlichkeit"),
     "lgbtiq_hostility": _l("Queerfeindlichkeit (LSBTIQ*)"),
     "disability_hostility": _l("Behindertenfeindlichkeit"),
-    "social_status": _l("Abwertung wegen sozialen Status"),
+    "social_status": _l("Abwertung wegen des sozialen Status"),
     "political_engagement": _l("Feindschaft wegen des Amtes oder politischer Arbeit"),
     "other": _l("Anderes Motiv"),
     "unknown": _l("Weiß ich nicht"),
@@ -99,6 +99,19 @@ CONTACT_CHOICES = {
     "mailbox": _l("Nur über das Postfach (empfohlen, am sichersten)"),
     "email": _l("Zusätzlich per E-Mail"),
     "phone": _l("Zusätzlich per Telefon"),
+}
+
+# Partner kinds as category names (statistics, lists).
+PARTNER_KIND_NAMES = {
+    "counselling": _l("Beratungsstelle"),
+    "antidiscrimination": _l("Antidiskriminierungsstelle"),
+    "police": _l("Polizei"),
+    "prosecutor": _l("Staatsanwaltschaft"),
+    "employer": _l("Arbeitgeber (Personalamt)"),
+    "staff_council": _l("Personalrat"),
+    "legal_office": _l("Rechtsamt"),
+    "psychosocial": _l("Psychosoziale Beratung"),
+    "other": _l("Andere Partnerorganisation"),
 }
 
 # Partner kinds, as the reporter sees them in the mailbox ("forwarded to ...").

@@ -51,12 +51,26 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+# What the form parser puts where the browser sent bytes that are not UTF-8.
+UNREADABLE = "\ufffd"
+
+
+def _refuse_unreadable(field: Field) -> None:
+    if any(isinstance(value, str) and UNREADABLE in value for value in field.raw_data or ()):
+        raise ValidationError(
+            _l("Dieser Text enthält Zeichen, die nicht gelesen werden konnten (�). Bitte geben Sie ihn erneut ein.")
+        )
+
+
 class CleanStringField(StringField):
     """A one-line text field normalised through the sanitising module."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)
         self.data = clean_text(self.data, multiline=False) if self.data else ""
+
+    def pre_validate(self, form: Any) -> None:
+        _refuse_unreadable(self)
 
 
 class CleanTextAreaField(TextAreaField):
@@ -65,6 +79,9 @@ class CleanTextAreaField(TextAreaField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         super().process_formdata(valuelist)
         self.data = clean_text(self.data) if self.data else ""
+
+    def pre_validate(self, form: Any) -> None:
+        _refuse_unreadable(self)
 
 
 def _too_long(limit: int) -> Length:
@@ -171,13 +188,13 @@ class ReportForm(FlaskForm):
     contact = RadioField(
         _l("Wie dürfen wir Sie erreichen?"), choices=_choices(codes.CONTACT_CHOICES), default="mailbox"
     )
-    contact_email = StringField(
+    # No Optional() on the contact fields: it would stop before validate_contact_* checks that the
+    # chosen way of contact has an address or a number.
+    contact_email = CleanStringField(
         _l("E-Mail-Adresse (freiwillig)"),
-        validators=[Optional(), Length(max=254)],
+        validators=[_too_long(254)],
     )
-    contact_phone = CleanStringField(
-        _l("Telefonnummer (freiwillig)"), validators=[Optional(), _too_long(40)]
-    )
+    contact_phone = CleanStringField(_l("Telefonnummer (freiwillig)"), validators=[_too_long(40)])
     # The honeypot: hidden from people and assistive technology; bots fill every field.
     website = StringField(_l("Bitte leer lassen"), validators=[Optional()])
 

@@ -19,6 +19,7 @@ from core.db import Base, make_engine
 from core.migrate import upgrade_database
 from core.model_registry import import_all_models
 from crypto import TEST_ARGON2
+from tests.smtp import smtp_server  # noqa: F401 (a fixture: a real SMTP server keeping what it receives)
 
 import_all_models()
 

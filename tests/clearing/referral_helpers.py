@@ -7,21 +7,13 @@ as a browser would, like the end-to-end path a reporter, an officer and a partne
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import email
-import email.policy
 import io
 import json
 import re
-import socket
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -40,6 +32,7 @@ from core.models import Municipality
 from reporting.models import Case
 from tests.clearing.helpers import PDF_BYTES, Person, Town, add_person, add_town, logged_in_client, staff_csrf
 from tests.conftest import csrf_token
+from tests.smtp import ReceivedMail, SmtpServer
 
 RECEIPT_RE = re.compile(r'data-testid="receipt-code">([\d ]+)<')
 EXAMPLE_KEYS = ("opferberatung", "polizei-staatsschutz", "personalamt", "antidiskriminierung")
@@ -285,57 +278,10 @@ def pdf_with(text: str) -> bytes:
 # Mail ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class SmtpSink:
-    """A real SMTP server (aiosmtpd) on a free local port that keeps every message it receives."""
-
-    host: str
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        return f"smtp://{self.host}:{self.port}"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        content: bytes = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
-        with self.lock:
-            self.raw.append(content)
-            self.messages.append(email.message_from_bytes(content, policy=email.policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def clear(self) -> None:
-        with self.lock:
-            self.messages.clear()
-            self.raw.clear()
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-    @staticmethod
-    def text(message: EmailMessage) -> str:
-        """Subject and body as a reader sees them (decoded)."""
-        body = message.get_body(preferencelist=("plain",))
-        assert body is not None
-        return f"{message['Subject']}\n{body.get_content()}"
+def mails_to(server: SmtpServer, address: str) -> list[ReceivedMail]:
+    return [m for m in server.mails if address in m.rcpt_tos]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def smtp_sink() -> Iterator[SmtpSink]:
-    """Start the SMTP server for a test module; stop it afterwards."""
-    sink = SmtpSink("127.0.0.1", _free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port, loop=asyncio.new_event_loop())
-    controller.start()
-    try:
-        yield sink
-    finally:
-        controller.stop()
-        controller.loop.close()
+def mail_text(mail: ReceivedMail) -> str:
+    """Subject and body as a reader sees them (decoded)."""
+    return f"{mail.subject}\n{mail.text}"

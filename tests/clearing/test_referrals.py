@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,15 @@ from reporting.models import Attachment
 from tests.clearing.helpers import case_row, log_in, logged_in_client
 from tests.clearing.referral_helpers import (
     Alliance,
-    SmtpSink,
     build_alliance,
     change_consents,
     decrypt_files,
     decrypt_packet,
     example_spec,
     flashes,
+    mail_text,
     mailbox_client,
+    mails_to,
     notify_address,
     office_private_key,
     officer_path,
@@ -44,28 +44,17 @@ from tests.clearing.referral_helpers import (
     refer,
     referral_key_for_partner,
     referral_to,
-    smtp_sink,
     submit_report_form,
 )
 from tests.conftest import make_test_config
+from tests.smtp import SmtpServer
 
 FILE_INPUT_RE = re.compile(r'name="files" value="([0-9a-f]+)"><label for="file-\d+">([^<]+)</label>')
 
 
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    yield from smtp_sink()
-
-
 @pytest.fixture
-def mail(smtp: SmtpSink) -> SmtpSink:
-    smtp.clear()
-    return smtp
-
-
-@pytest.fixture
-def app_config(migrated_database: str, tmp_path: Path, mail: SmtpSink) -> Config:
-    return make_test_config(migrated_database, tmp_path / "instance", smtp_url=mail.url)
+def app_config(migrated_database: str, tmp_path: Path, smtp_server: SmtpServer) -> Config:
+    return make_test_config(migrated_database, tmp_path / "instance", smtp_url=smtp_server.url)
 
 
 @pytest.fixture
@@ -94,7 +83,7 @@ def _audit_actions(session: Session, target_id: str) -> list[tuple[str, str | No
 
 
 def test_recommendations_preview_and_packet_hold_only_the_agreed_fields(
-    app: Flask, session: Session, config: Config, alliance: Alliance, mail: SmtpSink
+    app: Flask, session: Session, config: Config, alliance: Alliance, smtp_server: SmtpServer
 ) -> None:
     town = alliance.town
     # A second version is active when the referral is made; the referral must record it.
@@ -195,8 +184,8 @@ def test_recommendations_preview_and_packet_hold_only_the_agreed_fields(
 
     # One mail per partner; it says that a referral waits and nothing else.
     for partner_key in ("opferberatung", "antidiskriminierung"):
-        (message,) = mail.to(notify_address(town, partner_key))
-        text = SmtpSink.text(message)
+        (message,) = mails_to(smtp_server, notify_address(town, partner_key))
+        text = mail_text(message)
         assert "Eine Weiterleitung wartet" in text
         for absent in (
             partner_org(session, town, partner_key).name,
@@ -260,7 +249,7 @@ def test_refused_referrals_leave_nothing_behind(app: Flask, session: Session, al
 
 
 def test_acute_override_waits_for_a_second_officer_and_is_audited(
-    app: Flask, session: Session, config: Config, alliance: Alliance, mail: SmtpSink
+    app: Flask, session: Session, config: Config, alliance: Alliance, smtp_server: SmtpServer
 ) -> None:
     town = alliance.town
     reported = submit_report_form(
@@ -294,7 +283,7 @@ def test_acute_override_waits_for_a_second_officer_and_is_audited(
         None,
         None,
     )
-    assert mail.to(notify_address(town, "polizei-staatsschutz")) == []
+    assert mails_to(smtp_server, notify_address(town, "polizei-staatsschutz")) == []
 
     # The same officer cannot give the second pair of eyes.
     approve = f"/clearing/fall/{reported.case_id}/weiterleitung/{referral.id}/freigeben"
@@ -334,8 +323,8 @@ def test_acute_override_waits_for_a_second_officer_and_is_audited(
     assert packet["assessment"]["urgency"] == "acute"
     assert packet["assessment"]["offences"] == ["s241"]
 
-    (message,) = mail.to(notify_address(town, "polizei-staatsschutz"))
-    text = SmtpSink.text(message)
+    (message,) = mails_to(smtp_server, notify_address(town, "polizei-staatsschutz"))
+    text = mail_text(message)
     assert "Eine Weiterleitung wartet" in text
     for absent in (
         police.name,
@@ -376,7 +365,7 @@ def test_four_eyes_without_override_also_needs_a_second_officer(
 
 
 def test_withdrawn_consent_cancels_unopened_and_withdraws_opened_referrals(
-    app: Flask, session: Session, alliance: Alliance, mail: SmtpSink
+    app: Flask, session: Session, alliance: Alliance, smtp_server: SmtpServer
 ) -> None:
     town = alliance.town
     reported = submit_report_form(app, session, town, files=[("beleg.pdf", pdf_with("beleg"))])
@@ -402,7 +391,7 @@ def test_withdrawn_consent_cancels_unopened_and_withdraws_opened_referrals(
     assert "Eine rassistische Mail" in anti.get(f"/partner/weiterleitung/{ids['antidiskriminierung']}").get_data(
         as_text=True
     )
-    mail.clear()
+    smtp_server.clear()
 
     # The reporter withdraws the counselling consent (both referrals depend on it) and keeps the employer's.
     change_consents(mailbox_client(app, reported.receipt_code), employer=True)
@@ -432,8 +421,9 @@ def test_withdrawn_consent_cancels_unopened_and_withdraws_opened_referrals(
     assert [a for a, _ in _audit_actions(session, withdrawn.id)][-1] == "referral.withdrawn"
 
     # Only the partner that had opened the packet is told, without content; nobody else gets mail.
-    assert [m["To"] for m in mail.messages] == [notify_address(town, "antidiskriminierung")]
-    text = SmtpSink.text(mail.messages[0])
+    partner_mails = [a for m in smtp_server.mails for a in m.rcpt_tos if a.endswith("@partner.example")]
+    assert partner_mails == [notify_address(town, "antidiskriminierung")]
+    text = mail_text(mails_to(smtp_server, notify_address(town, "antidiskriminierung"))[0])
     assert "zurückgezogen" in text
     for absent in (
         partner_org(session, town, "antidiskriminierung").name,

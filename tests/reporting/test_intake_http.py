@@ -409,6 +409,8 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
         "perpetrator_context",
         *(f"consent_{name}" for name in codes.CONSENTS),
         "deletion_requested_at",
+        # The reporter's address for "a message is waiting" mails, sealed (only with contact by mail).
+        "reporter_notify_ciphertext",
         # The clearing office's own bookkeeping: the 7-day acknowledgement and the officer in charge.
         "acknowledged_at",
         "assigned_to",
@@ -436,7 +438,8 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
     for event in session.scalars(select(CaseEvent)):
         assert event.detail is None or event.detail in codes.CONSENTS
     # The ciphertexts do not contain what was typed.
-    for blob in (case.report_ciphertext, case.sealed_case_key):
+    assert case.reporter_notify_ciphertext is not None
+    for blob in (case.report_ciphertext, case.sealed_case_key, case.reporter_notify_ciphertext):
         assert b"Parkplatz" not in blob
         assert b"person@example.org" not in blob
 

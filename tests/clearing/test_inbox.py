@@ -1,0 +1,250 @@
+"""The inbox: filters on clear metadata, sorting, pagination, marks, a constant number of statements
+per page, and decryption of the page shown only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from clearing import inbox
+from clearing.deadlines import case_deadlines
+from clearing.inbox import PAGE_SIZE
+from core.db import utcnow
+from tests.clearing.helpers import (
+    Person,
+    SubmittedCase,
+    Town,
+    add_person,
+    case_row,
+    config_of,
+    logged_in_client,
+    references_in,
+    submit_case,
+)
+
+ROW_RE = re.compile(r"<tr class=\"([^\"]*)\">\s*<td><a href=\"/clearing/fall/[0-9a-f]+\">(K-[A-Z0-9]{8})</a>(.*?)</tr>", re.DOTALL)
+
+
+def _rows(page: str) -> dict[str, tuple[str, str]]:
+    """reference -> (row classes, row cells) of the inbox table."""
+    return {ref: (classes, cells) for classes, ref, cells in ROW_RE.findall(page)}
+
+
+def _listed(client: FlaskClient, query: str = "") -> list[str]:
+    response = client.get(f"/clearing/?{query}")
+    assert response.status_code == 200
+    return references_in(response.get_data(as_text=True))
+
+
+@dataclass(frozen=True)
+class Cases:
+    acute: SubmittedCase  # received yesterday, acute, threat + racism, nobody assigned
+    late_ack: SubmittedCase  # in review, 10 days old and unanswered, high, hate speech + antisemitism, mine
+    closed: SubmittedCase  # closed long ago, low, threat + misogyny, a colleague's
+    late_feedback: SubmittedCase  # assessed, 100 days old (answered), doxxing + racism, nobody
+    fresh: SubmittedCase  # received now, normal, insult + political engagement, nobody
+
+
+@pytest.fixture
+def colleague(session: Session, app: Flask, town_a: Town) -> Person:
+    return add_person(session, config_of(app), town_a, "kollegin-a", display_name="Karla Kollegin")
+
+
+@pytest.fixture
+def cases(app: Flask, session: Session, town_a: Town, officer_a: Person, colleague: Person) -> Cases:
+    config, now = config_of(app), utcnow()
+
+    def make(days_old: float, status: str, urgency: str, types: list[str], motives: list[str], assigned: str | None, acknowledged: bool) -> SubmittedCase:
+        submitted = submit_case(session, config, town_a, description=f"Beschreibung {status} {urgency}", incident_types=types, motives=motives)
+        row = case_row(session, submitted.id)
+        row.received_at = now - timedelta(days=days_old)
+        row.status, row.urgency, row.assigned_to = status, urgency, assigned
+        row.acknowledged_at = row.received_at + timedelta(days=1) if acknowledged else None
+        session.commit()
+        return submitted
+
+    return Cases(
+        acute=make(1, "received", "acute", ["threat"], ["racism"], None, False),
+        late_ack=make(10, "in_review", "high", ["hate_speech"], ["antisemitism"], officer_a.id, False),
+        closed=make(200, "closed", "low", ["threat"], ["misogyny"], colleague.id, True),
+        late_feedback=make(100, "assessed", "normal", ["doxxing"], ["racism"], None, True),
+        fresh=make(0, "received", "normal", ["insult_defamation"], ["political_engagement"], None, False),
+    )
+
+
+def test_filters(app: Flask, cases: Cases, officer_a: Person, colleague: Person) -> None:
+    c = cases
+    client = logged_in_client(app, officer_a)
+    ten_days_ago = (utcnow() - timedelta(days=10)).date().isoformat()
+    expected: dict[str, list[SubmittedCase]] = {
+        "": [c.acute, c.late_ack, c.closed, c.late_feedback, c.fresh],
+        "status=in_review": [c.late_ack],
+        "status=received": [c.acute, c.fresh],
+        "status=withdrawn": [],
+        "urgency=acute": [c.acute],
+        "urgency=low": [c.closed],
+        "incident_type=threat": [c.acute, c.closed],
+        "motive=racism": [c.acute, c.late_feedback],
+        "motive=racism&urgency=normal": [c.late_feedback],
+        f"received_from={ten_days_ago}&received_to={ten_days_ago}": [c.late_ack],
+        f"received_from={ten_days_ago}": [c.acute, c.late_ack, c.fresh],
+        f"received_to={ten_days_ago}": [c.late_ack, c.closed, c.late_feedback],
+        "assigned=me": [c.late_ack],
+        "assigned=none": [c.acute, c.late_feedback, c.fresh],
+        f"assigned={colleague.id}": [c.closed],
+        "overdue=y": [c.late_ack, c.late_feedback],
+        "overdue=y&assigned=none": [c.late_feedback],
+    }
+    for query, wanted in expected.items():
+        assert sorted(_listed(client, query)) == sorted(s.reference for s in wanted), query
+    # Values that are not on offer are ignored, not an error.
+    assert len(_listed(client, "status=bogus&page=abc")) == 5
+    assert len(_listed(client, "sort=drop%20table")) == 5
+
+
+def test_sorting(app: Flask, cases: Cases, officer_a: Person) -> None:
+    c = cases
+    client = logged_in_client(app, officer_a)
+    newest = [c.fresh, c.acute, c.late_ack, c.late_feedback, c.closed]
+    assert _listed(client) == [s.reference for s in newest]
+    assert _listed(client, "sort=newest") == [s.reference for s in newest]
+    assert _listed(client, "sort=oldest") == [s.reference for s in reversed(newest)]
+    assert _listed(client, "sort=urgency") == [s.reference for s in (c.acute, c.late_ack, c.fresh, c.late_feedback, c.closed)]
+    assert _listed(client, "sort=status") == [s.reference for s in (c.late_feedback, c.closed, c.late_ack, c.fresh, c.acute)]
+
+
+def test_acute_and_overdue_rows_stand_out(app: Flask, cases: Cases, officer_a: Person) -> None:
+    rows = _rows(logged_in_client(app, officer_a).get("/clearing/").get_data(as_text=True))
+    assert set(rows) == {c.reference for c in vars(cases).values()}
+    for submitted in vars(cases).values():
+        classes, cells = rows[submitted.reference]
+        acute = submitted == cases.acute
+        overdue = submitted in (cases.late_ack, cases.late_feedback)
+        assert ("row-acute" in classes.split()) == acute, submitted
+        assert ("akut" in cells) == acute
+        assert ("row-overdue" in classes.split()) == overdue, submitted
+        assert ("überfällig" in cells) == overdue
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "acknowledged"),
+    [
+        # Around the 7-day acknowledgement: due on the 7th day, overdue from the 8th.
+        *((n, False) for n in (6, 7, 8)),
+        # Around the 3-month feedback (89 to 92 days, depending on the months).
+        *((n, True) for n in range(88, 95)),
+    ],
+)
+def test_the_inbox_and_the_case_page_agree_on_what_is_overdue(app: Flask, session: Session, town_a: Town, officer_a: Person, days_ago: int, acknowledged: bool) -> None:
+    today = date.today()
+    submitted = submit_case(session, config_of(app), town_a)
+    row = case_row(session, submitted.id)
+    # The first second of the day: the hour must not matter, deadlines count in days.
+    row.received_at = datetime.combine(today - timedelta(days=days_ago), time(0, 0, 0), tzinfo=UTC)
+    row.acknowledged_at = row.received_at if acknowledged else None
+    session.commit()
+    on_case_page = any(d.overdue for d in case_deadlines(row.received_at, row.acknowledged_at, False, None, today))
+    client = logged_in_client(app, officer_a)
+    classes, _cells = _rows(client.get("/clearing/").get_data(as_text=True))[submitted.reference]
+    assert ("row-overdue" in classes.split()) == on_case_page
+    assert (submitted.reference in _listed(client, "overdue=y")) == on_case_page
+
+
+def _many(app: Flask, session: Session, town: Town, count: int, start: int = 0) -> list[SubmittedCase]:
+    config, now = config_of(app), utcnow()
+    made = []
+    for n in range(start, start + count):
+        submitted = submit_case(session, config, town, description=f"Beschreibung Nummer {n:03d}. " + "Text " * 40)
+        case_row(session, submitted.id).received_at = now - timedelta(hours=n)
+        session.commit()
+        made.append(submitted)
+    return made
+
+
+def test_pagination_with_more_than_a_page(app: Flask, session: Session, town_a: Town, officer_a: Person) -> None:
+    made = _many(app, session, town_a, PAGE_SIZE + 5)
+    client = logged_in_client(app, officer_a)
+    first = client.get("/clearing/?urgency=normal").get_data(as_text=True)
+    assert f"{PAGE_SIZE + 5} Fälle" in first
+    assert "Seite 1 von 2" in first
+    assert references_in(first) == [s.reference for s in made[:PAGE_SIZE]]
+    next_link = re.search(r'href="([^"]+)" rel="next"', first)
+    assert next_link is not None
+    query = parse_qs(urlsplit(next_link.group(1).replace("&amp;", "&")).query)
+    assert query == {"page": ["2"], "urgency": ["normal"]}  # the filters stay
+    second = client.get(next_link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Seite 2 von 2" in second
+    assert 'rel="next"' not in second
+    assert 'rel="prev"' in second
+    assert references_in(second) == [s.reference for s in made[PAGE_SIZE:]]
+    # Out of range pages show the nearest page.
+    assert references_in(client.get("/clearing/?page=99").get_data(as_text=True)) == references_in(second)
+    assert references_in(client.get("/clearing/?page=-3").get_data(as_text=True)) == references_in(first)
+    # Summaries: the page's own, shortened.
+    assert "Beschreibung Nummer 000." in first
+    assert "Beschreibung Nummer 025." not in first
+    assert "Beschreibung Nummer 025." in second
+    assert "…" in first
+
+
+@contextmanager
+def _statements(app: Flask) -> Iterator[list[str]]:
+    engine = app.extensions["komma"].engine
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_statements_per_page_do_not_grow_with_the_rows_shown(app: Flask, session: Session, town_a: Town, officer_a: Person) -> None:
+    _many(app, session, town_a, 1)
+    client = logged_in_client(app, officer_a)
+    assert len(_listed(client)) == 1  # warm-up
+    with _statements(app) as one_row:
+        assert len(_listed(client)) == 1
+    _many(app, session, town_a, PAGE_SIZE - 1, start=1)
+    with _statements(app) as full_page:
+        assert len(_listed(client)) == PAGE_SIZE
+    with _statements(app) as filtered:
+        assert len(_listed(client, "status=received&incident_type=threat&motive=racism&overdue=y&sort=urgency")) == 0
+    assert len(one_row) == len(full_page), (one_row, full_page)
+    assert len(one_row) <= 12, one_row
+    assert len(filtered) <= len(full_page)
+
+
+def test_only_the_page_shown_is_decrypted(app: Flask, session: Session, town_a: Town, officer_a: Person, monkeypatch: pytest.MonkeyPatch) -> None:
+    _many(app, session, town_a, PAGE_SIZE + 5)
+    client = logged_in_client(app, officer_a)
+    opened: list[str] = []
+    real_open = inbox.case_crypto.open_case_key
+
+    def counting_open(office_key: bytes, sealed: bytes, case_id: str) -> bytes:
+        opened.append(case_id)
+        return real_open(office_key, sealed, case_id)
+
+    monkeypatch.setattr(inbox.case_crypto, "open_case_key", counting_open)
+    client.get("/clearing/")
+    assert len(opened) == PAGE_SIZE
+    opened.clear()
+    client.get("/clearing/?page=2")
+    assert len(opened) == 5
+    opened.clear()
+    client.get("/clearing/?status=closed")
+    assert opened == []

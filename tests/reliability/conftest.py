@@ -1,0 +1,122 @@
+"""Fixtures of the reliability tests: a Redis and an SMTP server of the test's own that can be
+stopped, real `komma worker` processes (tests.workers' helpers), and looking at the outbox."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
+
+from core.db import session_scope
+from core.mail_log import MailDelivery, delivery_key
+from tests.conftest import need_service
+from tests.reliability.redis_server import RedisServer
+from tests.reliability.smtp_server import SmtpServer
+from tests.workers.conftest import KommaProcess, make_app, marker_dir, start_komma
+from workers.dispatch import QUEUE_NAME, rq_job_id
+from workers.models import OutboxEntry
+
+__all__ = ["make_app", "marker_dir", "start_komma"]  # tests.workers' fixtures, used here too
+
+JOBS_MODULE = "tests.reliability.slow_jobs"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """An SMTP server on a port of its own, not yet started: nothing listens until start()."""
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test (started), which the test may stop and start again."""
+    if shutil.which("redis-server") is None:
+        need_service("redis-server", "the redis-server binary is not installed")
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RedisServer(workdir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_worker(
+    make_app: Callable[..., Flask],
+    smtp: SmtpServer,
+    start_komma: Callable[..., KommaProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str], KommaProcess]:
+    """`komma worker` with the test jobs, mailing to the test's SMTP server; stopped after the test
+    (before the apps' tables are emptied and before the servers stop)."""
+    monkeypatch.setenv("KOMMA_SMTP_URL", smtp.url)
+
+    def start(redis_url: str) -> KommaProcess:
+        return start_komma("worker", "--jobs-module", JOBS_MODULE, redis_url=redis_url)
+
+    return start
+
+
+# The outbox and RQ, as seen from outside ---------------------------------------------------------
+
+
+def outbox(app: Flask, job: str | None = None) -> list[OutboxEntry]:
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        query = select(OutboxEntry).order_by(OutboxEntry.created_at)
+        if job:
+            query = query.where(OutboxEntry.job == job)
+        return list(session.scalars(query))
+
+
+def entry_for(app: Flask, job: str, **args: str) -> OutboxEntry:
+    (entry,) = [e for e in outbox(app, job) if all(e.args.get(k) == v for k, v in args.items())]
+    return entry
+
+
+def delivered(app: Flask, entry_id: str, address: str) -> bool:
+    """Whether mail_once recorded a mail of this outbox entry to this address."""
+    key = delivery_key(app.extensions["komma"].config, entry_id, address)
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        return session.get(MailDelivery, key) is not None
+
+
+def rq_job(connection: Redis, entry_id: str) -> Job:
+    return Job.fetch(rq_job_id(entry_id), connection=connection)
+
+
+def retry_delay(connection: Redis, entry_id: str) -> float:
+    """Seconds until RQ runs the entry's scheduled retry."""
+    registry = ScheduledJobRegistry(QUEUE_NAME, connection=connection)
+    at = registry.get_scheduled_time(rq_job_id(entry_id))
+    return (at - datetime.now(UTC)).total_seconds()
+
+
+def run_retry_now(connection: Redis, entry_id: str) -> None:
+    """Skip the back-off: the worker's scheduler moves the due job back to the queue."""
+    Queue(QUEUE_NAME, connection=connection).schedule_job(rq_job(connection, entry_id), datetime.now(UTC))
+
+
+def horse_pid(marker_dir: Path, token: str, run: int = 1) -> int:
+    """The work horse that ran the `run`-th start of a slow job (it wrote its pid)."""
+    lines = [line for line in (marker_dir / token).read_text().split() if line.startswith("started:")]
+    return int(lines[run - 1].split(":")[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
