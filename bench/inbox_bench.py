@@ -579,6 +579,23 @@ def hand_sql(spec: PageSpec, municipality_id: str, page: int) -> Callable[[Sessi
     return run
 
 
+# Each index on the two tables: its key columns and its INCLUDE columns, in order.
+INDEX_COLUMNS = text(
+    """
+    SELECT i.relname,
+           array_agg(a.attname ORDER BY k.n) FILTER (WHERE k.n <= x.indnkeyatts),
+           array_agg(a.attname ORDER BY k.n) FILTER (WHERE k.n > x.indnkeyatts)
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_class t ON t.oid = x.indrelid
+    CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+    WHERE t.relname IN ('report_case', 'case_code')
+    GROUP BY i.relname
+    """
+)
+
+
 class StatementCounter:
     """Every statement sent on the engine while `active`, with its parameters (for --explain)."""
 
@@ -654,7 +671,9 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
             code_rows = session.scalar(text("SELECT count(*) FROM case_code"))
             table_size = session.scalar(text("SELECT pg_size_pretty(pg_total_relation_size('report_case'))"))
             server = session.scalar(text("SHOW server_version"))
-            present = set(session.scalars(text("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")))
+            present = {
+                name: (list(keys), list(included or [])) for name, keys, included in session.execute(INDEX_COLUMNS)
+            }
             statistics = list(session.scalars(text("SELECT stxname FROM pg_statistic_ext ORDER BY stxname")))
     assert office_key is not None, "the bench officer holds the office key"
     assert rare is not None
@@ -670,11 +689,19 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
         f"report_case {table_size}; page size {PAGE_SIZE}; {runs} runs per variant, interleaved"
     )
     # The schema is what the migrations built: an index the models declare but no migration creates yet is named here.
-    declared = sorted(str(index.name) for table in (Case.__table__, CaseCode.__table__) for index in table.indexes)
-    missing = [name for name in declared if name not in present]
+    declared = {
+        str(index.name): (
+            [column.name for column in index.columns],
+            list(index.dialect_options["postgresql"]["include"] or []),
+        )
+        for table in (Case.__table__, CaseCode.__table__)
+        for index in table.indexes
+    }
+    differing = [name for name, columns in sorted(declared.items()) if present.get(name) != columns]
     print(
-        f"indexes on report_case and case_code declared by the models: {', '.join(declared)}; "
-        f"missing from the database: {', '.join(missing) or 'none'}; extended statistics: {', '.join(statistics) or 'none'}"
+        f"indexes the models declare on report_case and case_code: {len(declared)}, "
+        f"missing or built otherwise in the database: {', '.join(differing) or 'none'}; "
+        f"extended statistics: {', '.join(statistics) or 'none'}"
     )
     print("one run = new Session, the work, close; times p50 / p95; ratio = komma p95 / bare p95\n")
 

@@ -35,6 +35,7 @@ from tests.conftest import csrf_token
 from tests.smtp import ReceivedMail, SmtpServer
 
 RECEIPT_RE = re.compile(r'data-testid="receipt-code">([\d ]+)<')
+FILE_INPUT_RE = re.compile(r'name="files" value="([0-9a-f]+)"><label for="file-\d+">([^<]+)</label>')
 EXAMPLE_KEYS = ("opferberatung", "polizei-staatsschutz", "personalamt", "antidiskriminierung")
 
 
@@ -198,6 +199,12 @@ def refer(client: FlaskClient, case_id: str, partner_key: str, files: list[str] 
     """Confirm a referral as the preview page's form does; returns the redirect."""
     path = f"/clearing/fall/{case_id}/weiterleiten/{partner_key}"
     return client.post(path, data={"csrf_token": staff_csrf(client), "files": files or []})
+
+
+def offered_files(client: FlaskClient, case_id: str, partner_key: str) -> dict[str, str]:
+    """The files the preview offers for this partner: name -> attachment id."""
+    page = client.get(f"/clearing/fall/{case_id}/weiterleiten/{partner_key}").get_data(as_text=True)
+    return {name: file_id for file_id, name in FILE_INPUT_RE.findall(page)}
 
 
 def officer_path(app: Flask, alliance: Alliance, case_id: str, **assessment: Any) -> FlaskClient:

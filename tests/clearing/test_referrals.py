@@ -24,6 +24,7 @@ from core.config import Config
 from reporting.models import Attachment
 from tests.clearing.helpers import case_row, log_in, logged_in_client
 from tests.clearing.referral_helpers import (
+    FILE_INPUT_RE,
     Alliance,
     build_alliance,
     change_consents,
@@ -48,8 +49,6 @@ from tests.clearing.referral_helpers import (
 )
 from tests.conftest import make_test_config
 from tests.smtp import SmtpServer
-
-FILE_INPUT_RE = re.compile(r'name="files" value="([0-9a-f]+)"><label for="file-\d+">([^<]+)</label>')
 
 
 @pytest.fixture
