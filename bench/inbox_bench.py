@@ -12,9 +12,11 @@ checks load_inbox's answer: the same ids in the same order.
 Pages: the first page (newest first, no filter); a filtered page (status, urgency and incident
 type, sorted by urgency); a wide filter (incident type and motive, each a semi-join over
 case_code, the last twelve months, sorted by urgency, page 2: thousands of matches to count and
-sort); the overdue cases nobody is assigned (the overdue condition as a filter). Each run is one
-request's worth: a new Session (pool checkout with its pre-ping, BEGIN), the work, close. The
-variants run interleaved in rotating order, so load from other processes hits all alike.
+sort); the overdue cases nobody is assigned (the overdue condition as a filter). The issue's
+target (p95 at most 2x bare and under 150 ms) is judged PASS/FAIL on the first and the filtered
+page; the wide filter and the overdue page are measured alike and reported as INFO. Each run is
+one request's worth: a new Session (pool checkout with its pre-ping, BEGIN), the work, close.
+The variants run interleaved in rotating order, so load from other processes hits all alike.
 p50/p95 are nearest-rank over the runs; the ratio is komma p95 / bare p95.
 
 Statements per page are counted with a before_cursor_execute listener for a page with 1 row and
@@ -28,7 +30,7 @@ condition has rows to exclude. Every case is sealed and encrypted as reporting.s
 report as JSON in a box under the case key), in a process pool, and written with COPY. Only
 report_case and case_code are filled: the inbox reads nothing else. VACUUM ANALYZE at the end,
 as autovacuum would have done on a database that has grown over years. The schema is the
-migrations' (the header names any index the models declare that the database lacks).
+migrations' (the header names any index the models declare that the database lacks or builds otherwise).
 
 Run from the project root: .venv/bin/python bench/inbox_bench.py [--cases N] [--reuse] [--runs N] [--explain]
 The database (default komma_bench_inbox on 127.0.0.1, created if absent) is wiped and seeded;
@@ -497,6 +499,9 @@ class PageSpec:
     where: str
     order: str
     params: dict[str, Any] = field(default_factory=dict)
+    # "target": the issue's pages, PASS/FAIL; "extra": measured alike, reported as INFO;
+    # "count": only its statements are counted.
+    role: str = "target"
 
 
 def page_specs(today: date, rare_officer: str) -> list[PageSpec]:
@@ -536,12 +541,14 @@ def page_specs(today: date, rare_officer: str) -> list[PageSpec]:
                 "motive": "political_engagement",
                 "received_from": datetime.combine(year_ago, datetime.min.time(), tzinfo=UTC),
             },
+            role="extra",
         ),
         PageSpec(
             "overdue, unassigned",
             InboxFilter(overdue=True, assigned="none"),
             " AND c.assigned_to IS NULL AND {overdue}",
             "c.received_at DESC, c.id",
+            role="extra",
         ),
         PageSpec(
             "one row (assigned to the rare officer)",
@@ -549,6 +556,7 @@ def page_specs(today: date, rare_officer: str) -> list[PageSpec]:
             " AND c.assigned_to = :rare",
             "c.received_at DESC, c.id",
             {"rare": rare_officer},
+            role="count",
         ),
     ]
 
@@ -705,7 +713,7 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
     )
     print("one run = new Session, the work, close; times p50 / p95; ratio = komma p95 / bare p95\n")
 
-    verdicts: list[tuple[bool, str]] = []
+    verdicts: list[tuple[str, str]] = []
     statement_counts: dict[str, int] = {}
     for spec in page_specs(datetime.now(UTC).date(), rare):
         filters = spec.filters
@@ -732,32 +740,42 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
             f"{decrypted} summaries decrypted, {len(statements)} statements; same rows in all three: {'yes' if same else 'NO'}"
         )
         if not same or decrypted != len(page.rows):
-            verdicts.append((False, f"{spec.name}: variants disagree or summaries missing"))
+            verdicts.append(("FAIL", f"{spec.name}: variants disagree or summaries missing"))
         if show_plans:
             explain(engine, statements)
-        if len(page.rows) < PAGE_SIZE and spec.name.startswith("one row"):
-            continue  # only for the statement count
+        if spec.role == "count":
+            print()
+            continue
         timings = run_interleaved(factory, {"bare": bare, "komma": komma, "hand SQL": by_hand}, runs)
         base, mine, plain = timings["bare"], timings["komma"], timings["hand SQL"]
         ratio = mine.p95 / base.p95
         print(f"  {'bare: load_inbox, office_key=None':<40} {ms(base.median)} {ms(base.p95)}")
         print(f"  {'komma: load_inbox, summaries decrypted':<40} {ms(mine.median)} {ms(mine.p95)}   ratio {ratio:5.2f}")
         print(f"  {'hand SQL: plain page statement only':<40} {ms(plain.median)} {ms(plain.p95)}")
-        verdicts.append(
-            (
-                ratio <= TARGET_RATIO and mine.p95 < TARGET_P95,
-                f"{spec.name}: p95 {mine.p95 * 1e3:.1f} ms, {ratio:.2f}x bare "
-                f"(target <= {TARGET_RATIO:.0f}x and < {TARGET_P95 * 1e3:.0f} ms)",
+        within = ratio <= TARGET_RATIO and mine.p95 < TARGET_P95
+        line = f"{spec.name}: p95 {mine.p95 * 1e3:.1f} ms, {ratio:.2f}x bare"
+        if spec.role == "target":
+            verdicts.append(
+                (
+                    "PASS" if within else "FAIL",
+                    f"{line} (target <= {TARGET_RATIO:.0f}x and < {TARGET_P95 * 1e3:.0f} ms)",
+                )
             )
-        )
+        else:
+            verdicts.append(("INFO", f"{line} (no target; {'within' if within else 'outside'} the targets' limits)"))
         print()
 
     one, full = statement_counts["one row (assigned to the rare officer)"], statement_counts["first page"]
-    verdicts.append((one == full, f"statements per page: {one} for 1 row, {full} for {PAGE_SIZE} rows (must be equal)"))
+    verdicts.append(
+        (
+            "PASS" if one == full else "FAIL",
+            f"statements per page: {one} for 1 row, {full} for {PAGE_SIZE} rows (must be equal)",
+        )
+    )
     engine.dispose()
-    for passed, line in verdicts:
-        print(f"{'PASS' if passed else 'FAIL'} {line}")
-    return all(passed for passed, _ in verdicts)
+    for verdict, line in verdicts:
+        print(f"{verdict} {line}")
+    return all(verdict != "FAIL" for verdict, _ in verdicts)
 
 
 def main() -> None:

@@ -100,7 +100,18 @@ def shred_case(session: Session, case: Case) -> None:
     """Delete every ciphertext and sealed key of a case in the caller's transaction."""
     _fold_into_statistics(session, case)
     session.execute(delete(SecretSession).where(SecretSession.subject_id == case.id))
-    session.execute(delete(OutboxEntry).where(OutboxEntry.args["case_id"].as_string() == case.id))
+    # Jobs name the case, or one of its referrals or reminders: none may outlive it.
+    referral_ids = list(session.scalars(select(Referral.id).where(Referral.case_id == case.id)))
+    reminder_ids = list(session.scalars(select(Reminder.id).where(Reminder.case_id == case.id)))
+    session.execute(
+        delete(OutboxEntry).where(
+            or_(
+                OutboxEntry.args["case_id"].as_string() == case.id,
+                OutboxEntry.args["referral_id"].as_string().in_(referral_ids),
+                OutboxEntry.args["reminder_id"].as_string().in_(reminder_ids),
+            )
+        )
+    )
     audit.record(session, chain=case.municipality_id, action="case.purged", actor_id=None, actor_role="system", target_id=case.id)
     # Everything else hangs off the case row with ON DELETE CASCADE (codes, access, files, messages,
     # events, notes, assessment, referrals with packets and feedback, reminders).

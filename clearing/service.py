@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clearing import audit, workflow
 from clearing.deadlines import Deadline, case_deadlines, complaint_deadline
 from clearing.models import Assessment, AssessmentCode, CaseNote
+from clearing.partner_models import REFERRAL_OPEN_STATES, Referral
 from core.accounts import Account
 from core.db import new_id, utcnow
 from core.staff import Staff
@@ -190,8 +191,9 @@ def save_assessment(session: Session, actor: Staff, case: Case, data: Assessment
 
 
 def pending_referrals(session: Session, case: Case) -> int:
-    """Open referrals of the case. Referrals come with the referral issue; until then there are none."""
-    return 0
+    """Open referrals of the case: closing it while one is open needs a reason."""
+    query = select(func.count()).select_from(Referral).where(Referral.case_id == case.id, Referral.state.in_(REFERRAL_OPEN_STATES))
+    return session.scalar(query) or 0
 
 
 def change_status(session: Session, actor: Staff, case: Case, target: str, reason: str) -> None:

@@ -5,14 +5,27 @@ cells too, and every row and column of that extended table is an equation an out
 Primary cells (1 .. threshold-1) are shown as "<threshold". Complementary cells are hidden as "•"
 until every line that hides anything hides at least two cells, one of them a complement large
 enough that the line's equation leaves every hidden primary cell ambiguous.
+
+That line rule alone is not enough: an outsider who knows that "<t" means 1..t-1 and "•" means 0
+or at least t can still pin a primary cell through several lines at once (two primary cells on a
+rectangle with two complements move together and may run out of room). So every primary cell is
+then audited: it must lie on a cycle of hidden cells (alternating between its row and column
+equations) along which a shift by one keeps every cell in the range the outsider knows for it; a
+second table, equal in everything shown, then differs in that cell. Where no such cycle exists,
+the cheapest path over shown cells is hidden as well (fewest new cells, then no totals, then the
+smallest values; ties by position, so the result is deterministic). A table in which some primary
+cell has no such cycle even with every cell hidden (e.g. a row "1, 1" with total 2 at threshold 3:
+two cells of 1..2 that sum to at most 2 are both 1) is withheld as a whole.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 MIN_THRESHOLD = 3
 DEFAULT_THRESHOLD = 5
+WITHHELD = "–"
 
 Position = tuple[int, int]
 
@@ -25,8 +38,12 @@ class ProtectedTable:
     primary: frozenset[Position]
     complementary: frozenset[Position]
     threshold: int
+    # Too small to show any breakdown without revealing a small cell: every cell is withheld.
+    withheld: bool = False
 
     def shown(self, i: int, j: int) -> str:
+        if self.withheld:
+            return WITHHELD
         if (i, j) in self.primary:
             return f"<{self.threshold}"
         if (i, j) in self.complementary:
@@ -34,7 +51,7 @@ class ProtectedTable:
         return str(self.values[i][j])
 
     def hidden(self, i: int, j: int) -> bool:
-        return (i, j) in self.primary or (i, j) in self.complementary
+        return self.withheld or (i, j) in self.primary or (i, j) in self.complementary
 
 
 def extend(matrix: list[list[int]]) -> list[list[int]]:
@@ -74,7 +91,8 @@ def protect(matrix: list[list[int]], threshold: int = DEFAULT_THRESHOLD) -> Prot
                 continue
             hidden.add(candidate)
             changed = True
-    return ProtectedTable(tuple(tuple(r) for r in cells), frozenset(primary), frozenset(hidden - primary), threshold)
+    withheld = not _protect_cycles(cells, hidden, primary, threshold)
+    return ProtectedTable(tuple(tuple(r) for r in cells), frozenset(primary), frozenset(hidden - primary), threshold, withheld)
 
 
 def _best_complement(cells: list[list[int]], line: list[Position], hidden: set[Position], primary: set[Position], lines: list[list[Position]], threshold: int) -> Position | None:
@@ -93,3 +111,84 @@ def _best_complement(cells: list[list[int]], line: list[Position], hidden: set[P
         return (too_small, is_total, pairs, value, p[0] * m + p[1])
 
     return min(options, key=cost)
+
+
+# The audit -----------------------------------------------------------------------------------------
+#
+# With the totals' signs flipped (a row or column total counts as -x, the grand total as +x), every
+# row and column of the extended table sums to zero. A hidden cell (i, j) is an edge between row
+# node i and column node j; adding +1 along an alternating cycle of edges (row to column: +1,
+# column to row: -1) keeps every equation. A cycle through a primary cell whose every cell can take
+# its shift is a second table consistent with everything shown in which that cell differs.
+
+
+def _sign(n: int, m: int, p: Position) -> int:
+    """+1 for inner cells and the grand total, -1 for the row and column totals."""
+    return -1 if (p[0] == n - 1) != (p[1] == m - 1) else 1
+
+
+def _can_move(cells: list[list[int]], primary: set[Position], threshold: int, p: Position, step: int) -> bool:
+    """Whether the cell may change by step (+-1) and stay in the range an outsider knows for it."""
+    value = cells[p[0]][p[1]] + step
+    if p in primary:
+        return 1 <= value <= threshold - 1
+    # A complement (or a shown cell about to become one): 0 or at least the threshold; a shift of
+    # one never leaves 0 to land in 1..threshold-1, so zeros take no part in a cycle.
+    return cells[p[0]][p[1]] >= threshold and value >= threshold
+
+
+Cost = tuple[int, int, int]
+
+
+def _cheapest_cycle(cells: list[list[int]], hidden: set[Position], primary: set[Position], threshold: int, p: Position, step: int) -> tuple[Cost, list[Position]] | None:
+    """The shown cells to hide (and their cost) so that p lies on a feasible cycle shifting it by step."""
+    n, m = len(cells), len(cells[0])
+    if not _can_move(cells, primary, threshold, p, step):
+        return None
+    flow = step * _sign(n, m, p)
+    # flow +1 on p runs row -> column, so the cycle returns from p's column to p's row (else reversed).
+    start, goal = (("c", p[1]), ("r", p[0])) if flow > 0 else (("r", p[0]), ("c", p[1]))
+    best: dict[tuple[str, int], Cost] = {start: (0, 0, 0)}
+    back: dict[tuple[str, int], tuple[tuple[str, int], Position]] = {}
+    queue: list[tuple[Cost, tuple[str, int]]] = [((0, 0, 0), start)]
+    while queue:
+        cost, node = heapq.heappop(queue)
+        if cost > best.get(node, cost):
+            continue
+        if node == goal:
+            path = []
+            while node != start:
+                node, cell = back[node]
+                path.append(cell)
+            return cost, sorted(q for q in path if q not in hidden)
+        kind, k = node
+        for other in range(m if kind == "r" else n):
+            q = (k, other) if kind == "r" else (other, k)
+            if q == p:
+                continue
+            # Leaving a row node along a cell is +1 flow on it, leaving a column node is -1.
+            move = (1 if kind == "r" else -1) * _sign(n, m, q)
+            if not _can_move(cells, primary, threshold, q, move):
+                continue
+            new = int(q not in hidden)
+            is_total = int(new and (q[0] == n - 1 or q[1] == m - 1))
+            step_cost = (cost[0] + new, cost[1] + is_total, cost[2] + new * cells[q[0]][q[1]])
+            target = ("c", other) if kind == "r" else ("r", other)
+            if step_cost < best.get(target, (1 << 30, 0, 0)):
+                best[target] = step_cost
+                back[target] = (node, q)
+                heapq.heappush(queue, (step_cost, target))
+    return None
+
+
+def _protect_cycles(cells: list[list[int]], hidden: set[Position], primary: set[Position], threshold: int) -> bool:
+    """Hide more cells until every primary cell lies on a feasible cycle; False if one never can.
+
+    Hiding a cell only adds edges, so a cycle found for one primary cell stays valid for it.
+    """
+    for p in sorted(primary):
+        options = [c for c in (_cheapest_cycle(cells, hidden, primary, threshold, p, s) for s in (1, -1)) if c is not None]
+        if not options:
+            return False
+        hidden.update(min(options)[1])
+    return True

@@ -115,7 +115,8 @@ def require(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             staff = current()
             if staff is None:
-                return redirect(url_for("auth.login", next=request.path))
+                # Back to the page after the login; a form's POST-only action is no page to return to.
+                return redirect(url_for("auth.login", next=request.path if request.method == "GET" else None))
             if roles and staff.role not in roles:
                 abort(404)
             return view(*args, **kwargs)

@@ -30,7 +30,22 @@ def retention_purge() -> object:
     """Daily: crypto-shred closed cases past retention and cases whose reporter asked for deletion."""
     from clearing.maintenance import purge_retention
 
-    return _run("retention purge", lambda s: purge_retention(s, utcnow()).cases)
+    purged = _run("retention purge", lambda s: purge_retention(s, utcnow()).cases)
+    if purged:
+        _empty_sqlite_log()
+    return purged
+
+
+def _empty_sqlite_log() -> None:
+    """SQLite's write-ahead log keeps the pages a commit replaced, shredded rows included
+    (secure_delete clears only the database file): copy the log into the file and empty it."""
+    engine = current_app.extensions["komma"].engine
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+    if busy:
+        log.warning("the SQLite log could not be emptied after the purge (busy); the next purge retries")
 
 
 def audit_check() -> object:

@@ -229,7 +229,9 @@ def with_next(path: str, next_path: str | None) -> str:
 
 def submit_password(client: FlaskClient, login: str, password: str, next_path: str | None = None) -> TestResponse:
     token = csrf_token(client, with_next("/anmelden", next_path))
-    return client.post(with_next("/anmelden", next_path), data={"login": login, "password": password, "csrf_token": token})
+    return client.post(
+        with_next("/anmelden", next_path), data={"login": login, "password": password, "csrf_token": token}
+    )
 
 
 def submit_code(client: FlaskClient, code: str, next_path: str | None = None) -> TestResponse:
@@ -237,7 +239,9 @@ def submit_code(client: FlaskClient, code: str, next_path: str | None = None) ->
     return client.post(with_next("/anmelden/code", next_path), data={"code": code, "csrf_token": token})
 
 
-def log_in(app: Flask, client: FlaskClient, person: Person, *, password: str | None = None, next_path: str | None = None) -> TestResponse:
+def log_in(
+    app: Flask, client: FlaskClient, person: Person, *, password: str | None = None, next_path: str | None = None
+) -> TestResponse:
     """Password, then TOTP, over HTTP; returns the redirect after the code step."""
     first = submit_password(client, person.login, password or person.password, next_path)
     assert first.status_code == 303, f"password step refused for {person.login}: {first.status_code}"
@@ -293,7 +297,10 @@ def dump_database(app: Flask) -> dict[str, list[dict[str, Any]]]:
     metadata = MetaData()
     metadata.reflect(engine)
     with engine.connect() as connection:
-        return {table.name: [dict(row._mapping) for row in connection.execute(select(table))] for table in metadata.sorted_tables}
+        return {
+            table.name: [dict(row._mapping) for row in connection.execute(select(table))]
+            for table in metadata.sorted_tables
+        }
 
 
 def dump_values(dump: dict[str, list[dict[str, Any]]]) -> list[Any]:
@@ -306,6 +313,51 @@ def dump_contains(dump: dict[str, list[dict[str, Any]]], needle: str) -> list[st
     for table, rows in dump.items():
         for row in rows:
             for column, value in row.items():
-                if (isinstance(value, str) and needle in value) or (isinstance(value, bytes | memoryview) and needle.encode() in bytes(value)):
+                if (isinstance(value, str) and needle in value) or (
+                    isinstance(value, bytes | memoryview) and needle.encode() in bytes(value)
+                ):
                     found.append(f"{table}.{column}")
     return found
+
+
+# Referrals (the alliance of the example agreement) -------------------------------------------------
+
+
+def office_actor(session: Session, town: Town, person: Person) -> Any:
+    """The officer as the service layer sees them, holding the office key (opened with the recovery key)."""
+    from core.staff import Staff
+
+    municipality = session.get(Municipality, town.id)
+    account = session.get(Account, person.id)
+    assert municipality is not None
+    assert account is not None
+    return Staff(account, office_key_from_recovery(session, municipality, town.recovery_key))
+
+
+def add_example_alliance(session: Session, town: Town) -> None:
+    from clearing import agreements
+    from clearing.examples import EXAMPLE_AGREEMENT
+    from clearing.partners import save_agreement
+
+    save_agreement(session, town.id, agreements.parse_yaml(EXAMPLE_AGREEMENT), actor_id=None, actor_role="cli")
+    session.commit()
+
+
+def refer_case(session: Session, town: Town, officer: Person, case_id: str, partner_key: str = "opferberatung") -> str:
+    """Assess the case (if not yet) and refer it as the officer would; returns the referral id."""
+    from clearing import referrals, service
+    from clearing.models import Assessment
+
+    actor = office_actor(session, town, officer)
+    case = session.get(Case, case_id)
+    assert case is not None
+    if session.get(Assessment, case_id) is None:
+        service.save_assessment(
+            session,
+            actor,
+            case,
+            service.AssessmentInput("high", 2, ["threat"], ["racism"], ["s241"], None, False, False, None, ""),
+        )
+    referral = referrals.create_referral(session, actor, case, partner_key, [])
+    session.commit()
+    return referral.id

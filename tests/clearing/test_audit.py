@@ -37,14 +37,37 @@ def test_case_work_writes_audit_events_without_content(app: Flask, session: Sess
     token = staff_csrf(client)
     assert client.post(f"{base}/nachricht", data={"body": f"Antwort {CANARY}", "csrf_token": token}).status_code == 303
     assert client.post(f"{base}/notiz", data={"note": f"Notiz {CANARY}", "csrf_token": token}).status_code == 303
-    assessment = {"urgency": "high", "escalation_level": "2", "incident_types": ["threat"], "offences": ["s185"], "known_on": "2025-03-06", "notes": f"Bewertung {CANARY}", "csrf_token": token}
+    assessment = {
+        "urgency": "high",
+        "escalation_level": "2",
+        "incident_types": ["threat"],
+        "offences": ["s185"],
+        "known_on": "2025-03-06",
+        "notes": f"Bewertung {CANARY}",
+        "csrf_token": token,
+    }
     assert client.post(f"{base}/bewertung", data=assessment).status_code == 303
-    assert client.post(f"{base}/status", data={"target": "in_review", "reason": f"Grund {CANARY}", "csrf_token": token}).status_code == 303
-    assert client.post(f"{base}/zustaendig", data={"officer": world.officer_a.id, "csrf_token": token}).status_code == 303
+    assert (
+        client.post(
+            f"{base}/status", data={"target": "in_review", "reason": f"Grund {CANARY}", "csrf_token": token}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(f"{base}/zustaendig", data={"officer": world.officer_a.id, "csrf_token": token}).status_code == 303
+    )
 
     events = _events(session, world.a.id)
     actions = [e.action for e in events]
-    for action in ("case.viewed", "attachment.downloaded", "message.sent", "note.added", "assessment.saved", "case.transition", "case.assigned"):
+    for action in (
+        "case.viewed",
+        "attachment.downloaded",
+        "message.sent",
+        "note.added",
+        "assessment.saved",
+        "case.transition",
+        "case.assigned",
+    ):
         assert action in actions, action
     downloaded = next(e for e in events if e.action == "attachment.downloaded")
     assert downloaded.target_id == attachment_id
@@ -75,7 +98,10 @@ def test_case_work_writes_audit_events_without_content(app: Flask, session: Sess
 
 def test_a_refused_transition_is_not_audited(app: Flask, session: Session, world: World) -> None:
     client = logged_in_client(app, world.officer_a)
-    response = client.post(f"/clearing/fall/{world.case_a.id}/status", data={"target": "closed", "reason": "", "csrf_token": staff_csrf(client)})
+    response = client.post(
+        f"/clearing/fall/{world.case_a.id}/status",
+        data={"target": "closed", "reason": "", "csrf_token": staff_csrf(client)},
+    )
     assert response.status_code == 200
     assert "Von diesem Status aus ist dieser Schritt nicht möglich." in response.get_data(as_text=True)
     assert [e.action for e in _events(session, world.a.id)] == ["case.viewed"]  # the re-shown page, nothing else
@@ -88,7 +114,9 @@ CHAIN = "test-chain"
 
 def _chain_of_six(session: Session) -> list[AuditEvent]:
     for n in range(6):
-        audit.record(session, chain=CHAIN, action="case.viewed", actor_id="a" * 32, actor_role="officer", target_id=f"{n:032x}")
+        audit.record(
+            session, chain=CHAIN, action="case.viewed", actor_id="a" * 32, actor_role="officer", target_id=f"{n:032x}"
+        )
     # Another chain, intact, which must not hide the broken one.
     audit.record(session, chain=audit.NETWORK_CHAIN, action="municipality.created", actor_id=None, actor_role="cli")
     session.commit()
@@ -109,7 +137,9 @@ def _edit_time(session: Session, events: list[AuditEvent]) -> None:
 def _edit_and_rehash(session: Session, events: list[AuditEvent]) -> None:
     # The forger recomputes the edited event's own hash; the next event no longer follows it.
     e = events[2]
-    digest = audit._digest(e.prev_hash, e.chain, e.seq, e.at, e.actor_id, e.actor_role, "case.assigned", e.target_id, e.detail)
+    digest = audit._digest(
+        e.prev_hash, e.chain, e.seq, e.at, e.actor_id, e.actor_role, "case.assigned", e.target_id, e.detail
+    )
     session.execute(update(AuditEvent).where(AuditEvent.id == e.id).values(action="case.assigned", hash=digest))
 
 

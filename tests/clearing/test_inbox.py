@@ -33,7 +33,9 @@ from tests.clearing.helpers import (
     submit_case,
 )
 
-ROW_RE = re.compile(r"<tr class=\"([^\"]*)\">\s*<td><a href=\"/clearing/fall/[0-9a-f]+\">(K-[A-Z0-9]{8})</a>(.*?)</tr>", re.DOTALL)
+ROW_RE = re.compile(
+    r"<tr class=\"([^\"]*)\">\s*<td><a href=\"/clearing/fall/[0-9a-f]+\">(K-[A-Z0-9]{8})</a>(.*?)</tr>", re.DOTALL
+)
 
 
 def _rows(page: str) -> dict[str, tuple[str, str]]:
@@ -65,8 +67,23 @@ def colleague(session: Session, app: Flask, town_a: Town) -> Person:
 def cases(app: Flask, session: Session, town_a: Town, officer_a: Person, colleague: Person) -> Cases:
     config, now = config_of(app), utcnow()
 
-    def make(days_old: float, status: str, urgency: str, types: list[str], motives: list[str], assigned: str | None, acknowledged: bool) -> SubmittedCase:
-        submitted = submit_case(session, config, town_a, description=f"Beschreibung {status} {urgency}", incident_types=types, motives=motives)
+    def make(
+        days_old: float,
+        status: str,
+        urgency: str,
+        types: list[str],
+        motives: list[str],
+        assigned: str | None,
+        acknowledged: bool,
+    ) -> SubmittedCase:
+        submitted = submit_case(
+            session,
+            config,
+            town_a,
+            description=f"Beschreibung {status} {urgency}",
+            incident_types=types,
+            motives=motives,
+        )
         row = case_row(session, submitted.id)
         row.received_at = now - timedelta(days=days_old)
         row.status, row.urgency, row.assigned_to = status, urgency, assigned
@@ -120,8 +137,12 @@ def test_sorting(app: Flask, cases: Cases, officer_a: Person) -> None:
     assert _listed(client) == [s.reference for s in newest]
     assert _listed(client, "sort=newest") == [s.reference for s in newest]
     assert _listed(client, "sort=oldest") == [s.reference for s in reversed(newest)]
-    assert _listed(client, "sort=urgency") == [s.reference for s in (c.acute, c.late_ack, c.fresh, c.late_feedback, c.closed)]
-    assert _listed(client, "sort=status") == [s.reference for s in (c.late_feedback, c.closed, c.late_ack, c.fresh, c.acute)]
+    assert _listed(client, "sort=urgency") == [
+        s.reference for s in (c.acute, c.late_ack, c.fresh, c.late_feedback, c.closed)
+    ]
+    assert _listed(client, "sort=status") == [
+        s.reference for s in (c.late_feedback, c.closed, c.late_ack, c.fresh, c.acute)
+    ]
 
 
 def test_acute_and_overdue_rows_stand_out(app: Flask, cases: Cases, officer_a: Person) -> None:
@@ -146,7 +167,9 @@ def test_acute_and_overdue_rows_stand_out(app: Flask, cases: Cases, officer_a: P
         *((n, True) for n in range(88, 95)),
     ],
 )
-def test_the_inbox_and_the_case_page_agree_on_what_is_overdue(app: Flask, session: Session, town_a: Town, officer_a: Person, days_ago: int, acknowledged: bool) -> None:
+def test_the_inbox_and_the_case_page_agree_on_what_is_overdue(
+    app: Flask, session: Session, town_a: Town, officer_a: Person, days_ago: int, acknowledged: bool
+) -> None:
     today = date.today()
     submitted = submit_case(session, config_of(app), town_a)
     row = case_row(session, submitted.id)
@@ -213,7 +236,9 @@ def _statements(app: Flask) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
-def test_statements_per_page_do_not_grow_with_the_rows_shown(app: Flask, session: Session, town_a: Town, officer_a: Person) -> None:
+def test_statements_per_page_do_not_grow_with_the_rows_shown(
+    app: Flask, session: Session, town_a: Town, officer_a: Person
+) -> None:
     _many(app, session, town_a, 1)
     client = logged_in_client(app, officer_a)
     assert len(_listed(client)) == 1  # warm-up
@@ -229,7 +254,9 @@ def test_statements_per_page_do_not_grow_with_the_rows_shown(app: Flask, session
     assert len(filtered) <= len(full_page)
 
 
-def test_only_the_page_shown_is_decrypted(app: Flask, session: Session, town_a: Town, officer_a: Person, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_the_page_shown_is_decrypted(
+    app: Flask, session: Session, town_a: Town, officer_a: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _many(app, session, town_a, PAGE_SIZE + 5)
     client = logged_in_client(app, officer_a)
     opened: list[str] = []

@@ -60,7 +60,9 @@ def _account(session: Session, person: Person) -> Account:
     return account
 
 
-def test_officer_without_grant_cannot_decrypt_until_a_colleague_grants_the_key(app: Flask, session: Session, world: World, config: Config) -> None:
+def test_officer_without_grant_cannot_decrypt_until_a_colleague_grants_the_key(
+    app: Flask, session: Session, world: World, config: Config
+) -> None:
     waiting = world.waiting_a
     client = logged_in_client(app, waiting)
     page = _case_page(client, world.case_a.id)
@@ -103,7 +105,9 @@ def test_officer_without_grant_cannot_decrypt_until_a_colleague_grants_the_key(a
     assert fresh.get(f"/clearing/fall/{world.case_a.id}/datei/{world.case_a.attachment_ids[0]}").data == PDF_BYTES
 
 
-def test_an_officer_without_the_key_cannot_pass_it_on(app: Flask, session: Session, world: World, config: Config) -> None:
+def test_an_officer_without_the_key_cannot_pass_it_on(
+    app: Flask, session: Session, world: World, config: Config
+) -> None:
     other = add_person(session, config, world.a, "noch-einer-a", grant=False)
     client = logged_in_client(app, world.waiting_a)
     response = client.post(f"/verwaltung/freischalten/{other.id}", data={"csrf_token": staff_csrf(client)})
@@ -118,13 +122,29 @@ def test_password_change_keeps_the_key_and_retires_the_old_password(app: Flask, 
     old_hash, old_wrapped = before.password_hash, before.wrapped_private_key
     client = logged_in_client(app, officer)
 
-    wrong = client.post("/konto", data={"old_password": "not-my-password", "new_password": "ein neues langes Passwort", "repeat": "ein neues langes Passwort", "csrf_token": staff_csrf(client)})
+    wrong = client.post(
+        "/konto",
+        data={
+            "old_password": "not-my-password",
+            "new_password": "ein neues langes Passwort",
+            "repeat": "ein neues langes Passwort",
+            "csrf_token": staff_csrf(client),
+        },
+    )
     assert wrong.status_code == 200
     assert "Das bisherige Passwort ist falsch." in wrong.get_data(as_text=True)
     assert _account(session, officer).password_hash == old_hash
 
     new_password = "ein neues langes Passwort"
-    response = client.post("/konto", data={"old_password": officer.password, "new_password": new_password, "repeat": new_password, "csrf_token": staff_csrf(client)})
+    response = client.post(
+        "/konto",
+        data={
+            "old_password": officer.password,
+            "new_password": new_password,
+            "repeat": new_password,
+            "csrf_token": staff_csrf(client),
+        },
+    )
     assert response.status_code == 303
     after = _account(session, officer)
     assert after.password_hash != old_hash
@@ -176,7 +196,9 @@ def test_office_grant_with_the_recovery_key(app: Flask, session: Session, world:
         ("unknown municipality", "no officer"),
     ],
 )
-def test_office_grant_refuses_with_a_message(app: Flask, session: Session, world: World, which: str, message: str) -> None:
+def test_office_grant_refuses_with_a_message(
+    app: Flask, session: Session, world: World, which: str, message: str
+) -> None:
     slug, login, key = world.a.slug, world.waiting_a.login, world.a.recovery_key
     if which == "other municipality's key":
         key = world.b.recovery_key
@@ -193,7 +215,12 @@ def test_office_grant_refuses_with_a_message(app: Flask, session: Session, world
     assert message in result.output
     assert "Traceback" not in result.output
     session.expire_all()
-    assert session.scalar(select(OfficeKeyGrant).where(OfficeKeyGrant.holder.in_([world.waiting_a.id, world.coordinator_a.id]))) is None
+    assert (
+        session.scalar(
+            select(OfficeKeyGrant).where(OfficeKeyGrant.holder.in_([world.waiting_a.id, world.coordinator_a.id]))
+        )
+        is None
+    )
 
 
 # A dump of the database and the session store, without the cookie --------------------------------------
@@ -225,7 +252,9 @@ def _dump_with_sessions(app: Flask, session: Session, config: Config, world: Wor
     return client, dump_database(app)
 
 
-def test_a_dump_with_the_session_store_but_without_the_cookie_decrypts_nothing(app: Flask, session: Session, world: World, config: Config) -> None:
+def test_a_dump_with_the_session_store_but_without_the_cookie_decrypts_nothing(
+    app: Flask, session: Session, world: World, config: Config
+) -> None:
     _client, dump = _dump_with_sessions(app, session, config, world)
     values = dump_values(dump)
     candidates = {bytes(v) for v in values if isinstance(v, bytes | memoryview) and len(bytes(v)) == 32}
@@ -239,21 +268,45 @@ def test_a_dump_with_the_session_store_but_without_the_cookie_decrypts_nothing(a
     attempts = []
     for key in keys:
         for c in cases:
-            attempts.append(lambda key=key, c=c: crypto.open_sealed(key, bytes(c["sealed_case_key"]), purpose="case-key", record_id=c["id"]))
-            attempts.append(lambda key=key, c=c: case_crypto.decrypt_report(key, c["id"], bytes(c["report_ciphertext"])))
+            attempts.append(
+                lambda key=key, c=c: crypto.open_sealed(
+                    key, bytes(c["sealed_case_key"]), purpose="case-key", record_id=c["id"]
+                )
+            )
+            attempts.append(
+                lambda key=key, c=c: case_crypto.decrypt_report(key, c["id"], bytes(c["report_ciphertext"]))
+            )
         for g in grants:
             record = office_key_record_id(g["municipality_id"], g["holder"])
-            attempts.append(lambda key=key, g=g, record=record: crypto.open_sealed(key, bytes(g["sealed_private_key"]), purpose=OFFICE_KEY_PURPOSE, record_id=record))
+            attempts.append(
+                lambda key=key, g=g, record=record: crypto.open_sealed(
+                    key, bytes(g["sealed_private_key"]), purpose=OFFICE_KEY_PURPOSE, record_id=record
+                )
+            )
         for s in stored_sessions:
-            attempts.append(lambda key=key, s=s: crypto.box_decrypt(key, bytes(s["ciphertext"]), purpose=f"session-{s['purpose']}", record_id=s["subject_id"]))
+            attempts.append(
+                lambda key=key, s=s: crypto.box_decrypt(
+                    key, bytes(s["ciphertext"]), purpose=f"session-{s['purpose']}", record_id=s["subject_id"]
+                )
+            )
         for a in accesses:
-            attempts.append(lambda key=key, a=a: crypto.box_decrypt(key, bytes(a["wrapped_case_key"]), purpose="reporter-case-key", record_id=a["case_id"]))
+            attempts.append(
+                lambda key=key, a=a: crypto.box_decrypt(
+                    key, bytes(a["wrapped_case_key"]), purpose="reporter-case-key", record_id=a["case_id"]
+                )
+            )
     assert len(attempts) > 100
     opened = [attempt for attempt in attempts if _opens(attempt)]
     assert opened == []
 
     # Nor is anything readable lying about in clear.
-    for secret in ("Fall in Astadt", world.a.recovery_key, world.officer_a.password, world.officer_a.totp_secret, world.case_a.receipt_code.replace(" ", "")):
+    for secret in (
+        "Fall in Astadt",
+        world.a.recovery_key,
+        world.officer_a.password,
+        world.officer_a.totp_secret,
+        world.case_a.receipt_code.replace(" ", ""),
+    ):
         assert dump_contains(dump, secret) == [], secret
 
 
@@ -275,7 +328,12 @@ def test_with_the_cookie_the_office_key_comes_back(app: Flask, session: Session,
         assert case_crypto.decrypt_report(case_key, case.id, case.report_ciphertext)["description"] == "Fall in Astadt"
         assert db.scalar(select(ReporterAccess).where(ReporterAccess.case_id == case.id)) is not None
     # The cookie carries the token only, never the key itself.
-    for form in (office_key, office_key.hex().encode(), base64.b64encode(office_key), base64.urlsafe_b64encode(office_key).rstrip(b"=")):
+    for form in (
+        office_key,
+        office_key.hex().encode(),
+        base64.b64encode(office_key),
+        base64.urlsafe_b64encode(office_key).rstrip(b"="),
+    ):
         assert form not in cookie.value.encode()
 
     # The cookie without the server half is a random string: delete the row and the session is gone.
@@ -287,7 +345,9 @@ def test_with_the_cookie_the_office_key_comes_back(app: Flask, session: Session,
     assert response.headers["Location"].startswith("/anmelden")
 
 
-def test_cases_of_two_municipalities_need_their_own_office_key(app: Flask, session: Session, config: Config, town_a: Town) -> None:
+def test_cases_of_two_municipalities_need_their_own_office_key(
+    app: Flask, session: Session, config: Config, town_a: Town
+) -> None:
     b = add_town(session, "zweitstadt", "Zweitstadt")
     officer_b = add_person(session, config, b, "fachkraft-zwei")
     case_a = submit_case(session, config, town_a, description="nur für A")

@@ -63,7 +63,10 @@ def test_password_is_hashed_with_argon2id(session: Session, config: Config, offi
     assert crypto.verify_password(account.password_hash, officer.password)
     assert not crypto.verify_password(account.password_hash, officer.password + "x")
     # The account key is wrapped under the password with Argon2id too, and opens only with it.
-    assert crypto.public_key_of(crypto.unwrap_private_key(account.wrapped_private_key, officer.password)) == account.public_key
+    assert (
+        crypto.public_key_of(crypto.unwrap_private_key(account.wrapped_private_key, officer.password))
+        == account.public_key
+    )
     with pytest.raises(crypto.CryptoError):
         crypto.unwrap_private_key(account.wrapped_private_key, "a wrong password")
     # The TOTP secret is not stored in clear.
@@ -82,7 +85,9 @@ def test_password_is_hashed_with_argon2id(session: Session, config: Config, offi
         ({"login": "fachkraft"}, "exists"),
     ],
 )
-def test_account_creation_refuses_bad_input(session: Session, config: Config, town: Town, officer: Person, values: dict[str, str], message: str) -> None:
+def test_account_creation_refuses_bad_input(
+    session: Session, config: Config, town: Town, officer: Person, values: dict[str, str], message: str
+) -> None:
     arguments: dict[str, str | None] = {"login": "neue-person", "role": "officer", "municipality_id": town.id, **values}
     with pytest.raises(AccountError, match=message):
         create_account(session, config, **arguments)  # type: ignore[arg-type]
@@ -90,7 +95,9 @@ def test_account_creation_refuses_bad_input(session: Session, config: Config, to
         create_account(session, config, login="netz", role="network_operator", municipality_id=town.id)
 
 
-def test_totp_accepts_the_window_and_never_the_same_code_twice(session: Session, config: Config, officer: Person) -> None:
+def test_totp_accepts_the_window_and_never_the_same_code_twice(
+    session: Session, config: Config, officer: Person
+) -> None:
     account = _account(session, officer)
     totp = pyotp.TOTP(officer.totp_secret)
     now = time.time()
@@ -161,7 +168,9 @@ def test_failed_logins_delay_the_account_more_and_more(session: Session, config:
     session.rollback()
 
 
-def test_unknown_and_inactive_logins_are_refused_like_a_wrong_password(session: Session, config: Config, officer: Person) -> None:
+def test_unknown_and_inactive_logins_are_refused_like_a_wrong_password(
+    session: Session, config: Config, officer: Person
+) -> None:
     with pytest.raises(LoginRefused):
         check_password(session, config, "niemand", "irgendein passwort")
     _account(session, officer).active = False
@@ -175,7 +184,9 @@ def test_unknown_and_inactive_logins_are_refused_like_a_wrong_password(session: 
 
 
 def test_account_add_json_prints_credentials_that_log_in(app: Flask, session: Session, town: Town) -> None:
-    result = app.test_cli_runner().invoke(args=["account", "add", "neue-fachkraft", "--municipality", town.slug, "--name", "Neue Fachkraft", "--json"])
+    result = app.test_cli_runner().invoke(
+        args=["account", "add", "neue-fachkraft", "--municipality", town.slug, "--name", "Neue Fachkraft", "--json"]
+    )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     assert {"login", "password", "totp_secret", "id", "role"} <= set(printed)
@@ -194,7 +205,10 @@ def test_account_add_json_prints_credentials_that_log_in(app: Flask, session: Se
     [
         (["account", "add", "x1-person", "--municipality", "nirgendwo"], "no municipality"),
         (["account", "add", "Falscher Name", "--municipality", "kontostadt"], "login"),
-        (["account", "add", "netz-person", "--role", "network_operator", "--municipality", "kontostadt"], "municipality"),
+        (
+            ["account", "add", "netz-person", "--role", "network_operator", "--municipality", "kontostadt"],
+            "municipality",
+        ),
     ],
 )
 def test_account_add_refuses_with_a_message(app: Flask, town: Town, args: list[str], message: str) -> None:
@@ -207,7 +221,9 @@ def test_network_operator_from_the_command_line(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["account", "add", "netzwerk", "--role", "network_operator", "--json"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    person = Person(printed["id"], printed["login"], printed["password"], printed["totp_secret"], "network_operator", None)
+    person = Person(
+        printed["id"], printed["login"], printed["password"], printed["totp_secret"], "network_operator", None
+    )
     assert log_in(app, app.test_client(), person).headers["Location"] == "/verwaltung/netzwerk"
 
 

@@ -68,7 +68,11 @@ def officer(session: Session, config: Config, town: Town) -> Person:
 
 def _staff_rows(app: Flask, person: Person) -> list[SecretSession]:
     with new_session(app) as db:
-        return list(db.scalars(select(SecretSession).where(SecretSession.subject_id == person.id, SecretSession.purpose == "staff")))
+        return list(
+            db.scalars(
+                select(SecretSession).where(SecretSession.subject_id == person.id, SecretSession.purpose == "staff")
+            )
+        )
 
 
 def _is_logged_in(client: FlaskClient) -> bool:
@@ -123,7 +127,9 @@ def test_failed_logins_are_delayed_over_http(app: Flask, session: Session, offic
     assert delayed.status_code == 200
     assert DELAYED in delayed.get_data(as_text=True)
     # Once the delay is over, the right password and code log in and reset the count.
-    session.execute(update(Account).where(Account.id == officer.id).values(locked_until=utcnow() - timedelta(seconds=1)))
+    session.execute(
+        update(Account).where(Account.id == officer.id).values(locked_until=utcnow() - timedelta(seconds=1))
+    )
     session.commit()
     log_in(app, client, officer)
     session.expire_all()
@@ -150,7 +156,9 @@ def test_the_session_is_renewed_at_login(app: Flask, officer: Person) -> None:
     assert len({anonymous_cookie.value, pending_cookie.value, staff_cookie.value}) == 3
     assert after["staff"] != pending["login_pending"]
     with new_session(app) as db:
-        assert db.scalars(select(SecretSession.purpose).where(SecretSession.subject_id == officer.id)).all() == ["staff"]
+        assert db.scalars(select(SecretSession.purpose).where(SecretSession.subject_id == officer.id)).all() == [
+            "staff"
+        ]
     # A cookie from before the login (planted by someone else, say) opens nothing.
     for old in (anonymous_cookie, pending_cookie):
         other = app.test_client()
@@ -166,14 +174,22 @@ def test_idle_sessions_end_after_30_minutes(app: Flask, officer: Person) -> None
     assert timedelta(minutes=29) < row.expires_at - utcnow() <= timedelta(minutes=30)
     # Activity keeps it alive: each request moves the end.
     with new_session(app) as db:
-        db.execute(update(SecretSession).where(SecretSession.id_hash == row.id_hash).values(expires_at=utcnow() + timedelta(minutes=1)))
+        db.execute(
+            update(SecretSession)
+            .where(SecretSession.id_hash == row.id_hash)
+            .values(expires_at=utcnow() + timedelta(minutes=1))
+        )
         db.commit()
     assert _is_logged_in(client)
     (row,) = _staff_rows(app, officer)
     assert row.expires_at - utcnow() > timedelta(minutes=29)
     # 30 idle minutes: the session is gone, and so is its server half.
     with new_session(app) as db:
-        db.execute(update(SecretSession).where(SecretSession.id_hash == row.id_hash).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.execute(
+            update(SecretSession)
+            .where(SecretSession.id_hash == row.id_hash)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
         db.commit()
     response = client.get("/clearing/")
     assert response.status_code == 302
@@ -206,7 +222,9 @@ def test_logout_deletes_the_server_half(app: Flask, officer: Person) -> None:
     assert not _is_logged_in(replay)
 
 
-def test_log_out_everywhere_ends_the_other_devices_too(app: Flask, session: Session, config: Config, town: Town, officer: Person) -> None:
+def test_log_out_everywhere_ends_the_other_devices_too(
+    app: Flask, session: Session, config: Config, town: Town, officer: Person
+) -> None:
     colleague = add_person(session, config, town, "kollegin")
     laptop = logged_in_client(app, officer)
     phone = logged_in_client(app, officer)
@@ -253,10 +271,15 @@ def test_a_path_on_this_site_is_followed_after_login(app: Flask, officer: Person
     assert response.status_code == 302
     target = response.headers["Location"]
     assert target == "/anmelden?next=/verwaltung/freischalten"
-    assert log_in(app, client, officer, next_path="/verwaltung/freischalten").headers["Location"] == "/verwaltung/freischalten"
+    assert (
+        log_in(app, client, officer, next_path="/verwaltung/freischalten").headers["Location"]
+        == "/verwaltung/freischalten"
+    )
 
 
-def test_totp_enrolment_shows_a_qr_code_and_the_secret(app: Flask, session: Session, config: Config, town: Town) -> None:
+def test_totp_enrolment_shows_a_qr_code_and_the_secret(
+    app: Flask, session: Session, config: Config, town: Town
+) -> None:
     newcomer = add_person(session, config, town, "neuling", totp_confirmed=False)
     client = app.test_client()
     assert submit_password(client, newcomer.login, newcomer.password).status_code == 303
@@ -268,7 +291,11 @@ def test_totp_enrolment_shows_a_qr_code_and_the_secret(app: Flask, session: Sess
     assert "<path" in svg
     grouped = " ".join(newcomer.totp_secret[i : i + 4] for i in range(0, len(newcomer.totp_secret), 4))
     assert grouped in page
-    assert pyotp.TOTP(newcomer.totp_secret).provisioning_uri(name=newcomer.login, issuer_name="Komm.A Meldestelle").startswith("otpauth://totp/")
+    assert (
+        pyotp.TOTP(newcomer.totp_secret)
+        .provisioning_uri(name=newcomer.login, issuer_name="Komm.A Meldestelle")
+        .startswith("otpauth://totp/")
+    )
     assert submit_code(client, totp_code(app, newcomer)).status_code == 303
     session.expire_all()
     account = session.get(Account, newcomer.id)
@@ -294,3 +321,21 @@ def test_the_code_step_needs_the_password_step(app: Flask) -> None:
     response = client.get("/anmelden/code")
     assert response.status_code == 303
     assert response.headers["Location"] == "/anmelden"
+
+
+def test_a_form_sent_after_the_session_ended_leads_back_to_a_page(
+    app: Flask, session: Session, config: Config, town: Town, officer: Person
+) -> None:
+    # The session ran out while a form was open: the form's action is POST-only, so the login
+    # must not send the officer back to it (that would be a "method not allowed" page).
+    newcomer = add_person(session, config, town, "neuling", grant=False)
+    client = app.test_client()
+    response = client.post(
+        f"/verwaltung/freischalten/{newcomer.id}", data={"csrf_token": csrf_token(client, "/anmelden")}
+    )
+    assert response.status_code == 302
+    login_page = response.headers["Location"]
+    assert login_page.startswith("/anmelden")
+    next_path = login_page.partition("next=")[2] or None
+    final = log_in(app, client, officer, next_path=unquote(next_path) if next_path else None)
+    assert client.get(final.headers["Location"]).status_code == 200

@@ -80,7 +80,9 @@ def test_reports_during_a_redis_outage_are_kept_and_notified_exactly_once(
     assert runner.invoke(args=["outbox", "relay", "--older-than", "0"]).output.strip() == "0"
 
     worker = start_worker(own_redis.url)
-    wait_for(lambda: all(e.completed_at is not None for e in outbox(app, "notify_new_report")), "every notification", worker)
+    wait_for(
+        lambda: all(e.completed_at is not None for e in outbox(app, "notify_new_report")), "every notification", worker
+    )
     smtp.wait_for(2 * (1 + DURING_OUTAGE))
     assert runner.invoke(args=["outbox", "relay", "--older-than", "0"]).output.strip() == "0"
     time.sleep(1.5)  # anything sent twice would arrive now

@@ -50,7 +50,9 @@ def fails(app: Flask, connection: Redis, entry_id: str, attempt: int, worker: Ko
 
 
 def retried(connection: Redis, entry_id: str, worker: KommaProcess) -> None:
-    wait_for(lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry to be scheduled", worker)
+    wait_for(
+        lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry to be scheduled", worker
+    )
 
 
 def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(

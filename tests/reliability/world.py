@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 from clearing import agreements as agreement_rules
 from clearing import portal, referrals, service
 from clearing.examples import EXAMPLE_AGREEMENT
+from clearing.maintenance import scan_deadlines
 from clearing.partner_models import PartnerOrganisation, Referral
 from clearing.partners import add_partner_user, partner_by_key, partner_key_for, save_agreement
 from core import secret_sessions
 from core.accounts import Account, check_password
 from core.config import Config
 from core.custody import office_key_from_recovery
+from core.db import utcnow
 from core.models import Municipality
 from core.staff import Staff
 from reporting import service as reporting_service
@@ -92,17 +94,27 @@ def _add_alliance(session: Session, config: Config, office: Office) -> Office:
     town = office.town
     spec = agreement_rules.parse_yaml(EXAMPLE_AGREEMENT)
     rules = tuple(dataclasses.replace(r, notify_email=f"{r.partner}@{town.slug}.example") for r in spec.partners)
-    save_agreement(session, town.id, agreement_rules.AgreementSpec(rules), actor_id=office.coordinator.id, actor_role="coordinator")
+    save_agreement(
+        session, town.id, agreement_rules.AgreementSpec(rules), actor_id=office.coordinator.id, actor_role="coordinator"
+    )
     session.commit()
     partner = partner_by_key(session, town.id, PARTNER)
     assert partner is not None
-    created = add_partner_user(session, config, partner, login=f"beratung-{town.slug}", display_name="Beraterin", totp_confirmed=True)
+    created = add_partner_user(
+        session, config, partner, login=f"beratung-{town.slug}", display_name="Beraterin", totp_confirmed=True
+    )
     partner_email = f"beraterin@{town.slug}.example"
     created.account.email = partner_email
     session.commit()
     a = created.account
     user = Person(a.id, a.login, created.password, created.totp_secret, a.role, a.municipality_id)
-    return dataclasses.replace(office, partner_user=user, partner_id=partner.id, partner_email=partner_email, partner_notify_email=partner.notify_email)
+    return dataclasses.replace(
+        office,
+        partner_user=user,
+        partner_id=partner.id,
+        partner_email=partner_email,
+        partner_notify_email=partner.notify_email,
+    )
 
 
 # Staff as the product's functions take them -------------------------------------------------------------
@@ -111,7 +123,8 @@ def _add_alliance(session: Session, config: Config, office: Office) -> Office:
 def officer_staff(session: Session, office: Office) -> Staff:
     municipality = session.get(Municipality, office.town.id)
     account = session.get(Account, office.officer.id)
-    assert municipality is not None and account is not None
+    assert municipality is not None
+    assert account is not None
     return Staff(account, office_key_from_recovery(session, municipality, office.town.recovery_key))
 
 
@@ -124,7 +137,9 @@ def partner_staff(session: Session, config: Config, office: Office) -> Staff:
 # Reports ------------------------------------------------------------------------------------------------
 
 
-def new_report(*, files: int = 0, statistics: bool = True, contact_email: str = "", description: str = DESCRIPTION) -> NewReport:
+def new_report(
+    *, files: int = 0, statistics: bool = True, contact_email: str = "", description: str = DESCRIPTION
+) -> NewReport:
     content: dict[str, Any] = {
         "reporter_role": "affected",
         "affected_role": "council_member",
@@ -138,7 +153,10 @@ def new_report(*, files: int = 0, statistics: bool = True, contact_email: str = 
         "contact_email": contact_email,
         "acute_danger": False,
     }
-    evidence = [Evidence(f"beweis-{n}.pdf", CleanFile(pdf(f"Beweis {n}"), "application/pdf", ".pdf", True)) for n in range(files)]
+    evidence = [
+        Evidence(f"beweis-{n}.pdf", CleanFile(pdf(f"Beweis {n}"), "application/pdf", ".pdf", True))
+        for n in range(files)
+    ]
     return NewReport(
         affected_role="council_member",
         channel="public_space",
@@ -246,11 +264,18 @@ def refer(session: Session, staff: Staff, case: Case) -> Referral:
 
 def full_case(session: Session, config: Config, office: Office) -> FullCase:
     """Report with files, messages both ways, notes, assessment, a referral with files and partner
-    feedback, a mailbox session, then closed. Every step through the product's services."""
+    feedback, reminders, a mailbox session, then closed. Every step through the product's services."""
     reported = submit(session, config, office, files=2, contact_email="betroffen@privat.example")
     key = mailbox_key(session, config, reported.receipt_code)
-    reporting_service.add_reporter_message(session, key, "Nachtrag: es ging weiter.", [Evidence("nachtrag.pdf", CleanFile(pdf("Nachtrag"), "application/pdf", ".pdf", True))])
-    secret_sessions.create(session, purpose="mailbox", subject_id=key.case_id, secret=key.case_key, idle=timedelta(minutes=15))
+    reporting_service.add_reporter_message(
+        session,
+        key,
+        "Nachtrag: es ging weiter.",
+        [Evidence("nachtrag.pdf", CleanFile(pdf("Nachtrag"), "application/pdf", ".pdf", True))],
+    )
+    secret_sessions.create(
+        session, purpose="mailbox", subject_id=key.case_id, secret=key.case_key, idle=timedelta(minutes=15)
+    )
     session.commit()
     staff = officer_staff(session, office)
     case = session.get(Case, reported.case_id)
@@ -265,9 +290,21 @@ def full_case(session: Session, config: Config, office: Office) -> FullCase:
     assert partner is not None
     pstaff = partner_staff(session, config, office)
     portal.open_packet(session, pstaff, referral, partner)
-    portal.update(session, pstaff, referral, partner, state="accepted", outcome=None, text="Wir übernehmen die Beratung.")
-    portal.update(session, pstaff, referral, partner, state="completed", outcome="counselling_started", text="Beratung hat begonnen.")
+    portal.update(
+        session, pstaff, referral, partner, state="accepted", outcome=None, text="Wir übernehmen die Beratung."
+    )
+    portal.update(
+        session,
+        pstaff,
+        referral,
+        partner,
+        state="completed",
+        outcome="counselling_started",
+        text="Beratung hat begonnen.",
+    )
     session.commit()
+    # While it was open, its 3-month feedback and complaint deadlines came near: reminders.
+    scan_deadlines(session, utcnow() + timedelta(days=100))
     service.change_status(session, staff, case, "closed", "Abgeschlossen nach Beratung.")
     session.commit()
     return FullCase(case.id, reported.receipt_code, referral.id)

@@ -50,7 +50,9 @@ TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z!]")
 @pytest.fixture
 def app_config(migrated_database: str, tmp_path: Path) -> Config:
     # Small files keep the oversized request fast.
-    return make_test_config(migrated_database, tmp_path / "instance", max_files=MAX_FILES, max_file_bytes=MAX_FILE_BYTES)
+    return make_test_config(
+        migrated_database, tmp_path / "instance", max_files=MAX_FILES, max_file_bytes=MAX_FILE_BYTES
+    )
 
 
 @pytest.fixture
@@ -113,7 +115,9 @@ def test_missing_csrf_token_is_refused(client: FlaskClient, session: Session, to
     assert "Das Formular ist abgelaufen" in page(no_login)
 
 
-def test_oversized_body_is_refused_with_413(client: FlaskClient, session: Session, town: Town, app_config: Config) -> None:
+def test_oversized_body_is_refused_with_413(
+    client: FlaskClient, session: Session, town: Town, app_config: Config
+) -> None:
     huge = b"\xff\xd8\xff" + b"\0" * (app_config.max_request_bytes + 1024)
     response = post_report(client, town, uploads=[("riesig.jpg", huge)])
     text = refused(response, session, "zu groß", "nichts gespeichert", status=413)
@@ -129,7 +133,9 @@ def test_file_over_the_per_file_limit_is_refused(client: FlaskClient, session: S
 def test_too_many_files_are_refused(client: FlaskClient, session: Session, town: Town) -> None:
     photo = files.encode(files.pattern(), "PNG")
     uploads = [(f"foto{i}.png", photo) for i in range(MAX_FILES + 1)]
-    text = refused(post_report(client, town, uploads=uploads), session, f"Bitte wählen Sie höchstens {MAX_FILES} Dateien aus.")
+    text = refused(
+        post_report(client, town, uploads=uploads), session, f"Bitte wählen Sie höchstens {MAX_FILES} Dateien aus."
+    )
     assert "Bitte wählen Sie Ihre Dateien erneut aus." in text
 
 
@@ -168,7 +174,9 @@ def test_invalid_utf8_in_a_field_is_refused(client: FlaskClient, session: Sessio
 def test_invalid_utf8_in_a_reply_is_refused(client: FlaskClient, session: Session, town: Town) -> None:
     code = submit(client, town)
     open_mailbox(client, code)
-    body, content_type = multipart([("csrf_token", csrf_token(client, MAILBOX).encode()), ("body", b"Antwort \xff\xfe\xfa")])
+    body, content_type = multipart(
+        [("csrf_token", csrf_token(client, MAILBOX).encode()), ("body", b"Antwort \xff\xfe\xfa")]
+    )
     response = client.post("/postfach/nachricht", data=body, content_type=content_type)
     assert response.status_code == 422
     assert "nicht gelesen werden" in page(response)
@@ -215,7 +223,16 @@ def test_100000_characters_in_every_field_at_once(client: FlaskClient, session: 
         known_since=long,
     )
     text = refused(post_report(client, town, data), session, "Bitte prüfen Sie Ihre Angaben")
-    for field in ("description", "place", "platform", "urls", "perpetrator_description", "evidence_found", "police_reference", "contact_phone"):
+    for field in (
+        "description",
+        "place",
+        "platform",
+        "urls",
+        "perpetrator_description",
+        "evidence_found",
+        "police_reference",
+        "contact_phone",
+    ):
         assert "höchstens" in field_error(text, field), field
     for field in ("contact_email", "incident_month", "incident_time", "incident_date", "known_since"):
         assert field_error(text, field).strip(), field
@@ -227,7 +244,9 @@ def test_100000_characters_in_every_field_at_once(client: FlaskClient, session: 
     assert f"höchstens {LIMITS['message']} Zeichen" in page(reply)
 
 
-def test_markup_is_stripped_from_every_field_and_rendered_escaped(client: FlaskClient, session: Session, town: Town) -> None:
+def test_markup_is_stripped_from_every_field_and_rendered_escaped(
+    client: FlaskClient, session: Session, town: Town
+) -> None:
     data = full_report(
         description=f"Vorher {SCRIPT} nachher <b>fett</b> {ENCODED_SCRIPT}",
         place=f"Rathaus {SCRIPT}",
@@ -262,7 +281,9 @@ def test_markup_is_stripped_from_every_field_and_rendered_escaped(client: FlaskC
     assert match
     open_mailbox(client, match.group(1))
     name = f'<img src=x onerror="alert(3)">{SCRIPT}.pdf'
-    reply = post_mailbox(client, "nachricht", {"body": f"Antwort {SCRIPT} {ENCODED_SCRIPT} <i>kursiv</i>"}, [(name, pdf_with("x"))])
+    reply = post_mailbox(
+        client, "nachricht", {"body": f"Antwort {SCRIPT} {ENCODED_SCRIPT} <i>kursiv</i>"}, [(name, pdf_with("x"))]
+    )
     assert reply.status_code == 303
     mailbox = page(client.get(MAILBOX))
     assert "Antwort alert(1)" in mailbox
@@ -380,7 +401,14 @@ def test_a_refused_form_keeps_every_value_and_names_the_files_to_choose_again(
     assert not checked("motives", "antisemitism")
     assert checked("perpetrator", "citizen")
     assert checked("contact", "phone")
-    for box in ("ongoing", "done_police", "done_supervisor", "consent_counselling", "consent_police", "consent_employer"):
+    for box in (
+        "ongoing",
+        "done_police",
+        "done_supervisor",
+        "consent_counselling",
+        "consent_police",
+        "consent_employer",
+    ):
         assert checked(box, "y"), box
     for box in ("done_counselling", "consent_prosecutor", "consent_statistics", "consent_no_forwarding"):
         assert not checked(box, "y"), box

@@ -319,7 +319,9 @@ def walk_through_everything(client: FlaskClient, session: Session, town: Town, c
 
     page = open_mailbox(client, code)
     assert f"{canary}-beweis.jpg" in page
-    reply = post_mailbox(client, "nachricht", {"body": f"Nachtrag {canary}"}, [(f"{canary}-nachtrag.png", evidence.reply_png)])
+    reply = post_mailbox(
+        client, "nachricht", {"body": f"Nachtrag {canary}"}, [(f"{canary}-nachtrag.png", evidence.reply_png)]
+    )
     assert reply.status_code == 303
     assert f"Nachtrag {canary}" in client.get(MAILBOX).get_data(as_text=True)
     assert post_mailbox(client, "einwilligungen", {"consent_police": "y", "consent_statistics": "y"}).status_code == 303
@@ -506,7 +508,11 @@ def test_redis_search_finds_a_planted_canary_in_every_type(redis_url: str) -> No
 
 def test_found_in_reads_compressed_and_case_folded_data(traces: Traces) -> None:
     needles = traces.needles()
-    assert found_in(zlib.compress(traces.canary.encode()), needles) == ["canary", "canary (lower case)", "canary (url-encoded)"]
+    assert found_in(zlib.compress(traces.canary.encode()), needles) == [
+        "canary",
+        "canary (lower case)",
+        "canary (url-encoded)",
+    ]
     assert "user agent" in found_in(traces.user_agent.upper(), needles)
     assert found_in(b"nothing here", needles) == []
     assert re.fullmatch(r"CANARY[0-9a-f]{16}", traces.canary)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -39,6 +40,8 @@ from workers.models import OutboxEntry
 RECEIPT_RE = re.compile(r'data-testid="receipt-code">(\d{4} \d{4} \d{4} \d{4})<')
 CODE_RE = re.compile(r"\b\d{4} \d{4} \d{4} \d{4}\b")
 MAILBOX = "/postfach/ansicht"
+# Dates on the pages are local to the service (BABEL_DEFAULT_TIMEZONE).
+PAGE_TIMEZONE = ZoneInfo("Europe/Berlin")
 LOGIN = "/postfach"
 
 
@@ -101,7 +104,9 @@ def office_view(session: Session, town: Town, case_id: str | None = None) -> Off
         found[meta.name] = (meta, case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext))
     messages = [
         (m.author, case_crypto.decrypt_message(key, m.id, m.ciphertext))
-        for m in session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at))
+        for m in session.scalars(
+            select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
+        )
     ]
     return OfficeView(case, case_crypto.decrypt_report(key, case.id, case.report_ciphertext), found, messages)
 
@@ -180,7 +185,9 @@ def read_receipt(client: FlaskClient, town: Town) -> tuple[str, TestResponse]:
     return match.group(1), page
 
 
-def submit(client: FlaskClient, town: Town, data: dict[str, Any] | None = None, uploads: Iterable[tuple[str, bytes]] = ()) -> str:
+def submit(
+    client: FlaskClient, town: Town, data: dict[str, Any] | None = None, uploads: Iterable[tuple[str, bytes]] = ()
+) -> str:
     """A successful report; returns the receipt code."""
     response = post_report(client, town, data, uploads)
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -248,7 +255,9 @@ def test_form_explains_who_reads_what_happens_anonymity_and_retention(client: Fl
     assert "Wie lange werden Daten gespeichert?" in page
     assert "3 Jahre" in page
     # The emergency numbers are in the HTML of the danger question itself, not added by a script.
-    danger = page[page.index('<fieldset class="danger">') : page.index("</fieldset>", page.index('<fieldset class="danger">'))]
+    danger = page[
+        page.index('<fieldset class="danger">') : page.index("</fieldset>", page.index('<fieldset class="danger">'))
+    ]
     assert "110" in danger
     assert "112" in danger
     assert "<script" not in page
@@ -293,8 +302,8 @@ def test_whole_path_form_receipt_mailbox_reply_consents(client: FlaskClient, ses
     # The mailbox: status in words with the date.
     page = open_mailbox(client, code)
     assert "Eingegangen" in page
-    received = case.status_changed_at.astimezone(UTC)
-    assert f"{received.day:02d}.{received.month:02d}.{received.year}" in page or f"{received.day}.{received.month}.{received.year}" in page
+    received = case.status_changed_at.astimezone(PAGE_TIMEZONE)
+    assert f"seit {received:%d.%m.%Y}" in page
     assert "Ihre Meldung ist eingegangen" in page
     assert "Screenshot Beitrag.png" in page
     assert "Noch keine Nachrichten" in page
@@ -496,9 +505,8 @@ def test_deletion_request_records_the_date(client: FlaskClient, session: Session
     assert case.deletion_requested_at is not None
     assert utcnow() - case.deletion_requested_at < timedelta(minutes=1)
     page = client.get(MAILBOX).get_data(as_text=True)
-    when = case.deletion_requested_at.astimezone(UTC)
-    assert "die Löschung beantragt" in page
-    assert str(when.year) in page
+    when = case.deletion_requested_at.astimezone(PAGE_TIMEZONE)
+    assert f"Sie haben am {when:%d.%m.%Y} die Löschung beantragt." in page
     assert "Ihr Löschwunsch liegt vor." in page
     kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
     assert kinds.count("deletion_requested") == 1
@@ -509,7 +517,9 @@ def test_leaving_ends_the_mailbox_session(client: FlaskClient, session: Session)
     code = submit(client, town)
     open_mailbox(client, code)
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(SecretSession).where(SecretSession.purpose == "mailbox")) == 1
+    assert (
+        session.scalar(select(func.count()).select_from(SecretSession).where(SecretSession.purpose == "mailbox")) == 1
+    )
     response = client.post("/postfach/verlassen", data={"csrf_token": csrf_token(client, MAILBOX)})
     assert response.status_code == 303
     assert response.headers["Location"].endswith(LOGIN)

@@ -1,0 +1,206 @@
+"""PostgreSQL stopped and restarted while the web app serves (the PostgreSQL pass only).
+
+Requests during the outage get the calm 503 page, a submission cut off mid-transaction leaves
+nothing behind, and the same app instance serves again once the server is back (pool_pre_ping).
+This restarts the machine's PostgreSQL cluster: every other connection to it is dropped too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, make_url, select
+from sqlalchemy.engine import Engine
+from werkzeug.test import TestResponse
+
+from core.db import session_scope
+from reporting.models import Case
+from tests.clearing.helpers import logged_in_client
+from tests.conftest import csrf_token, need_service
+from tests.reliability.world import RECEIPT_RE, add_office, pdf, report_form
+from workers.models import OutboxEntry
+
+pytestmark = pytest.mark.postgres
+
+CALM_TITLE = "Der Dienst ist gerade nicht erreichbar"
+CALM_TEXT = "Es wurde nichts gespeichert."
+NEVER_SHOWN = (
+    "Traceback",
+    "psycopg",
+    "OperationalError",
+    "sqlalchemy",
+    "postgres",
+    "127.0.0.1:5432",
+    "administrator command",
+)
+
+
+class Cluster:
+    """The local PostgreSQL cluster behind the test database, driven by pg_ctlcluster."""
+
+    def __init__(self, version: str, port: int) -> None:
+        self.version = version
+        self.port = port
+
+    def _ctl(self, action: str) -> None:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def ready(self) -> bool:
+        probe = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False, timeout=30)
+        return probe.returncode == 0
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not come back")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._ctl("stop")  # "fast": active transactions are rolled back, clients disconnected
+
+    def start(self) -> None:
+        if not self.ready():
+            self._ctl("start")
+        self.wait_ready()
+
+    def restart(self) -> None:
+        self._ctl("restart")
+        self.wait_ready()
+
+
+@pytest.fixture
+def cluster(migrated_database: str) -> Iterator[Cluster]:
+    url = make_url(migrated_database)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL only: restarts the database server (runs in the PostgreSQL pass)")
+    versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
+    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_isready") is None or not versions:
+        need_service("pg_ctlcluster", "the test cannot stop and start the local PostgreSQL cluster")
+    if url.host not in ("127.0.0.1", "localhost", None):
+        need_service("local PostgreSQL", f"{url.host} is not this machine's cluster")
+    server = Cluster(versions[-1], url.port or 5432)
+    try:
+        yield server
+    finally:
+        server.start()  # running again, whatever happened in the test
+
+
+def calm_503(response: TestResponse) -> None:
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert CALM_TITLE in page
+    assert CALM_TEXT in page
+    assert '<html lang="de"' in page
+    for word in NEVER_SHOWN:
+        assert word not in page, word
+
+
+def counts(app: Flask) -> tuple[int, int]:
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        cases = session.scalar(select(func.count()).select_from(Case)) or 0
+        entries = session.scalar(select(func.count()).select_from(OutboxEntry)) or 0
+    return cases, entries
+
+
+def post_form(client: FlaskClient, path: str, token: str) -> TestResponse:
+    data: dict[str, Any] = {**report_form(), "csrf_token": token, "files": [(io.BytesIO(pdf("Foto")), "foto.pdf")]}
+    return client.post(path, data=data, content_type="multipart/form-data")
+
+
+class StopBeforeOutbox:
+    """Stops the server when the submission writes its outbox row: the case rows of the same
+    transaction are written by then, and must die with it."""
+
+    def __init__(self, engine: Engine, cluster: Cluster) -> None:
+        self.engine, self.cluster, self.fired = engine, cluster, False
+
+    def __enter__(self) -> StopBeforeOutbox:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+
+    def _before(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not self.fired and statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            self.fired = True
+            self.cluster.stop()
+
+
+def test_requests_during_a_postgres_outage_get_a_calm_503_and_the_app_serves_again(
+    app: Flask, cluster: Cluster
+) -> None:
+    config = app.extensions["komma"].config
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        office = add_office(session, config, "gstadt")
+    path = f"/melden/{office.town.slug}"
+    reporter = app.test_client()
+    token = csrf_token(reporter, path)
+    officer = logged_in_client(app, office.officer)
+    assert officer.get("/clearing/").status_code == 200
+    before = counts(app)
+
+    try:
+        # The server goes away in the middle of a submission.
+        with StopBeforeOutbox(app.extensions["komma"].engine, cluster) as cut:
+            calm_503(post_form(reporter, path, token))
+        assert cut.fired, "the submission never reached its outbox row"
+
+        # While it is away: every page a person might use answers calmly, quickly.
+        started = time.monotonic()
+        calm_503(post_form(reporter, path, token))
+        calm_503(reporter.get(path))
+        calm_503(reporter.get("/"))
+        calm_503(officer.get("/clearing/"))
+        calm_503(officer.get("/verwaltung/status"))
+        health = reporter.get("/healthz")
+        assert health.status_code == 503
+        assert json.loads(health.get_data()) == {"database": "unavailable", "redis": "not configured"}
+        assert time.monotonic() - started < 15
+    finally:
+        cluster.start()
+
+    # Back: the same app instance serves again, and the officer is still logged in.
+    assert reporter.get("/healthz").status_code == 200
+    response = post_form(reporter, path, token)
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    assert RECEIPT_RE.search(reporter.get(response.headers["Location"]).get_data(as_text=True))
+    assert officer.get("/clearing/").status_code == 200
+    # Only the submission that got its receipt was stored, with its one outbox row: the one cut
+    # off left neither a case nor a job.
+    assert counts(app) == (before[0] + 1, before[1] + 1)
+
+    # A restart while requests keep coming: each gets a page or the calm 503, never a 500.
+    statuses: list[int] = []
+    restart = threading.Thread(target=cluster.restart)
+    restart.start()
+    while restart.is_alive():
+        response = reporter.get(path)
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            calm_503(response)
+        time.sleep(0.02)
+    restart.join()
+    assert set(statuses) <= {200, 503}, statuses
+    assert 503 in statuses, "no request fell into the restart"
+    assert reporter.get(path).status_code == 200
+    assert officer.get("/clearing/").status_code == 200
