@@ -96,7 +96,8 @@ def protect(matrix: list[list[int]], threshold: int = DEFAULT_THRESHOLD) -> Prot
 
 
 def _best_complement(cells: list[list[int]], line: list[Position], hidden: set[Position], primary: set[Position], lines: list[list[Position]], threshold: int) -> Position | None:
-    options = [p for p in line if p not in hidden]
+    # Zeros are always shown: a hidden zero protects nothing (it cannot move by one and stay 0 or >= t).
+    options = [p for p in line if p not in hidden and cells[p[0]][p[1]] != 0]
     if not options:
         return None
     n, m = len(cells), len(cells[0])

@@ -8,7 +8,7 @@ import traceback
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("komma.errors")
@@ -65,9 +65,11 @@ def init_app(app: Flask) -> None:
         title, message = messages().get(status, messages()[400 if status < 500 else 500])
         return _page(status, title, message)
 
-    @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def _database_down(error: DBAPIError) -> tuple[str, int]:
+        if not isinstance(error, OperationalError | InterfaceError) and not error.connection_invalidated:
+            # A constraint or programming error is the program's fault, not an outage.
+            return _unexpected(error)
         # The class name only: the message of a database error can quote submitted values.
         log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
         title, message = messages()[503]
