@@ -72,7 +72,14 @@ def recommendations_for(session: Session, case: Case) -> Routing:
     return Routing(agreement.version, recommend(_facts(case, assessment), consents_of(case), parse(agreement.data)))
 
 
+def _open_case(case: Case) -> None:
+    """Closed or withdrawn cases are not referred (reopen first); a withdrawn report never."""
+    if case.status not in workflow.OPEN_STATES:
+        raise ReferralRefused(_("Dieser Schritt ist im aktuellen Stand nicht möglich."))
+
+
 def _recommendation(session: Session, case: Case, partner_key: str) -> tuple[Routing, Recommendation]:
+    _open_case(case)
     routing = recommendations_for(session, case)
     found = next((r for r in routing.recommendations if r.partner == partner_key), None)
     if found is None or routing.version is None:
@@ -203,6 +210,10 @@ def approve_referral(session: Session, actor: Staff, case: Case, referral_id: st
         raise ReferralRefused(_("Diese Weiterleitung wartet nicht auf Freigabe."))
     if referral.created_by == actor.account.id:
         raise ReferralRefused(_("Die Freigabe muss eine zweite Fachkraft erteilen (Vier-Augen-Prinzip)."))
+    if actor.office_key is None:
+        # The second pair of eyes must be able to read the case it releases.
+        raise ReferralRefused(_("Sie haben keinen Zugang zu den Fallinhalten."))
+    _open_case(case)
     partner = session.get(PartnerOrganisation, referral.partner_id)
     assert partner is not None
     referral.approved_by = actor.account.id
@@ -294,7 +305,8 @@ def updates_of(session: Session, referral_ids: list[str]) -> dict[str, list[Refe
 
 def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation) -> None:
     """After a new organisation key: re-seal the referral key (opened through the office's copy)."""
-    key = office_referral_key(actor, referral)
+    stale = referral.state in REFERRAL_OPEN_STATES and referral.key_generation < partner.key_generation
+    key = office_referral_key(actor, referral) if stale else None
     if key is None:
         raise ReferralRefused(_("Diese Weiterleitung kann nicht erneut gesendet werden."))
     referral.sealed_key_partner = crypto.seal(partner.public_key, key, purpose="referral-key", record_id=referral.id)
@@ -303,7 +315,8 @@ def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerO
     assert case is not None
     audit.record(session, chain=case.municipality_id, action="referral.resent", actor_id=actor.account.id, actor_role=actor.role, target_id=referral.id)
     session.flush()
-    add_job(session, "notify_partner_referral", referral_id=referral.id)
+    if referral.state != "awaiting_approval":  # not yet released: the partner hears of it on approval
+        add_job(session, "notify_partner_referral", referral_id=referral.id)
 
 
 def agreement_spec(session: Session, municipality_id: str) -> AgreementSpec | None:

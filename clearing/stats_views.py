@@ -121,7 +121,7 @@ def municipality_csv() -> Response:
     return _csv(_municipality_tables(municipality, year, period), f"statistik-{municipality.slug}-{year}.csv")
 
 
-def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.Table], int]:
+def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.Table], int, int]:
     members = db_session().scalars(select(Municipality).where(Municipality.statistics_opt_in.is_(True))).all()
     threshold = max([m.statistics_threshold for m in members] + [5])
     start, end = date(year, 1, 1), date(year, 12, 31)
@@ -129,7 +129,7 @@ def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.
     by_group = {
         group: statistics.counts(db_session(), [m.id for m in members if m.network_role == group], start, end) for group in ("model", "platform")
     }
-    return statistics.tables(everything, "quarter", threshold, CODE_ORDER), statistics.group_tables(by_group, threshold, CODE_ORDER), len(members)
+    return statistics.tables(everything, "quarter", threshold, CODE_ORDER), statistics.group_tables(by_group, threshold, CODE_ORDER), len(members), threshold
 
 
 @bp.get("/netzwerk/statistik")
@@ -137,13 +137,16 @@ def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.
 def network_dashboard() -> str:
     """Across all municipalities that opted in; model against platform municipalities."""
     year = _year()
-    tables, groups, members = _network_tables(year)
-    return render_template("stats/network.html", **_context(tables=tables, groups=groups, members=members, year=year, group_labels=GROUP_LABELS, years=range(date.today().year, 2019, -1)))
+    tables, groups, members, threshold = _network_tables(year)
+    return render_template(
+        "stats/network.html",
+        **_context(tables=tables, groups=groups, members=members, threshold=threshold, year=year, group_labels=GROUP_LABELS, years=range(date.today().year, 2019, -1)),
+    )
 
 
 @bp.get("/netzwerk/statistik.csv")
 @staff.require("network_operator")
 def network_csv() -> Response:
     year = _year()
-    tables, groups, _members = _network_tables(year)
+    tables, groups, _members, _threshold = _network_tables(year)
     return _csv(tables + groups, f"statistik-netzwerk-{year}.csv")

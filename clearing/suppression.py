@@ -15,7 +15,7 @@ second table, equal in everything shown, then differs in that cell. Where no suc
 the cheapest path over shown cells is hidden as well (fewest new cells, then no totals, then the
 smallest values; ties by position, so the result is deterministic). A table in which some primary
 cell has no such cycle even with every cell hidden (e.g. a row "1, 1" with total 2 at threshold 3:
-two cells of 1..2 that sum to at most 2 are both 1) is withheld as a whole.
+two cells of 1..2 that sum to at most 2 are both 1) is withheld as a whole: every cell "•".
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from dataclasses import dataclass
 
 MIN_THRESHOLD = 3
 DEFAULT_THRESHOLD = 5
-WITHHELD = "–"
+# A withheld table shows every cell as "•" (the legend: hidden so that small values cannot be worked
+# out from the totals). Only a withheld table is all "•": any other table that hides anything shows
+# its small cells as "<t".
+WITHHELD = "•"
 
 Position = tuple[int, int]
 

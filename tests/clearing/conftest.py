@@ -36,8 +36,10 @@ class World:
 
 
 @pytest.fixture(autouse=True)
-def _compiled_templates(app: Flask) -> None:
-    share_compiled_templates(app)
+def _compiled_templates(request: pytest.FixtureRequest) -> None:
+    # Only for tests with an app: the pure ones need no database.
+    if "app" in request.fixturenames:
+        share_compiled_templates(request.getfixturevalue("app"))
 
 
 @pytest.fixture

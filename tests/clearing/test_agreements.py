@@ -257,8 +257,8 @@ def _parse_or_problems(data: object) -> AgreementSpec | list[tuple[str, str]]:
 def _versions(session: Session, town_id: str) -> list[tuple[int, bool]]:
     session.expire_all()
     return [
-        tuple(row)
-        for row in session.execute(
+        (version, active)
+        for version, active in session.execute(
             select(AgreementVersion.version, AgreementVersion.active)
             .where(AgreementVersion.municipality_id == town_id)
             .order_by(AgreementVersion.version)

@@ -10,12 +10,23 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from clearing import audit
+from clearing import audit, service
 from clearing.audit import AuditEvent, AuditHead
 from core.db import utcnow
+from reporting.models import Case
 from reporting.service import mailbox_view, open_mailbox
 from tests.clearing.conftest import World
-from tests.clearing.helpers import dump_contains, dump_database, logged_in_client, staff_csrf
+from tests.clearing.helpers import (
+    Person,
+    Town,
+    config_of,
+    dump_contains,
+    dump_database,
+    logged_in_client,
+    office_actor,
+    staff_csrf,
+    submit_case,
+)
 
 CANARY = "KANARIENVOGEL-41c7"
 # What a `detail` may hold: a code, a transition, an id; never words someone typed.
@@ -112,16 +123,31 @@ def test_a_refused_transition_is_not_audited(app: Flask, session: Session, world
 CHAIN = "test-chain"
 
 
-def _chain_of_six(session: Session) -> list[AuditEvent]:
-    for n in range(6):
-        audit.record(
-            session, chain=CHAIN, action="case.viewed", actor_id="a" * 32, actor_role="officer", target_id=f"{n:032x}"
-        )
+def _chain_of_six(session: Session, town: Town, officer: Person, case_id: str) -> list[AuditEvent]:
+    """Six events of the municipality's chain, written by the clearing office's own service calls."""
+    actor = office_actor(session, town, officer)
+    case = session.get(Case, case_id)
+    assert case is not None
+    service.open_case_file(session, actor, case)
+    service.send_message(session, actor, case, "Antwort")
+    service.add_note(session, actor, case, "Notiz")
+    service.save_assessment(
+        session, actor, case, service.AssessmentInput("high", 2, ["threat"], [], [], None, False, False, None, "")
+    )
+    service.change_status(session, actor, case, "in_review", "")
+    service.assign(session, actor, case, officer.id)
     # Another chain, intact, which must not hide the broken one.
     audit.record(session, chain=audit.NETWORK_CHAIN, action="municipality.created", actor_id=None, actor_role="cli")
     session.commit()
-    events = _events(session, CHAIN)
-    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+    events = _events(session, town.id)
+    assert [(e.seq, e.action) for e in events] == [
+        (1, "case.viewed"),
+        (2, "message.sent"),
+        (3, "note.added"),
+        (4, "assessment.saved"),
+        (5, "case.transition"),
+        (6, "case.assigned"),
+    ]
     assert audit.verify(session) == (7, None)
     return events
 
@@ -175,21 +201,24 @@ TAMPERING: dict[str, tuple[Callable[[Session, list[AuditEvent]], None], int, str
 
 
 @pytest.mark.parametrize("kind", list(TAMPERING))
-def test_tampering_is_detected_by_verify_and_by_the_command(app: Flask, session: Session, kind: str) -> None:
+def test_tampering_is_detected_by_verify_and_by_the_command(
+    app: Flask, session: Session, town_a: Town, officer_a: Person, kind: str
+) -> None:
     tamper, first_broken, reason = TAMPERING[kind]
-    events = _chain_of_six(session)
+    case = submit_case(session, config_of(app), town_a)
+    events = _chain_of_six(session, town_a, officer_a, case.id)
     tamper(session, events)
     session.commit()
     session.expire_all()
 
     _checked, broken = audit.verify(session)
-    assert broken == audit.BrokenLink(CHAIN, first_broken, reason)
-    assert audit.verify(session, CHAIN)[1] == broken
+    assert broken == audit.BrokenLink(town_a.id, first_broken, reason)
+    assert audit.verify(session, town_a.id)[1] == broken
     assert audit.verify(session, audit.NETWORK_CHAIN)[1] is None
 
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code != 0
-    assert f"chain {CHAIN}, event {first_broken}: {reason}" in result.output
+    assert f"chain {town_a.id}, event {first_broken}: {reason}" in result.output
 
 
 def test_the_head_keeps_the_chain_linear(session: Session) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from clearing import inbox
-from clearing.deadlines import case_deadlines
+from clearing.deadlines import add_months, case_deadlines, overdue_limits
 from clearing.inbox import PAGE_SIZE
 from core.db import utcnow
 from tests.clearing.helpers import (
@@ -158,30 +158,48 @@ def test_acute_and_overdue_rows_stand_out(app: Flask, cases: Cases, officer_a: P
         assert ("überfällig" in cells) == overdue
 
 
-@pytest.mark.parametrize(
-    ("days_ago", "acknowledged"),
-    [
-        # Around the 7-day acknowledgement: due on the 7th day, overdue from the 8th.
-        *((n, False) for n in (6, 7, 8)),
-        # Around the 3-month feedback (89 to 92 days, depending on the months).
-        *((n, True) for n in range(88, 95)),
-    ],
-)
 def test_the_inbox_and_the_case_page_agree_on_what_is_overdue(
-    app: Flask, session: Session, town_a: Town, officer_a: Person, days_ago: int, acknowledged: bool
+    app: Flask, session: Session, town_a: Town, officer_a: Person
 ) -> None:
     today = date.today()
-    submitted = submit_case(session, config_of(app), town_a)
-    row = case_row(session, submitted.id)
-    # The first second of the day: the hour must not matter, deadlines count in days.
-    row.received_at = datetime.combine(today - timedelta(days=days_ago), time(0, 0, 0), tzinfo=UTC)
-    row.acknowledged_at = row.received_at if acknowledged else None
-    session.commit()
-    on_case_page = any(d.overdue for d in case_deadlines(row.received_at, row.acknowledged_at, False, None, today))
+    # Around the 7-day acknowledgement (due on the 7th day, overdue from the 8th) and the 3-month
+    # feedback (89 to 92 days, depending on the months); at the first and the last second of a
+    # day, since deadlines count in days, not hours.
+    moments = [(n, False) for n in (6, 7, 8)] + [(n, True) for n in range(88, 95)]
+    made = {}
+    for days_ago, acknowledged in moments:
+        for at in (time(0, 0, 0), time(23, 59, 59)):
+            submitted = submit_case(session, config_of(app), town_a)
+            row = case_row(session, submitted.id)
+            row.received_at = datetime.combine(today - timedelta(days=days_ago), at, tzinfo=UTC)
+            row.acknowledged_at = row.received_at if acknowledged else None
+            session.commit()
+            made[submitted.reference] = (submitted.id, days_ago, acknowledged, at)
     client = logged_in_client(app, officer_a)
-    classes, _cells = _rows(client.get("/clearing/").get_data(as_text=True))[submitted.reference]
-    assert ("row-overdue" in classes.split()) == on_case_page
-    assert (submitted.reference in _listed(client, "overdue=y")) == on_case_page
+    rows = _rows(client.get("/clearing/?sort=oldest").get_data(as_text=True))
+    listed_overdue = set(_listed(client, "overdue=y"))
+    disagreements = []
+    for reference, (case_id, days_ago, acknowledged, at) in made.items():
+        on_case_page = "deadline-overdue" in client.get(f"/clearing/fall/{case_id}").get_data(as_text=True)
+        in_inbox = "row-overdue" in rows[reference][0].split()
+        if not on_case_page == in_inbox == (reference in listed_overdue):
+            disagreements.append((days_ago, acknowledged, str(at), on_case_page, in_inbox))
+    assert disagreements == []
+    assert 0 < len(listed_overdue) < len(made)
+
+
+def test_overdue_limits_follow_the_day_counting_of_the_deadlines() -> None:
+    # Every day of two years (one a leap year), cases received up to 100 days before.
+    for today in (date(2024, 1, 1) + timedelta(days=n) for n in range(731)):
+        ack_limit, feedback_limit = overdue_limits(today)
+        for days_ago in range(100):
+            received = datetime.combine(today - timedelta(days=days_ago), time(12, 0), tzinfo=UTC)
+            ack, feedback = case_deadlines(received, None, False, None, today)
+            assert (received < ack_limit) == ack.overdue, (today, days_ago)
+            assert (received < feedback_limit) == feedback.overdue == (add_months(received.date(), 3) < today), (
+                today,
+                days_ago,
+            )
 
 
 def _many(app: Flask, session: Session, town: Town, count: int, start: int = 0) -> list[SubmittedCase]:

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import format_date
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from clearing.audit import AuditEvent
@@ -229,10 +229,10 @@ def test_partner_states_follow_the_allowed_order_and_feedback_reaches_the_office
         select(ReferralUpdate).where(ReferralUpdate.referral_id == referral.id).order_by(ReferralUpdate.at)
     ).all()
     assert [u.state for u in updates] == ["received", "accepted", "in_progress", "completed", None]
-    for update in updates:
-        if update.ciphertext is not None:
+    for row in updates:
+        if row.ciphertext is not None:
             for secret in ("Wir übernehmen", "Beratung hat am Montag", "Nachtrag", "zweiter Termin"):
-                assert secret.encode() not in update.ciphertext
+                assert secret.encode() not in row.ciphertext
     partner_page = partner.get(path).get_data(as_text=True)
     assert "Die Beratung hat am Montag begonnen." in partner_page
 
@@ -282,9 +282,7 @@ def test_deadlines_are_shown_to_both_sides_and_overdue_ones_stand_out(
         assert "row-overdue" not in page
         assert "deadline-overdue" not in page.split('id="weiterleitungen"', 1)[-1]
 
-    session.execute(
-        Referral.__table__.update().where(Referral.id == referral.id).values(due_at=utcnow() - timedelta(days=2))
-    )
+    session.execute(update(Referral).where(Referral.id == referral.id).values(due_at=utcnow() - timedelta(days=2)))
     session.commit()
     session.expire_all()
     stored = session.get(Referral, referral.id)

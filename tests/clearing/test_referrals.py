@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -22,7 +22,7 @@ from clearing.partners import save_agreement
 from clearing.routing_text import FIELD_LABELS
 from core.config import Config
 from reporting.models import Attachment
-from tests.clearing.helpers import case_row, log_in, logged_in_client
+from tests.clearing.helpers import add_person, case_row, log_in, logged_in_client
 from tests.clearing.referral_helpers import (
     FILE_INPUT_RE,
     Alliance,
@@ -49,6 +49,7 @@ from tests.clearing.referral_helpers import (
 )
 from tests.conftest import make_test_config
 from tests.smtp import SmtpServer
+from workers.models import OutboxEntry
 
 
 @pytest.fixture
@@ -142,10 +143,10 @@ def test_recommendations_preview_and_packet_hold_only_the_agreed_fields(
         2,
         "partners[0]:opferberatung",
     )
-    key = referral_key_for_partner(
+    counselling_key = referral_key_for_partner(
         counselling, partner_private_key(session, config, alliance.partners["opferberatung"])
     )
-    packet = decrypt_packet(counselling, key)
+    packet = decrypt_packet(counselling, counselling_key)
     assert set(packet) == {
         "incident",
         "description",
@@ -159,7 +160,7 @@ def test_recommendations_preview_and_packet_hold_only_the_agreed_fields(
     assert packet["description"] == "Eine rassistische Mail an das Bürgerbüro."
     assert packet["contact"]["contact_email"] == "betroffen@example.org"
     assert packet["urls"] == ["https://example.org/beitrag/1"]
-    assert decrypt_files(session, counselling, key) == [("erster.pdf", pdf_with("eins"))]
+    assert decrypt_files(session, counselling, counselling_key) == [("erster.pdf", pdf_with("eins"))]
 
     anti_referral = referral_to(session, reported.case_id, alliance.partner_ids["antidiskriminierung"])
     anti_key = referral_key_for_partner(
@@ -173,6 +174,7 @@ def test_recommendations_preview_and_packet_hold_only_the_agreed_fields(
     assert decrypt_files(session, anti_referral, anti_key) == []
     # The office reads the same packet through its own copy of the referral key.
     office_copy = referral_to(session, reported.case_id, alliance.partner_ids["antidiskriminierung"])
+    assert office_copy.sealed_key_office is not None
     office_key = crypto.open_sealed(
         office_private_key(session, town),
         office_copy.sealed_key_office,
@@ -484,7 +486,7 @@ def test_new_organisation_key_makes_old_referrals_unreadable_until_the_office_re
     assert partner_org(session, town, "opferberatung").key_generation == referral.key_generation
 
     # The holder's grant is lost (say, the person left); the coordinator issues a new key.
-    session.execute(PartnerKeyGrant.__table__.delete().where(PartnerKeyGrant.account_id == holder.id))
+    session.execute(delete(PartnerKeyGrant).where(PartnerKeyGrant.account_id == holder.id))
     session.commit()
     page = coordinator.get("/verwaltung/partner").get_data(as_text=True)
     assert "Neuen Organisationsschlüssel ausstellen" in page
@@ -509,3 +511,55 @@ def test_new_organisation_key_makes_old_referrals_unreadable_until_the_office_re
         as_text=True
     )
     assert "referral.resent" in [a for a, _ in _audit_actions(session, referral.id)]
+
+    # Re-sending is for referrals sealed to an old key only: no second mail, no second audit event.
+    def notifications() -> int:
+        session.expire_all()
+        jobs = session.scalars(select(OutboxEntry).where(OutboxEntry.job == "notify_partner_referral")).all()
+        return sum(1 for job in jobs if job.args.get("referral_id") == referral.id)
+
+    sent_before = notifications()
+    response = post(officer, f"/clearing/fall/{reported.case_id}/weiterleitung/{referral.id}/neu-senden")
+    assert "kann nicht erneut gesendet werden" in flashes(
+        officer.get(response.headers["Location"]).get_data(as_text=True)
+    )
+    assert notifications() == sent_before
+    assert [a for a, _ in _audit_actions(session, referral.id)].count("referral.resent") == 1
+
+
+def test_no_referral_or_approval_once_the_case_is_withdrawn(app: Flask, session: Session, alliance: Alliance) -> None:
+    reported = submit_report_form(app, session, alliance.town, consent_police="y")
+    officer = officer_path(app, alliance, reported.case_id)
+    refer(officer, reported.case_id, "polizei-staatsschutz")  # four eyes: waits for the second officer
+    waiting = referral_to(session, reported.case_id, alliance.partner_ids["polizei-staatsschutz"])
+    assert post(officer, f"/clearing/fall/{reported.case_id}/status", {"target": "withdrawn"}).status_code == 303
+    assert case_row(session, reported.case_id).status == "withdrawn"
+
+    response = refer(officer, reported.case_id, "opferberatung")
+    assert "nicht möglich" in flashes(officer.get(response.headers["Location"]).get_data(as_text=True))
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Referral).where(Referral.case_id == reported.case_id)) == 1
+    response = post(
+        logged_in_client(app, alliance.officer2),
+        f"/clearing/fall/{reported.case_id}/weiterleitung/{waiting.id}/freigeben",
+    )
+    assert response.status_code == 303
+    assert referral_to(session, reported.case_id, waiting.partner_id).state == "awaiting_approval"
+
+
+def test_approval_needs_an_officer_who_can_read_the_case(
+    app: Flask, session: Session, config: Config, alliance: Alliance
+) -> None:
+    """An officer still waiting for the office key cannot see what would be sent, so cannot approve it."""
+    reported = submit_report_form(app, session, alliance.town, consent_police="y")
+    officer = officer_path(app, alliance, reported.case_id)
+    refer(officer, reported.case_id, "polizei-staatsschutz")
+    waiting = referral_to(session, reported.case_id, alliance.partner_ids["polizei-staatsschutz"])
+    newcomer = add_person(session, config, alliance.town, "ohne-schluessel", grant=False)
+    client = logged_in_client(app, newcomer)
+    assert "Als zweite Fachkraft freigeben" not in client.get(f"/clearing/fall/{reported.case_id}").get_data(
+        as_text=True
+    )
+    assert post(client, f"/clearing/fall/{reported.case_id}/weiterleitung/{waiting.id}/freigeben").status_code == 303
+    referral = referral_to(session, reported.case_id, waiting.partner_id)
+    assert (referral.state, referral.approved_by) == ("awaiting_approval", None)

@@ -32,7 +32,8 @@ WITHDRAWABLE = tuple(c for c in CONSENT_FIELDS if c != "no_forwarding")
 
 
 def _subset(codes: Any) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.sampled_from(sorted(codes)), max_size=3, unique=True)
+    # Often empty ("any"), so that rules fire and the consent logic gets exercised.
+    return st.just([]) | st.lists(st.sampled_from(sorted(codes)), min_size=1, max_size=3, unique=True)
 
 
 CODE_LIST_STRATEGIES = {
@@ -139,7 +140,7 @@ def test_nothing_unblocked_without_consent_unless_an_acute_override_fired(
         if held_back and not rec.override:
             assert rec.blocked
         if missing:
-            assert Reason("consent_missing", rule.requires_consent) in rec.blocked_reasons
+            assert Reason("consent_missing", rule.requires_consent or "") in rec.blocked_reasons
         if not rec.blocked:
             assert not missing or rec.override
         if rule.four_eyes:
@@ -274,6 +275,30 @@ def test_example_acute_with_police_consent_needs_no_override() -> None:
     consents = {**dict.fromkeys(CONSENT_FIELDS, False), "police": True}
     police = _by_partner(recommend(_facts("acute"), consents, EXAMPLE))["polizei-staatsschutz"]
     assert (police.blocked, police.override, police.four_eyes) == (False, False, True)
+
+
+def test_an_override_needs_four_eyes_even_where_the_agreement_does_not_ask_for_them() -> None:
+    agreement = parse(
+        {
+            "partners": [
+                {
+                    "partner": "polizei",
+                    "name": "Polizei",
+                    "kind": "police",
+                    "requires_consent": "police",
+                    "acute_override": True,
+                    "four_eyes": False,
+                }
+            ]
+        }
+    )
+    no_consent = dict.fromkeys(CONSENT_FIELDS, False)
+    (acute,) = recommend(_facts("acute"), no_consent, agreement)
+    assert (acute.blocked, acute.override, acute.four_eyes) == (False, True, True)
+    (normal,) = recommend(_facts("high"), no_consent, agreement)
+    assert (normal.blocked, normal.override, normal.four_eyes) == (True, False, False)
+    (consented,) = recommend(_facts("acute"), {**no_consent, "police": True}, agreement)
+    assert (consented.blocked, consented.override, consented.four_eyes) == (False, False, False)
 
 
 def test_reasons_in_plain_german(app: Flask) -> None:

@@ -1,5 +1,9 @@
 """Fixtures of the reliability tests: a Redis and an SMTP server of the test's own that can be
-stopped, real `komma worker` processes (tests.workers' helpers), and looking at the outbox."""
+stopped, real `komma worker` processes (tests.workers' helpers), and looking at the outbox.
+
+Every test with Redis gets a redis-server of its own: RQ's keys live in it alone, so neither the
+machine's Redis nor another test run's workers or FLUSHDB can touch a test's jobs.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from core.mail_log import MailDelivery, delivery_key
 from tests.conftest import need_service
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
-from tests.workers.conftest import KommaProcess, make_app, marker_dir, start_komma
+from tests.workers.conftest import KommaProcess, make_app, marker_dir, start_komma, wait_for
 from workers.dispatch import QUEUE_NAME, rq_job_id
 from workers.models import OutboxEntry
 
@@ -56,18 +60,27 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def start_worker(
     make_app: Callable[..., Flask],
+    own_redis: RedisServer,
     smtp: SmtpServer,
     start_komma: Callable[..., KommaProcess],
     monkeypatch: pytest.MonkeyPatch,
-) -> Callable[[str], KommaProcess]:
-    """`komma worker` with the test jobs, mailing to the test's SMTP server; stopped after the test
-    (before the apps' tables are emptied and before the servers stop)."""
+) -> Callable[[], KommaProcess]:
+    """`komma worker` with the test jobs on the test's own Redis, mailing to the test's SMTP
+    server; stopped after the test, before the servers stop and the tables are emptied."""
     monkeypatch.setenv("KOMMA_SMTP_URL", smtp.url)
 
-    def start(redis_url: str) -> KommaProcess:
-        return start_komma("worker", "--jobs-module", JOBS_MODULE, redis_url=redis_url)
+    def start() -> KommaProcess:
+        return start_komma("worker", "--jobs-module", JOBS_MODULE, redis_url=own_redis.url)
 
     return start
+
+
+@pytest.fixture
+def connection(own_redis: RedisServer) -> Iterator[Redis]:
+    """A client of the test's own Redis, for looking at RQ's side."""
+    client = Redis.from_url(own_redis.url)
+    yield client
+    client.close()
 
 
 # The outbox and RQ, as seen from outside ---------------------------------------------------------
@@ -104,19 +117,12 @@ def retry_delay(connection: Redis, entry_id: str) -> float:
     return (at - datetime.now(UTC)).total_seconds()
 
 
-def run_retry_now(connection: Redis, entry_id: str, timeout: float = 20) -> None:
-    """Skip the back-off: the worker's scheduler moves the due job back to the queue (asked
-    again every few seconds, should a scheduler pass have raced the first request)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = rq_job(connection, entry_id)
-        if job.get_status() != JobStatus.SCHEDULED:
-            return
-        Queue(QUEUE_NAME, connection=connection).schedule_job(job, datetime.now(UTC))
-        moved = time.monotonic() + 3
-        while time.monotonic() < moved and rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED:
-            time.sleep(0.05)
-    raise AssertionError(f"RQ's scheduler never ran the retry of {entry_id}")
+def run_retry_now(connection: Redis, entry_id: str, *processes: KommaProcess) -> None:
+    """Skip the back-off: the worker's scheduler moves the due job back to the queue."""
+    job = rq_job(connection, entry_id)
+    assert job.get_status() == JobStatus.SCHEDULED
+    Queue(QUEUE_NAME, connection=connection).schedule_job(job, datetime.now(UTC))
+    wait_for(lambda: rq_job(connection, entry_id).get_status() != JobStatus.SCHEDULED, "RQ's scheduler", *processes)
 
 
 def horse_pid(marker_dir: Path, token: str, run: int = 1) -> int:

@@ -38,7 +38,7 @@ def test_reports_during_a_redis_outage_are_kept_and_notified_exactly_once(
     make_app: Callable[..., Flask],
     own_redis: RedisServer,
     smtp: SmtpServer,
-    start_worker: Callable[[str], KommaProcess],
+    start_worker: Callable[[], KommaProcess],
 ) -> None:
     smtp.start()
     app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)
@@ -79,7 +79,7 @@ def test_reports_during_a_redis_outage_are_kept_and_notified_exactly_once(
     assert relayed.output.strip() == str(1 + DURING_OUTAGE)
     assert runner.invoke(args=["outbox", "relay", "--older-than", "0"]).output.strip() == "0"
 
-    worker = start_worker(own_redis.url)
+    worker = start_worker()
     wait_for(
         lambda: all(e.completed_at is not None for e in outbox(app, "notify_new_report")), "every notification", worker
     )

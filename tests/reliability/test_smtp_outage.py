@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -17,6 +17,7 @@ from core.db import session_scope
 from reporting.models import Case
 from tests.clearing.helpers import logged_in_client
 from tests.reliability.conftest import delivered, entry_for, retry_delay, rq_job, run_retry_now
+from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
 from tests.reliability.world import DESCRIPTION, Office, add_office, submit
 from tests.workers.conftest import KommaProcess, load_entry, wait_for
@@ -26,13 +27,6 @@ from workers.models import OutboxEntry
 from workers.relay import relay_pending
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def connection(redis_url: str) -> Iterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def new_report(app: Flask) -> tuple[Office, str, str]:
@@ -57,13 +51,13 @@ def retried(connection: Redis, entry_id: str, worker: KommaProcess) -> None:
 
 def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(
     make_app: Callable[..., Flask],
-    redis_url: str,
+    own_redis: RedisServer,
     connection: Redis,
     smtp: SmtpServer,
-    start_worker: Callable[[str], KommaProcess],
+    start_worker: Callable[[], KommaProcess],
 ) -> None:
-    app = make_app(redis_url=redis_url, smtp_url=smtp.url)  # nothing listens on the SMTP port yet
-    worker = start_worker(redis_url)
+    app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)  # nothing listens on the SMTP port yet
+    worker = start_worker()
     office, _case_id, entry_id = new_report(app)
 
     # Each failure is counted on the row with its error class; RQ waits longer each time.
@@ -76,22 +70,21 @@ def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(
         assert interval - 5 < retry_delay(connection, entry_id) <= interval
         assert rq_job(connection, entry_id).retries_left == len(RETRY_INTERVALS) - attempt
         assert relay_pending(app, older_than_seconds=0) == 0  # waiting for a retry is RQ's business
-        run_retry_now(connection, entry_id)
+        if attempt == 1:
+            run_retry_now(connection, entry_id, worker)
 
     # The server is back but refuses the officer for now (451): the office address gets its
     # mail, the job fails once more, and its retry mails only the officer.
-    row = fails(app, connection, entry_id, 2, worker)
     smtp.refuse.add(office.officer_email)
     smtp.start()
-    retried(connection, entry_id, worker)
-    run_retry_now(connection, entry_id)
+    run_retry_now(connection, entry_id, worker)
     row = fails(app, connection, entry_id, 3, worker)
     assert row.last_error == "smtplib.SMTPRecipientsRefused"
     assert [m["To"] for m in smtp.messages] == [office.notify_email]
-    smtp.refuse.clear()
     retried(connection, entry_id, worker)
     assert RETRY_INTERVALS[2] - 5 < retry_delay(connection, entry_id) <= RETRY_INTERVALS[2]
-    run_retry_now(connection, entry_id)
+    smtp.refuse.clear()
+    run_retry_now(connection, entry_id, worker)
     wait_for(lambda: load_entry(app, entry_id).completed_at is not None, "the delivery", worker)
 
     assert relay_pending(app, older_than_seconds=0) == 0
@@ -112,18 +105,18 @@ def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(
 
 def test_a_job_that_fails_for_good_is_shown_to_coordinators_without_content(
     make_app: Callable[..., Flask],
-    redis_url: str,
+    own_redis: RedisServer,
     connection: Redis,
     smtp: SmtpServer,
-    start_worker: Callable[[str], KommaProcess],
+    start_worker: Callable[[], KommaProcess],
 ) -> None:
-    app = make_app(redis_url=redis_url, smtp_url=smtp.url)
-    worker = start_worker(redis_url)
+    app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)
+    worker = start_worker()
     office, case_id, entry_id = new_report(app)
     for attempt in range(1, MAX_ATTEMPTS):
         fails(app, connection, entry_id, attempt, worker)
         retried(connection, entry_id, worker)
-        run_retry_now(connection, entry_id)
+        run_retry_now(connection, entry_id, worker)
     row = fails(app, connection, entry_id, MAX_ATTEMPTS, worker)
     assert row.failed_at is not None
     assert row.completed_at is None

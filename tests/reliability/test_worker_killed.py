@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from rq.scheduler import RQScheduler
 
 from core.db import session_scope
 from tests.reliability.conftest import alive, horse_pid, outbox, rq_job, run_retry_now
+from tests.reliability.redis_server import RedisServer
 from tests.reliability.slow_jobs import address, release
 from tests.reliability.smtp_server import SmtpServer
 from tests.workers.conftest import KommaProcess, load_entry, wait_for
@@ -32,13 +33,6 @@ from workers.dispatch import QUEUE_NAME
 from workers.relay import relay_pending
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def connection(redis_url: str) -> Iterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def queue(app: Flask, job: str, token: str) -> str:
@@ -77,16 +71,16 @@ def completed(app: Flask, entry_id: str) -> Callable[[], bool]:
 @pytest.mark.parametrize("victim", ["horse", "worker"])
 def test_a_job_killed_after_its_mail_runs_again_without_mailing_twice(
     make_app: Callable[..., Flask],
-    redis_url: str,
+    own_redis: RedisServer,
     connection: Redis,
     smtp: SmtpServer,
-    start_worker: Callable[[str], KommaProcess],
+    start_worker: Callable[[], KommaProcess],
     marker_dir: Path,
     victim: str,
 ) -> None:
     smtp.start()
-    app = make_app(redis_url=redis_url, smtp_url=smtp.url)
-    worker = start_worker(redis_url)
+    app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)
+    worker = start_worker()
     token = f"after-{victim}"
     entry_id = queue(app, "test.mail_then_block", token)
     wait_for(lambda: "mailed" in runs(token), "the mail", worker)
@@ -108,9 +102,9 @@ def test_a_job_killed_after_its_mail_runs_again_without_mailing_twice(
     assert relay_pending(app, older_than_seconds=0) == 0
     release(token)
 
-    worker = start_worker(redis_url)
+    worker = start_worker()
     wait_for(lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry", worker)
-    run_retry_now(connection, entry_id)
+    run_retry_now(connection, entry_id, worker)
     wait_for(completed(app, entry_id), "the job to run again", worker)
     assert runs(token)[0].startswith("started:")
     assert [line.split(":")[0] for line in runs(token)] == ["started", "mailed", "started", "mailed"]
@@ -123,15 +117,15 @@ def test_a_job_killed_after_its_mail_runs_again_without_mailing_twice(
 
 def test_a_job_killed_before_its_mail_mails_once_after_the_restart(
     make_app: Callable[..., Flask],
-    redis_url: str,
+    own_redis: RedisServer,
     connection: Redis,
     smtp: SmtpServer,
-    start_worker: Callable[[str], KommaProcess],
+    start_worker: Callable[[], KommaProcess],
     marker_dir: Path,
 ) -> None:
     smtp.start()
-    app = make_app(redis_url=redis_url, smtp_url=smtp.url)
-    worker = start_worker(redis_url)
+    app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)
+    worker = start_worker()
     token = "before"
     entry_id = queue(app, "test.block_then_mail", token)
     wait_for(lambda: bool(runs(token)), "the job to start", worker)
@@ -140,9 +134,9 @@ def test_a_job_killed_before_its_mail_mails_once_after_the_restart(
     expire_what_the_dead_worker_held(connection)
     release(token)
 
-    worker = start_worker(redis_url)
+    worker = start_worker()
     wait_for(lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry", worker)
-    run_retry_now(connection, entry_id)
+    run_retry_now(connection, entry_id, worker)
     wait_for(completed(app, entry_id), "the job to run again", worker)
     smtp.wait_for(1)
     assert [line.split(":")[0] for line in runs(token)] == ["started", "started", "mailed"]

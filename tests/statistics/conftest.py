@@ -1,4 +1,4 @@
-"""Fixtures of the statistics tests: the compiled templates shared, the app's configuration."""
+"""Fixtures of the statistics tests."""
 
 from __future__ import annotations
 
@@ -9,11 +9,7 @@ from core.config import Config
 from tests.clearing.helpers import config_of, share_compiled_templates
 
 
-@pytest.fixture(autouse=True)
-def _compiled_templates(app: Flask) -> None:
-    share_compiled_templates(app)
-
-
 @pytest.fixture
 def config(app: Flask) -> Config:
+    share_compiled_templates(app)
     return config_of(app)

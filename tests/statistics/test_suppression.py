@@ -137,7 +137,7 @@ matrices = st.integers(1, 4).flatmap(lambda rows: st.integers(1, 4).flatmap(
 ))  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(matrix=matrices, threshold=st.integers(3, 6))
 # Found by this test against the first algorithm: two primary cells on one rectangle with two
 # complements move together and ran out of room ((0, 1) could only be 1).
@@ -173,8 +173,14 @@ def test_no_suppressed_cell_can_be_reconstructed(matrix: list[list[int]], thresh
         assert len(values) >= 2, f"cell {p} is pinned to {values}:\n{shown_grid(table)}"
 
 
+tiny_matrices = st.integers(1, 3).flatmap(lambda rows: st.integers(1, 3).flatmap(
+    lambda cols: st.lists(st.lists(st.integers(0, 3), min_size=cols, max_size=cols), min_size=rows, max_size=rows)
+))  # fmt: skip
+
+
 @settings(max_examples=100, deadline=None)
-@given(matrix=matrices, threshold=st.integers(3, 6))
+@given(matrix=tiny_matrices, threshold=st.integers(3, 4))
+@example(matrix=[[1, 1], [6, 9]], threshold=3)
 def test_a_table_is_withheld_only_when_it_must_be(matrix: list[list[int]], threshold: int) -> None:
     """Withheld: some small cell is pinned even if every other cell were hidden as "•"."""
     table = protect(matrix, threshold)
@@ -209,23 +215,23 @@ def test_example_a_small_cell_with_its_complements() -> None:
     # Quarters of one year, three incident types; one type had 2 cases in Q2.
     table = protect([[9, 2, 8], [7, 6, 11], [10, 12, 9]], 5)
     assert shown_grid(table) == [
-        ["•", "<5", "•", "•"],
-        ["•", "•", "11", "•"],
+        ["9", "<5", "•", "19"],
+        ["7", "•", "•", "24"],
         ["10", "12", "9", "31"],
-        ["•", "•", "28", "84"],
+        ["26", "20", "28", "74"],
     ]
+    # x + y = 10, u + v = 17, x + u = 8, y + v = 19 with x in 1..4, y, u, v >= 5: x is 1, 2 or 3.
     k = knowledge(table)
-    assert possible_values(k, k.hidden.index((0, 1))) == [1, 2, 3, 4]
+    assert possible_values(k, k.hidden.index((0, 1))) == [1, 2, 3]
 
 
 def test_example_zeros_and_small_totals() -> None:
     table = protect([[0, 3, 0], [6, 7, 8]], 5)
-    grid = shown_grid(table)
-    assert grid[0][0] == "0" and grid[0][2] == "0"
-    assert grid[0][1] == "<5" and grid[0][3] == "<5"  # the row total 3 is small too
+    # The row total 3 is small too; the zeros beside it stay visible.
+    assert shown_grid(table) == [["0", "<5", "0", "<5"], ["6", "•", "8", "•"], ["6", "10", "8", "24"]]
     k = knowledge(table)
-    for p in table.primary:
-        assert len(possible_values(k, k.hidden.index(p))) >= 2
+    assert possible_values(k, k.hidden.index((0, 1))) == [1, 2, 3, 4]
+    assert possible_values(k, k.hidden.index((0, 3))) == [1, 2, 3, 4]
 
 
 def test_example_withheld() -> None:
