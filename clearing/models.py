@@ -73,28 +73,26 @@ class Reminder(Base):
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class StatisticsRollup(Base):
-    """Anonymous counts kept when cases are purged: no case id, only period, dimension, code."""
+class _StatisticsCounts:
+    """A count per municipality, month, dimension and code: never a case id."""
+
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatisticsRollup(_StatisticsCounts, Base):
+    """Counts kept when cases are purged, so the statistics do not change with the retention purge."""
 
     __tablename__ = "statistics_rollup"
 
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
 
-
-class StatisticsLive(Base):
-    """Counts of the cases that exist now, recomputed by the statistics job (no case ids)."""
+class StatisticsLive(_StatisticsCounts, Base):
+    """Counts of the cases that exist now, recomputed by the statistics job."""
 
     __tablename__ = "statistics_live"
-
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(24), primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StatisticsRefresh(Base):

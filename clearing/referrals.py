@@ -20,7 +20,7 @@ import crypto
 from clearing import audit, workflow
 from clearing.agreements import AgreementSpec, parse
 from clearing.models import Assessment
-from clearing.partner_models import REFERRAL_OPEN_STATES, PartnerOrganisation, Referral, ReferralFile, ReferralUpdate
+from clearing.partner_models import REFERRAL_OPEN_STATES, AgreementVersion, PartnerOrganisation, Referral, ReferralFile, ReferralUpdate
 from clearing.partners import active_agreement, partner_by_key
 from clearing.routing import Recommendation, RoutingFacts, recommend
 from core.db import new_id, utcnow
@@ -225,7 +225,7 @@ def approve_referral(session: Session, actor: Staff, case: Case, referral_id: st
 
 def _send(session: Session, actor: Staff, case: Case, referral: Referral, partner: PartnerOrganisation) -> None:
     now = utcnow()
-    rule = parse_rule_days(session, case, partner)
+    rule = parse_rule_days(session, case, partner, referral.agreement_version)
     referral.state, referral.sent_at, referral.state_changed_at = "sent", now, now
     referral.due_at = now + timedelta(days=rule)
     session.add(CaseEvent(case_id=case.id, kind="forwarded", detail=partner.kind))
@@ -236,8 +236,9 @@ def _send(session: Session, actor: Staff, case: Case, referral: Referral, partne
     add_job(session, "notify_partner_referral", referral_id=referral.id)
 
 
-def parse_rule_days(session: Session, case: Case, partner: PartnerOrganisation) -> int:
-    agreement = active_agreement(session, case.municipality_id)
+def parse_rule_days(session: Session, case: Case, partner: PartnerOrganisation, version: int) -> int:
+    """The response deadline of the agreement version the referral records."""
+    agreement = session.scalar(select(AgreementVersion).where(AgreementVersion.municipality_id == case.municipality_id, AgreementVersion.version == version))
     rule = parse(agreement.data).rule_for(partner.key) if agreement else None
     return rule.response_days if rule else 14
 
@@ -252,7 +253,8 @@ def _shred(session: Session, referral: Referral) -> None:
 
 def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
     """A withdrawn consent cancels unopened referrals that need it and withdraws opened ones."""
-    withdrawn = {name for name in changed if not case.consent(name)}
+    # "no forwarding" is a wish, not a consent: switching it off withdraws nothing.
+    withdrawn = {name for name in changed if name != "no_forwarding" and not case.consent(name)}
     if case.consent_no_forwarding and "no_forwarding" in changed:
         withdrawn |= set(CONSENT_FIELDS)
     if not withdrawn:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, delete, distinct, func, insert, literal, select, union_all
+from sqlalchemy import CTE, CompoundSelect, Select, delete, distinct, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from clearing.models import Assessment, AssessmentCode, StatisticsLive, StatisticsRefresh, StatisticsRollup
@@ -32,39 +32,59 @@ def _month(session: Session):  # type: ignore[no-untyped-def]
     return func.strftime("%Y-%m", Case.received_at)
 
 
-def _queries(session: Session, municipality_id: str) -> list[Select]:  # type: ignore[type-arg]
-    month = _month(session).label("month")
-    counted = (Case.municipality_id == municipality_id) & Case.consent_statistics.is_(True)
-    base = select(Case.municipality_id, month).join(Assessment, Assessment.case_id == Case.id).where(counted)
-    queries = [
-        base.add_columns(literal("cases").label("dimension"), literal("all").label("code"), func.count().label("count")).group_by(Case.municipality_id, month),
-        base.add_columns(literal("affected_role"), Case.affected_role, func.count()).group_by(Case.municipality_id, month, Case.affected_role),
-        base.add_columns(literal("channel"), Case.channel, func.count()).group_by(Case.municipality_id, month, Case.channel),
-        base.add_columns(literal("urgency"), Assessment.urgency, func.count()).group_by(Case.municipality_id, month, Assessment.urgency),
-    ]
-    for kind in ("incident_type", "motive"):
-        queries.append(
-            base.join(AssessmentCode, (AssessmentCode.case_id == Case.id) & (AssessmentCode.kind == kind))
-            .add_columns(literal(kind), AssessmentCode.code, func.count())
-            .group_by(Case.municipality_id, month, AssessmentCode.code)
-        )
-    sent = base.join(Referral, (Referral.case_id == Case.id) & Referral.sent_at.is_not(None))
-    queries.append(
-        sent.join(PartnerOrganisation, PartnerOrganisation.id == Referral.partner_id)
-        .add_columns(literal("partner_kind"), PartnerOrganisation.kind, func.count(distinct(Case.id)))
-        .group_by(Case.municipality_id, month, PartnerOrganisation.kind)
+def _counted(session: Session, municipality_id: str | None) -> CTE:
+    """The counted cases (consented, assessed), one row each with what they are counted by.
+
+    A common table expression that every dimension reads: the case rows are scanned once per
+    refresh, not once per dimension (nor once per municipality).
+    """
+    query = (
+        select(Case.id.label("case_id"), Case.municipality_id, _month(session).label("month"), Case.affected_role, Case.channel, Assessment.urgency)
+        .join(Assessment, Assessment.case_id == Case.id)
+        .where(Case.consent_statistics.is_(True))
     )
-    queries.append(sent.where(Referral.outcome.is_not(None)).add_columns(literal("outcome"), Referral.outcome, func.count(distinct(Case.id))).group_by(Case.municipality_id, month, Referral.outcome))
-    return queries
+    if municipality_id is not None:
+        query = query.where(Case.municipality_id == municipality_id)
+    return query.cte("counted")
+
+
+def _queries(session: Session, municipality_id: str | None = None) -> CompoundSelect:
+    """(municipality_id, month, dimension, code, count) of one municipality, or of all at once."""
+    counted = _counted(session, municipality_id)
+    keys = (counted.c.municipality_id, counted.c.month)
+    parts: list[Select] = [select(*keys, literal("cases").label("dimension"), literal("all").label("code"), func.count().label("count")).group_by(*keys)]  # type: ignore[type-arg]
+    for dimension in ("affected_role", "channel", "urgency"):
+        column = counted.c[dimension]
+        parts.append(select(*keys, literal(dimension), column, func.count()).group_by(*keys, column))
+    parts.append(
+        select(*keys, AssessmentCode.kind, AssessmentCode.code, func.count())
+        .join(AssessmentCode, AssessmentCode.case_id == counted.c.case_id)
+        .where(AssessmentCode.kind.in_(("incident_type", "motive")))
+        .group_by(*keys, AssessmentCode.kind, AssessmentCode.code)
+    )
+    sent = select(*keys).join(Referral, (Referral.case_id == counted.c.case_id) & Referral.sent_at.is_not(None))
+    parts.append(
+        sent.join(PartnerOrganisation, PartnerOrganisation.id == Referral.partner_id)
+        .add_columns(literal("partner_kind"), PartnerOrganisation.kind, func.count(distinct(counted.c.case_id)))
+        .group_by(*keys, PartnerOrganisation.kind)
+    )
+    parts.append(sent.where(Referral.outcome.is_not(None)).add_columns(literal("outcome"), Referral.outcome, func.count(distinct(counted.c.case_id))).group_by(*keys, Referral.outcome))
+    return union_all(*parts)
 
 
 def refresh(session: Session, municipality_id: str | None = None) -> int:
-    """Recompute the live counts (one municipality or all) in the caller's transaction."""
+    """Recompute the live counts (one municipality or all) in the caller's transaction.
+
+    All municipalities are counted by one INSERT ... SELECT (it groups by municipality): one pass
+    over the case rows, however many municipalities there are.
+    """
     ids = [municipality_id] if municipality_id else list(session.scalars(select(Municipality.id)))
+    stale = delete(StatisticsLive)
+    if municipality_id:
+        stale = stale.where(StatisticsLive.municipality_id == municipality_id)
+    session.execute(stale)
+    session.execute(insert(StatisticsLive).from_select(["municipality_id", "month", "dimension", "code", "count"], _queries(session, municipality_id)))
     for m_id in ids:
-        session.execute(delete(StatisticsLive).where(StatisticsLive.municipality_id == m_id))
-        for query in _queries(session, m_id):
-            session.execute(insert(StatisticsLive).from_select(["municipality_id", "month", "dimension", "code", "count"], query))
         stamp = session.get(StatisticsRefresh, m_id)
         if stamp is None:
             session.add(StatisticsRefresh(municipality_id=m_id, refreshed_at=utcnow()))

@@ -19,7 +19,7 @@ from clearing.forms import (
 )
 from clearing.inbox import InboxFilter, load_inbox
 from clearing.models import Reminder
-from clearing.routing_text import FIELD_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
+from clearing.routing_text import FIELD_LABELS, OUTCOME_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
 from clearing.scoping import get_case, reminder_query
 from clearing.workflow import TransitionRefused
 from core import staff
@@ -87,6 +87,7 @@ def _case_page(case: Case, **forms: object) -> str:
         describe=describe,
         field_labels=FIELD_LABELS,
         referral_states=REFERRAL_STATE_LABELS,
+        outcome_labels=OUTCOME_LABELS,
         message_form=forms.get("message_form") or MessageForm(formdata=None),
         note_form=forms.get("note_form") or NoteForm(formdata=None),
         assign_form=assign_form,

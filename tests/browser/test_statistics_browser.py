@@ -63,10 +63,21 @@ def statistics_data(live_app: Flask) -> None:
                 case.received_at = datetime(YEAR, month, 3 + n, 10, tzinfo=UTC)
                 case.status, case.urgency = "assessed", urgency
                 assessment = Assessment(case_id=case.id, urgency=urgency, escalation_level=1)
-                assessment.codes = [AssessmentCode(kind="incident_type", code=incident), AssessmentCode(kind="motive", code=motive)]
+                assessment.codes = [
+                    AssessmentCode(kind="incident_type", code=incident),
+                    AssessmentCode(kind="motive", code=motive),
+                ]
                 session.add(assessment)
                 session.flush()
-        create_account(session, komma.config, login=OPERATOR[0], role="network_operator", municipality_id=None, password=OPERATOR[1], totp_confirmed=True)
+        create_account(
+            session,
+            komma.config,
+            login=OPERATOR[0],
+            role="network_operator",
+            municipality_id=None,
+            password=OPERATOR[1],
+            totp_confirmed=True,
+        )
         statistics.refresh(session)
 
 
@@ -82,7 +93,8 @@ def check_charts(page: Page) -> int:
         expect(title).to_have_count(1)
         expect(desc).to_have_count(1)
         assert svg.get_attribute("aria-labelledby") == f"{title.get_attribute('id')} {desc.get_attribute('id')}"
-        assert title.text_content() and desc.text_content()
+        assert title.text_content()
+        assert desc.text_content()
         section = page.locator("section.stats-block").nth(i)
         expect(section.locator("table")).to_have_count(1)
         expect(section.locator("table caption")).not_to_be_empty()
@@ -130,7 +142,9 @@ def test_dashboard_works_without_javascript(nojs_page: Page, live_app: Flask, st
     page.get_by_label("Zeitraum").select_option(label="Monat")
     page.get_by_role("button", name="Anzeigen").click()
     expect(page).to_have_url(re.compile(rf"jahr={YEAR}.*zeitraum=month|zeitraum=month.*jahr={YEAR}"))
-    expect(page.get_by_role("table", name=re.compile("^Fälle insgesamt")).get_by_role("columnheader", name=f"{YEAR}-05")).to_be_visible()
+    expect(
+        page.get_by_role("table", name=re.compile("^Fälle insgesamt")).get_by_role("columnheader", name=f"{YEAR}-05")
+    ).to_be_visible()
     check_charts(page)
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Als CSV herunterladen").click()

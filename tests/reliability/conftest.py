@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,7 +121,16 @@ def run_retry_now(connection: Redis, entry_id: str, *processes: KommaProcess) ->
     job = rq_job(connection, entry_id)
     assert job.get_status() == JobStatus.SCHEDULED
     Queue(QUEUE_NAME, connection=connection).schedule_job(job, datetime.now(UTC))
-    wait_for(lambda: rq_job(connection, entry_id).get_status() != JobStatus.SCHEDULED, "RQ's scheduler", *processes)
+    try:
+        wait_for(lambda: rq_job(connection, entry_id).get_status() != JobStatus.SCHEDULED, "RQ's scheduler", *processes)
+    except BaseException:
+        import subprocess
+        print("DIAG", subprocess.run(["ps", "-eo", "pid,pgid,stat,wchan:32,cmd"], capture_output=True, text=True).stdout)
+        print("DIAG keys", connection.keys("rq:sched*"), connection.zrange("rq:scheduled:komma", 0, -1, withscores=True))
+        for p in processes:
+            for line in subprocess.run(["ps", "-o", "pid", "--no-headers", "-g", str(p.process.pid)], capture_output=True, text=True).stdout.split():
+                print("DIAG stack", line, open(f"/proc/{line}/wchan").read(), open(f"/proc/{line}/stat").read()[:80])
+        raise
 
 
 def horse_pid(marker_dir: Path, token: str, run: int = 1) -> int:

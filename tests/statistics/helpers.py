@@ -70,7 +70,11 @@ def install_alliance(session: Session, town: Town, coordinator: Person | None = 
     spec = agreement_rules.parse_yaml(EXAMPLE_AGREEMENT)
     rules = tuple(dataclasses.replace(r, notify_email="") for r in spec.partners)
     save_agreement(
-        session, town.id, agreement_rules.AgreementSpec(rules), actor_id=coordinator.id if coordinator else None, actor_role="coordinator"
+        session,
+        town.id,
+        agreement_rules.AgreementSpec(rules),
+        actor_id=coordinator.id if coordinator else None,
+        actor_role="coordinator",
     )
     session.commit()
     partners = session.scalars(select(PartnerOrganisation).where(PartnerOrganisation.municipality_id == town.id)).all()
@@ -80,7 +84,8 @@ def install_alliance(session: Session, town: Town, coordinator: Person | None = 
 def officer_staff(session: Session, town: Town, officer: Person) -> Staff:
     municipality = session.get(Municipality, town.id)
     account = session.get(Account, officer.id)
-    assert municipality is not None and account is not None
+    assert municipality is not None
+    assert account is not None
     return Staff(account, office_key_from_recovery(session, municipality, town.recovery_key))
 
 
@@ -109,7 +114,14 @@ def _report(spec: Spec) -> NewReport:
     )
 
 
-def add_case(session: Session, config: Config, town: Town, staff: Staff | None, spec: Spec, partners: dict[str, PartnerOrganisation] | None = None) -> str:
+def add_case(
+    session: Session,
+    config: Config,
+    town: Town,
+    staff: Staff | None,
+    spec: Spec,
+    partners: dict[str, PartnerOrganisation] | None = None,
+) -> str:
     """One case as described; committed. Returns its id."""
     municipality = session.get(Municipality, town.id)
     assert municipality is not None
@@ -120,8 +132,15 @@ def add_case(session: Session, config: Config, town: Town, staff: Staff | None, 
     if spec.assessed:
         assert staff is not None
         data = AssessmentInput(
-            urgency=spec.urgency, escalation_level=1, incident_types=spec.incident_types, motives=spec.motives,
-            offences=["s185"], phenomenon_area=None, employer_duty=False, case_conference=False, known_on=None,
+            urgency=spec.urgency,
+            escalation_level=1,
+            incident_types=spec.incident_types,
+            motives=spec.motives,
+            offences=["s185"],
+            phenomenon_area=None,
+            employer_duty=False,
+            case_conference=False,
+            known_on=None,
             notes="Begründung der Fachkraft",
         )
         save_assessment(session, staff, case, data)
@@ -131,8 +150,13 @@ def add_case(session: Session, config: Config, town: Town, staff: Staff | None, 
         partner = partners[referral.kind]
         session.add(
             Referral(
-                case_id=case.id, partner_id=partner.id, agreement_version=1, rule=partner.key, state=_state(referral),
-                sent_at=spec.received_at.replace(hour=13, minute=number) if referral.sent else None, outcome=referral.outcome,
+                case_id=case.id,
+                partner_id=partner.id,
+                agreement_version=1,
+                rule=partner.key,
+                state=_state(referral),
+                sent_at=spec.received_at.replace(hour=13, minute=number) if referral.sent else None,
+                outcome=referral.outcome,
             )
         )
     session.commit()

@@ -47,13 +47,21 @@ class World:
 def _municipality(session: Session, town: Town, *, opt_in: bool, role: str, threshold: int = 5) -> None:
     municipality = session.get(Municipality, town.id)
     assert municipality is not None
-    municipality.statistics_opt_in, municipality.network_role, municipality.statistics_threshold = opt_in, role, threshold
+    municipality.statistics_opt_in, municipality.network_role, municipality.statistics_threshold = (
+        opt_in,
+        role,
+        threshold,
+    )
     session.commit()
 
 
 @pytest.fixture
 def world(session: Session, config: Config) -> World:
-    a, b, c = add_town(session, "astadt", "Astadt"), add_town(session, "bstadt", "Bstadt"), add_town(session, "cstadt", "Cstadt")
+    a, b, c = (
+        add_town(session, "astadt", "Astadt"),
+        add_town(session, "bstadt", "Bstadt"),
+        add_town(session, "cstadt", "Cstadt"),
+    )
     _municipality(session, a, opt_in=True, role="model")
     _municipality(session, b, opt_in=True, role="platform")
     _municipality(session, c, opt_in=False, role="platform")
@@ -104,18 +112,32 @@ def test_staff_of_a_see_the_numbers_of_a_only(app: Flask, world: World) -> None:
     assert cases_row(page) == ["8", "5", "13"]  # Q1, Q2, year: only Astadt's 13 cases
     # Threats 6 and 5, insults 2 and 0: the 2 is small, so the 6 beside it and its total are hidden
     # too (the column total 8 would otherwise give it away).
-    assert dict(rows_of(page)["t-incident_type"]) == {"Bedrohung": ["•", "5", "•"], "Beleidigung oder Verleumdung": ["<5", "0", "<5"], "Summe": ["8", "5", "13"]}
+    assert dict(rows_of(page)["t-incident_type"]) == {
+        "Bedrohung": ["•", "5", "•"],
+        "Beleidigung oder Verleumdung": ["<5", "0", "<5"],
+        "Summe": ["8", "5", "13"],
+    }
     for label in ONLY_B + ONLY_C:
         assert label not in page
     # No parameter picks another municipality: whatever names Bstadt is ignored.
-    for query in (f"municipality_id={world.b.id}", f"municipality={world.b.id}", "kommune=bstadt", f"gemeinde={world.b.id}", "slug=bstadt"):
+    for query in (
+        f"municipality_id={world.b.id}",
+        f"municipality={world.b.id}",
+        "kommune=bstadt",
+        f"gemeinde={world.b.id}",
+        "slug=bstadt",
+    ):
         other = coordinator.get(f"/statistik?jahr={YEAR}&{query}")
         assert other.status_code == 200
         assert rows_of(other.get_data(as_text=True)) == rows_of(page), query
         csv_body = coordinator.get(f"/statistik.csv?jahr={YEAR}&{query}").get_data(as_text=True)
         assert not {r[1] for r in csv_rows(csv_body)} & {"doxxing", "stalking", "hate_speech", "antiziganism"}
-    annual = coordinator.get(f"/statistik/jahresbericht?jahr={YEAR}&municipality_id={world.b.id}").get_data(as_text=True)
-    assert "Jahresbericht" in annual and "Astadt" in annual and "Bstadt" not in annual
+    annual = coordinator.get(f"/statistik/jahresbericht?jahr={YEAR}&municipality_id={world.b.id}").get_data(
+        as_text=True
+    )
+    assert "Jahresbericht" in annual
+    assert "Astadt" in annual
+    assert "Bstadt" not in annual
     assert cases_row(annual) == ["8", "5", "13"]
     for label in ONLY_B + ONLY_C:
         assert label not in annual
@@ -164,14 +186,12 @@ def test_the_network_uses_the_highest_threshold(app: Flask, session: Session, wo
     assert "<5" not in [cell for rows in tables.values() for _h, cells in rows for cell in cells]
 
 
-@pytest.mark.parametrize("who", ["coordinator_a", "officer_a"])
-def test_municipality_staff_get_404_on_the_network_pages(app: Flask, world: World, who: str) -> None:
-    client = logged_in_client(app, getattr(world, who))
-    for path in ("/netzwerk/statistik", "/netzwerk/statistik.csv", f"/netzwerk/statistik?jahr={YEAR}"):
-        assert client.get(path).status_code == 404, path
-
-
-def test_partners_the_operator_and_strangers_get_nothing(app: Flask, world: World) -> None:
+def test_who_gets_404(app: Flask, world: World) -> None:
+    """Municipality staff on the network pages, partners on all, the operator on the municipality's."""
+    for person in (world.coordinator_a, world.officer_a):
+        client = logged_in_client(app, person)
+        for path in ("/netzwerk/statistik", "/netzwerk/statistik.csv", f"/netzwerk/statistik?jahr={YEAR}"):
+            assert client.get(path).status_code == 404, (person.login, path)
     partner = logged_in_client(app, world.partner_a)
     for path in PAGES:
         assert partner.get(f"{path}?jahr={YEAR}").status_code == 404, path
@@ -187,7 +207,9 @@ def test_partners_the_operator_and_strangers_get_nothing(app: Flask, world: Worl
 
 def _html_cells(page: str, prefix: str = "t-") -> list[tuple[str, list[tuple[str, list[str]]]]]:
     """Per table section in page order: the dimension and its rows (label, cells), the total row last."""
-    return [(section.removeprefix(prefix), rows) for section, rows in rows_of(page).items() if section.startswith(prefix)]
+    return [
+        (section.removeprefix(prefix), rows) for section, rows in rows_of(page).items() if section.startswith(prefix)
+    ]
 
 
 def _csv_cells(body: str) -> list[tuple[str, list[tuple[str, list[str]]]]]:
@@ -205,22 +227,23 @@ def _csv_cells(body: str) -> list[tuple[str, list[tuple[str, list[str]]]]]:
     return tables
 
 
-@pytest.mark.parametrize("period", ["quarter", "month", "year"])
-def test_csv_shows_what_the_page_shows(app: Flask, world: World, period: str) -> None:
+def test_csv_shows_what_the_page_shows(app: Flask, world: World) -> None:
     client = logged_in_client(app, world.coordinator_a)
-    page = client.get(f"/statistik?jahr={YEAR}&zeitraum={period}").get_data(as_text=True)
-    response = client.get(f"/statistik.csv?jahr={YEAR}&zeitraum={period}")
-    assert response.status_code == 200
-    assert response.mimetype == "text/csv"
-    assert response.headers["Content-Disposition"] == f"attachment; filename=statistik-astadt-{YEAR}.csv"
-    body = response.get_data(as_text=True)
-    assert _csv_cells(body) == _html_cells(page)
-    values = [row[3] for row in csv_rows(body)]
-    assert "<5" in values and "•" in values
-    # Codes and columns as in the tables.
-    keys = {(row[0], row[1]) for row in csv_rows(body)}
-    assert ("incident_type", "insult_defamation") in keys and ("cases", "total") in keys
-    assert all(code in CODE_LABELS[d] or code == "total" for d, code in keys)
+    for period in ("quarter", "month", "year"):
+        page = client.get(f"/statistik?jahr={YEAR}&zeitraum={period}").get_data(as_text=True)
+        response = client.get(f"/statistik.csv?jahr={YEAR}&zeitraum={period}")
+        assert response.status_code == 200
+        assert response.mimetype == "text/csv"
+        assert response.headers["Content-Disposition"] == f"attachment; filename=statistik-astadt-{YEAR}.csv"
+        body = response.get_data(as_text=True)
+        assert _csv_cells(body) == _html_cells(page), period
+        values = [row[3] for row in csv_rows(body)]
+        assert "<5" in values
+        assert "•" in values
+        keys = {(row[0], row[1]) for row in csv_rows(body)}
+        assert ("incident_type", "insult_defamation") in keys
+        assert ("cases", "total") in keys
+        assert all(code in CODE_LABELS[d] or code == "total" for d, code in keys)
 
 
 def test_network_csv_shows_what_the_network_page_shows(app: Flask, world: World) -> None:

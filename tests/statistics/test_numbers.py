@@ -27,23 +27,64 @@ from tests.statistics.helpers import Sent, Spec, add_case, close_long_ago, insta
 
 # The fixture, case by case. Comments give what each one adds (or why it does not count).
 CASES: dict[str, Spec] = {
-    "c1": Spec(utc(2024, 1, 10), incident_types=["threat"], motives=["racism"], affected_role="council_member", channel="public_space", urgency="high",
-               referrals=[Sent("counselling", outcome="counselling_started")]),
-    "c2": Spec(utc(2024, 1, 20), incident_types=["threat", "insult_defamation"], motives=["racism", "misogyny"], affected_role="mayor", channel="email",
-               referrals=[Sent("police"), Sent("counselling")]),
+    "c1": Spec(
+        utc(2024, 1, 10),
+        incident_types=["threat"],
+        motives=["racism"],
+        affected_role="council_member",
+        channel="public_space",
+        urgency="high",
+        referrals=[Sent("counselling", outcome="counselling_started")],
+    ),
+    "c2": Spec(
+        utc(2024, 1, 20),
+        incident_types=["threat", "insult_defamation"],
+        motives=["racism", "misogyny"],
+        affected_role="mayor",
+        channel="email",
+        referrals=[Sent("police"), Sent("counselling")],
+    ),
     # The reporter said "assault"; the office confirmed an insult: only the insult counts.
-    "c3": Spec(utc(2024, 2, 5), incident_types=["insult_defamation"], affected_role="admin_staff", channel="email", reporter_incident_types=["assault"]),
+    "c3": Spec(
+        utc(2024, 2, 5),
+        incident_types=["insult_defamation"],
+        affected_role="admin_staff",
+        channel="email",
+        reporter_incident_types=["assault"],
+    ),
     # Received in the last minutes of March (UTC): counts in March and Q1. Two counselling referrals
     # count once; a referral still awaiting approval (employer) was never sent and does not count.
-    "c4": Spec(utc(2024, 3, 31, 23, 30), motives=["political_engagement"], channel="office", urgency="acute",
-               referrals=[Sent("counselling", outcome="counselling_started"), Sent("counselling"), Sent("employer", sent=False)]),
+    "c4": Spec(
+        utc(2024, 3, 31, 23, 30),
+        motives=["political_engagement"],
+        channel="office",
+        urgency="acute",
+        referrals=[
+            Sent("counselling", outcome="counselling_started"),
+            Sent("counselling"),
+            Sent("employer", sent=False),
+        ],
+    ),
     "c5": Spec(utc(2024, 2, 14), statistics=False, incident_types=["doxxing"], motives=["antiziganism"]),  # no consent
     "c6": Spec(utc(2024, 3, 2), assessed=False),  # not assessed
     "c7": Spec(utc(2024, 4, 15), referrals=[Sent("police", outcome="complaint_filed")]),
     # The reporter saw acute danger; the office assessed "low": urgency counts as low.
-    "c8": Spec(utc(2024, 5, 1), incident_types=["hate_speech"], motives=["antisemitism"], channel="social_media", urgency="low", acute=True),
+    "c8": Spec(
+        utc(2024, 5, 1),
+        incident_types=["hate_speech"],
+        motives=["antisemitism"],
+        channel="social_media",
+        urgency="low",
+        acute=True,
+    ),
     "c9": Spec(utc(2024, 6, 30), affected_role="mayor"),
-    "c10": Spec(utc(2024, 11, 11), affected_role="admin_staff", channel="email", urgency="high", referrals=[Sent("antidiscrimination", outcome="no_action")]),
+    "c10": Spec(
+        utc(2024, 11, 11),
+        affected_role="admin_staff",
+        channel="email",
+        urgency="high",
+        referrals=[Sent("antidiscrimination", outcome="no_action")],
+    ),
     "c11": Spec(utc(2024, 12, 24), statistics=False, assessed=False),  # neither
     "c12": Spec(utc(2023, 12, 31, 22, 0)),  # the year before
     "c13": Spec(utc(2025, 1, 2)),  # the year after
@@ -120,7 +161,11 @@ QUARTERS_2024 = {
         "no_action": {"2024-Q4": 1},
     },
 }
-YEAR_2024 = {"cases": {"all": 8}, "incident_type": {"threat": 6, "insult_defamation": 2, "hate_speech": 1}, "motive": {"racism": 6}}
+YEAR_2024 = {
+    "cases": {"all": 8},
+    "incident_type": {"threat": 6, "insult_defamation": 2, "hate_speech": 1},
+    "motive": {"racism": 6},
+}
 
 
 @dataclass(frozen=True)
@@ -147,11 +192,19 @@ def fixture(session: Session, config: Config) -> Fixture:
     # Bstadt's cases must never show up in Astadt's counts.
     staff_b = officer_staff(session, b, officer_b)
     for day in (3, 4, 5):
-        add_case(session, config, b, staff_b, Spec(utc(2024, 1, day), incident_types=["doxxing"], motives=["antiziganism"], channel="home"))
+        add_case(
+            session,
+            config,
+            b,
+            staff_b,
+            Spec(utc(2024, 1, day), incident_types=["doxxing"], motives=["antiziganism"], channel="home"),
+        )
     return Fixture(a.id, b.id, ids)
 
 
-def refreshed_counts(session: Session, municipality_ids: list[str], start: date, end: date) -> dict[tuple[str, str, str], int]:
+def refreshed_counts(
+    session: Session, municipality_ids: list[str], start: date, end: date
+) -> dict[tuple[str, str, str], int]:
     statistics.refresh(session)
     session.commit()
     return statistics.counts(session, municipality_ids, start, end)
@@ -161,7 +214,8 @@ def grid(table: statistics.Table) -> dict[str, dict[str, int]]:
     """The raw (unsuppressed) inner cells of a table, zeros left out."""
     values = table.protected.values
     return {
-        code: {column: values[i][j] for j, column in enumerate(table.periods) if values[i][j]} for i, code in enumerate(table.codes)
+        code: {column: values[i][j] for j, column in enumerate(table.periods) if values[i][j]}
+        for i, code in enumerate(table.codes)
     }
 
 
@@ -175,8 +229,14 @@ def test_counts_by_month_match_the_hand_made_fixture(session: Session, fixture: 
 
 
 def test_counts_outside_the_year_and_of_both_municipalities(session: Session, fixture: Fixture) -> None:
-    assert refreshed_counts(session, [fixture.a_id], date(2023, 1, 1), date(2023, 12, 31))[("2023-12", "cases", "all")] == 1
-    assert statistics.counts(session, [fixture.a_id], date(2025, 1, 1), date(2025, 12, 31))[("2025-01", "cases", "all")] == 1
+    assert (
+        refreshed_counts(session, [fixture.a_id], date(2023, 1, 1), date(2023, 12, 31))[("2023-12", "cases", "all")]
+        == 1
+    )
+    assert (
+        statistics.counts(session, [fixture.a_id], date(2025, 1, 1), date(2025, 12, 31))[("2025-01", "cases", "all")]
+        == 1
+    )
     assert statistics.counts(session, [fixture.b_id], date(2024, 1, 1), date(2024, 12, 31)) == {
         ("2024-01", dimension, code): 3
         for dimension, code in [("cases", "all"), ("incident_type", "doxxing"), ("motive", "antiziganism"), ("affected_role", "council_member"),
@@ -241,10 +301,18 @@ def test_purge_keeps_the_counts(session: Session, fixture: Fixture) -> None:
     assert purge_retention(session, now).cases == len(purged_names)
     session.commit()
     session.expire_all()
-    assert session.scalar(select(func.count()).select_from(Case).where(Case.id.in_([fixture.case_ids[n] for n in purged_names]))) == 0
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Case).where(Case.id.in_([fixture.case_ids[n] for n in purged_names]))
+        )
+        == 0
+    )
     assert statistics.counts(session, [fixture.a_id], *years) == before
     # The rollup holds exactly what the purged, counted cases contributed (c5, c6 never counted).
-    rollup = {(r.month, r.dimension, r.code): r.count for r in session.scalars(select(StatisticsRollup).where(StatisticsRollup.municipality_id == fixture.a_id))}
+    rollup = {
+        (r.month, r.dimension, r.code): r.count
+        for r in session.scalars(select(StatisticsRollup).where(StatisticsRollup.municipality_id == fixture.a_id))
+    }
     assert rollup[("2024-03", "cases", "all")] == 1  # c4, received 23:30 UTC on 31 March: March, as live
     assert rollup[("2024-01", "cases", "all")] == 1  # c1
     assert rollup[("2023-12", "cases", "all")] == 1  # c12
@@ -254,5 +322,9 @@ def test_purge_keeps_the_counts(session: Session, fixture: Fixture) -> None:
     # A second purge finds nothing; a refresh after it still counts every case once.
     assert purge_retention(session, now).cases == 0
     assert refreshed_counts(session, [fixture.a_id], *years) == before
-    live = session.scalar(select(func.sum(StatisticsLive.count)).where(StatisticsLive.municipality_id == fixture.a_id, StatisticsLive.dimension == "cases"))
+    live = session.scalar(
+        select(func.sum(StatisticsLive.count)).where(
+            StatisticsLive.municipality_id == fixture.a_id, StatisticsLive.dimension == "cases"
+        )
+    )
     assert live == 10 - 4 + 0  # 10 counted cases over the three years, 4 of them now in the rollup

@@ -208,7 +208,9 @@ def test_threshold_is_never_below_three() -> None:
 def test_nothing_small_nothing_hidden() -> None:
     table = protect([[5, 7], [0, 12]], 5)
     assert shown_grid(table) == [["5", "7", "12"], ["0", "12", "12"], ["5", "19", "24"]]
-    assert not table.primary and not table.complementary and not table.withheld
+    assert not table.primary
+    assert not table.complementary
+    assert not table.withheld
 
 
 def test_example_a_small_cell_with_its_complements() -> None:
