@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 import crypto
+from core import throttle
 from core.config import Config
 from core.db import Base, UTCDateTime, new_id, utcnow
 
@@ -157,14 +160,27 @@ def check_password(session: Session, config: Config, login: str, password: str) 
     now = utcnow()
     if account is None or not account.active:
         _dummy_verify(config, password)
+        _unknown_login_failure(session, config, login, now)
         raise LoginRefused
     if account.locked_until and account.locked_until > now:
+        _dummy_verify(config, password)  # a locked account answers as slowly as any other
         raise LoginDelayed(account.locked_until)
     if not crypto.verify_password(account.password_hash, password):
         record_failure(account)
         raise LoginRefused
     private_key = crypto.unwrap_private_key(account.wrapped_private_key, password, purpose=ACCOUNT_KEY_PURPOSE)
     return account, private_key
+
+
+def _unknown_login_failure(session: Session, config: Config, login: str, now: datetime) -> None:
+    """Unknown logins get the same growing delay as real ones, so the delay reveals no account."""
+    key = "login:" + hmac.new(config.secret_key.encode(), login.strip().lower().encode(), hashlib.sha256).hexdigest()[:40]
+    failures = throttle.used(session, key, timedelta(hours=1))
+    if failures >= FREE_ATTEMPTS:
+        delay = timedelta(seconds=2 ** (failures - FREE_ATTEMPTS + 1))
+        throttle.spend(session, key, timedelta(hours=1), 1_000_000)
+        raise LoginDelayed(now + min(delay, MAX_DELAY))
+    throttle.spend(session, key, timedelta(hours=1), 1_000_000)
 
 
 def record_failure(account: Account) -> None:

@@ -249,3 +249,21 @@ def test_demo_prints_staff_credentials_that_log_in(app: Flask, session: Session)
     again = app.test_cli_runner().invoke(args=["demo"])
     assert again.exit_code == 0
     assert {login: (p, s) for login, p, s in DEMO_LINE.findall(again.output)} == printed
+
+
+def test_unknown_logins_are_delayed_like_real_ones(session: Session, config: Config, officer: Person) -> None:
+    """The growing delay must not tell an attacker which logins exist."""
+    outcomes = {}
+    for login in (officer.login, "niemand-hier"):
+        seen = []
+        for _ in range(accounts.FREE_ATTEMPTS + 1):
+            try:
+                check_password(session, config, login, "falsches-passwort-123")
+            except LoginRefused:
+                seen.append("refused")
+            except LoginDelayed:
+                seen.append("delayed")
+            session.flush()
+        outcomes[login] = seen
+    assert outcomes[officer.login] == outcomes["niemand-hier"]
+    assert outcomes["niemand-hier"][-1] == "delayed"

@@ -47,13 +47,24 @@ def test_outbox_relay_reports_an_unreachable_redis(make_app: Callable[..., Flask
     assert "Redis is unreachable" in result.output
 
 
-def test_schedule_relays_the_outbox_every_minute() -> None:
+def test_schedule_has_the_relay_and_the_periodic_jobs() -> None:
     # Registering talks to no server; the URL only satisfies the constructor.
     connection = Redis.from_url("redis://127.0.0.1:1/0")
     scheduler = CronScheduler(connection=connection)
     register_schedule(scheduler)
-    (relay,) = json.loads(scheduler.to_dict()["cron_jobs"])
-    assert relay["func_name"] == "workers.relay.relay_outbox"
+    jobs = {job["func_name"]: job for job in json.loads(scheduler.to_dict()["cron_jobs"])}
+    relay = jobs["workers.relay.relay_outbox"]
     assert relay["queue_name"] == QUEUE_NAME
     assert relay["interval"] == 60
+    expected = {
+        "workers.scheduled.deadline_scan": "5 * * * *",
+        "workers.scheduled.housekeeping": "35 * * * *",
+        "workers.scheduled.statistics_refresh": "50 * * * *",
+        "workers.scheduled.retention_purge": "15 3 * * *",
+        "workers.scheduled.audit_check": "45 3 * * *",
+    }
+    for name, cron in expected.items():
+        assert jobs[name]["cron"] == cron, name
+        assert jobs[name]["queue_name"] == QUEUE_NAME
+    assert set(jobs) == {"workers.relay.relay_outbox", *expected}
     connection.close()
