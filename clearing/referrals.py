@@ -20,7 +20,14 @@ import crypto
 from clearing import audit, workflow
 from clearing.agreements import AgreementSpec, parse
 from clearing.models import Assessment
-from clearing.partner_models import REFERRAL_OPEN_STATES, AgreementVersion, PartnerOrganisation, Referral, ReferralFile, ReferralUpdate
+from clearing.partner_models import (
+    REFERRAL_OPEN_STATES,
+    AgreementVersion,
+    PartnerOrganisation,
+    Referral,
+    ReferralFile,
+    ReferralUpdate,
+)
 from clearing.partners import active_agreement, partner_by_key
 from clearing.routing import Recommendation, RoutingFacts, recommend
 from core.db import new_id, utcnow

@@ -9,6 +9,7 @@ dashboards read the union of both and protect small cells (clearing.suppression)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from clearing.models import Assessment, AssessmentCode, StatisticsLive, StatisticsRefresh, StatisticsRollup
 from clearing.partner_models import PartnerOrganisation, Referral
-from clearing.suppression import ProtectedTable, protect
+from clearing.suppression import Position, ProtectedTable, protect
 from core.db import utcnow
 from core.models import Municipality
 from reporting.models import Case
@@ -39,7 +40,14 @@ def _counted(session: Session, municipality_id: str | None) -> CTE:
     refresh, not once per dimension (nor once per municipality).
     """
     query = (
-        select(Case.id.label("case_id"), Case.municipality_id, _month(session).label("month"), Case.affected_role, Case.channel, Assessment.urgency)
+        select(
+            Case.id.label("case_id"),
+            Case.municipality_id,
+            _month(session).label("month"),
+            Case.affected_role,
+            Case.channel,
+            Assessment.urgency,
+        )
         .join(Assessment, Assessment.case_id == Case.id)
         .where(Case.consent_statistics.is_(True))
     )
@@ -52,7 +60,11 @@ def _queries(session: Session, municipality_id: str | None = None) -> CompoundSe
     """(municipality_id, month, dimension, code, count) of one municipality, or of all at once."""
     counted = _counted(session, municipality_id)
     keys = (counted.c.municipality_id, counted.c.month)
-    parts: list[Select] = [select(*keys, literal("cases").label("dimension"), literal("all").label("code"), func.count().label("count")).group_by(*keys)]  # type: ignore[type-arg]
+    parts: list[Select] = [
+        select(
+            *keys, literal("cases").label("dimension"), literal("all").label("code"), func.count().label("count")
+        ).group_by(*keys)
+    ]  # type: ignore[type-arg]
     for dimension in ("affected_role", "channel", "urgency"):
         column = counted.c[dimension]
         parts.append(select(*keys, literal(dimension), column, func.count()).group_by(*keys, column))
@@ -68,7 +80,11 @@ def _queries(session: Session, municipality_id: str | None = None) -> CompoundSe
         .add_columns(literal("partner_kind"), PartnerOrganisation.kind, func.count(distinct(counted.c.case_id)))
         .group_by(*keys, PartnerOrganisation.kind)
     )
-    parts.append(sent.where(Referral.outcome.is_not(None)).add_columns(literal("outcome"), Referral.outcome, func.count(distinct(counted.c.case_id))).group_by(*keys, Referral.outcome))
+    parts.append(
+        sent.where(Referral.outcome.is_not(None))
+        .add_columns(literal("outcome"), Referral.outcome, func.count(distinct(counted.c.case_id)))
+        .group_by(*keys, Referral.outcome)
+    )
     return union_all(*parts)
 
 
@@ -83,7 +99,11 @@ def refresh(session: Session, municipality_id: str | None = None) -> int:
     if municipality_id:
         stale = stale.where(StatisticsLive.municipality_id == municipality_id)
     session.execute(stale)
-    session.execute(insert(StatisticsLive).from_select(["municipality_id", "month", "dimension", "code", "count"], _queries(session, municipality_id)))
+    session.execute(
+        insert(StatisticsLive).from_select(
+            ["municipality_id", "month", "dimension", "code", "count"], _queries(session, municipality_id)
+        )
+    )
     for m_id in ids:
         stamp = session.get(StatisticsRefresh, m_id)
         if stamp is None:
@@ -117,45 +137,114 @@ def counts(session: Session, municipality_ids: list[str], start: date, end: date
         return {}
     lo, hi = start.strftime("%Y-%m"), end.strftime("%Y-%m")
     sources = [
-        select(t.month, t.dimension, t.code, t.count).where(t.municipality_id.in_(municipality_ids), t.month >= lo, t.month <= hi)  # type: ignore[attr-defined]
+        select(t.month, t.dimension, t.code, t.count).where(
+            t.municipality_id.in_(municipality_ids), t.month >= lo, t.month <= hi
+        )  # type: ignore[attr-defined]
         for t in (StatisticsLive, StatisticsRollup)
     ]
     both = union_all(*sources).subquery()
-    rows = session.execute(select(both.c.month, both.c.dimension, both.c.code, func.sum(both.c.count)).group_by(both.c.month, both.c.dimension, both.c.code))
+    rows = session.execute(
+        select(both.c.month, both.c.dimension, both.c.code, func.sum(both.c.count)).group_by(
+            both.c.month, both.c.dimension, both.c.code
+        )
+    )
     return {(m, d, c): int(n) for m, d, c, n in rows}
 
 
-def tables(data: dict[tuple[str, str, str], int], period: str, threshold: int, code_order: dict[str, list[str]]) -> list[Table]:
-    """One protected table per dimension: codes as rows, periods as columns."""
+# Dimensions in which every counted case has exactly one code: their column totals are the case
+# counts, so these tables and "cases" share numbers and are protected together.
+ONE_CODE_PER_CASE = ("cases", "affected_role", "channel", "urgency")
+
+
+def _grid(
+    data: dict[tuple[str, str, str], int],
+    dimension: str,
+    column_of: Callable[[str], str],
+    code_order: dict[str, list[str]],
+) -> tuple[list[str], dict[str, dict[str, int]]]:
+    grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (month, dim, code), n in data.items():
+        if dim == dimension:
+            grid[code][column_of(month)] += n
+    known = code_order.get(dimension, [])
+    return [c for c in known if c in grid] + sorted(c for c in grid if c not in known), grid
+
+
+def tables(
+    data: dict[tuple[str, str, str], int], period: str, threshold: int, code_order: dict[str, list[str]]
+) -> list[Table]:
+    """One table per dimension: codes as rows, periods as columns, all protected together.
+
+    Linked numbers: the totals row of every one-code-per-case table is the case count per period.
+    Only one period granularity is shown per page; showing months and quarters of the same year
+    would let the one be subtracted from the other.
+    """
     periods = sorted({period_of(m, period) for m, _d, _c in data})
-    result = []
+    if not periods:
+        return []
+    shapes = []
     for dimension in DIMENSIONS:
-        grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for (month, dim, code), n in data.items():
-            if dim == dimension:
-                grid[code][period_of(month, period)] += n
-        known = code_order.get(dimension, [])
-        codes = [c for c in known if c in grid] + sorted(c for c in grid if c not in known)
-        if not codes or not periods:
-            continue
-        matrix = [[grid[c][p] for p in periods] for c in codes]
-        result.append(Table(dimension, periods, codes, protect(matrix, threshold)))
-    return result
+        codes, grid = _grid(data, dimension, lambda month: period_of(month, period), code_order)
+        if codes:
+            shapes.append((dimension, codes, [[grid[c][p] for p in periods] for c in codes]))
+    return _protect_page(shapes, periods, threshold)
 
 
-def group_tables(data_by_group: dict[str, dict[tuple[str, str, str], int]], threshold: int, code_order: dict[str, list[str]]) -> list[Table]:
-    """Network view: per dimension, codes as rows and groups (model, platform) as columns."""
+def _protect_page(
+    shapes: list[tuple[str, list[str], list[list[int]]]],
+    columns: list[str],
+    threshold: int,
+    totals_from: list[Table] | None = None,
+) -> list[Table]:
+    """Protect a page's tables so that a number shown twice is shown or hidden the same way twice.
+
+    - The totals row of each one-code-per-case table is the case count per column: those tables
+      follow the "cases" table, which is protected first.
+    - With `totals_from` (the same page's tables of the same dimensions), the totals column holds
+      the numbers those tables show in theirs, and follows them.
+    A followed cell is hidden here if it is hidden there, and may not be hidden here otherwise.
+    """
+    pinned = {t.dimension: t for t in totals_from or []}
+    order = sorted(shapes, key=lambda shape: shape[0] != "cases")
+    protected: dict[str, ProtectedTable] = {}
+    for dimension, codes, matrix in order:
+        forced: set[Position] = set()
+        shared: set[Position] = set()
+        lead = protected.get("cases")
+        if dimension in ONE_CODE_PER_CASE and dimension != "cases" and lead is not None:
+            for j in range(len(columns) + 1):
+                shared.add((len(codes), j))
+                if lead.hidden(0, j):
+                    forced.add((len(codes), j))
+        other = pinned.get(dimension)
+        if other is not None:
+            there = {code: i for i, code in enumerate(other.codes)}
+            rows = [(i, there.get(code)) for i, code in enumerate(codes)] + [(len(codes), len(other.codes))]
+            for i, k in rows:
+                shared.add((i, len(columns)))
+                if k is None or other.protected.hidden(k, len(other.periods)):
+                    forced.add((i, len(columns)))
+        protected[dimension] = protect(matrix, threshold, forced=frozenset(forced), frozen=frozenset(shared - forced))
+    return [Table(dimension, columns, codes, protected[dimension]) for dimension, codes, _m in shapes]
+
+
+def group_tables(
+    data_by_group: dict[str, dict[tuple[str, str, str], int]],
+    threshold: int,
+    code_order: dict[str, list[str]],
+    totals_from: list[Table] | None = None,
+) -> list[Table]:
+    """Network view: per dimension, codes as rows and groups (model, platform) as columns; the
+    totals column is all participating municipalities. Protected like a municipality's page."""
     groups = sorted(data_by_group)
-    result = []
+    shapes = []
     for dimension in DIMENSIONS:
-        grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        merged: dict[tuple[str, str, str], int] = {}
         for group, data in data_by_group.items():
             for (_month, dim, code), n in data.items():
                 if dim == dimension:
-                    grid[code][group] += n
-        known = code_order.get(dimension, [])
-        codes = [c for c in known if c in grid] + sorted(c for c in grid if c not in known)
-        if not codes:
-            continue
-        result.append(Table(dimension, groups, codes, protect([[grid[c][g] for g in groups] for c in codes], threshold)))
-    return result
+                    merged[(group, dim, code)] = merged.get((group, dim, code), 0) + n
+        codes, grid = _grid(merged, dimension, lambda group: group, code_order)
+        if codes:
+            shapes.append((dimension, codes, [[grid[c][g] for g in groups] for c in codes]))
+    return _protect_page(shapes, groups, threshold, totals_from)

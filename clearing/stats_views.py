@@ -55,8 +55,10 @@ def _year() -> int:
 
 
 def _period() -> str:
-    period = request.args.get("zeitraum", "quarter")
-    return period if period in statistics.PERIODS else "quarter"
+    # One granularity only: months, quarters and years of the same year shown side by side are
+    # sums of one another, and their differences would reveal suppressed cells. Quarters, with
+    # the year as the total column, answer both questions.
+    return "quarter"
 
 
 def _municipality() -> Municipality:
@@ -129,7 +131,9 @@ def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.
     by_group = {
         group: statistics.counts(db_session(), [m.id for m in members if m.network_role == group], start, end) for group in ("model", "platform")
     }
-    return statistics.tables(everything, "quarter", threshold, CODE_ORDER), statistics.group_tables(by_group, threshold, CODE_ORDER), len(members), threshold
+    by_quarter = statistics.tables(everything, "quarter", threshold, CODE_ORDER)
+    # The groups' totals column is the quarters' totals column: protected as one.
+    return by_quarter, statistics.group_tables(by_group, threshold, CODE_ORDER, totals_from=by_quarter), len(members), threshold
 
 
 @bp.get("/netzwerk/statistik")

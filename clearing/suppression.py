@@ -69,13 +69,23 @@ def _lines(n: int, m: int) -> list[list[Position]]:
     return [[(i, j) for j in range(m)] for i in range(n)] + [[(i, j) for i in range(n)] for j in range(m)]
 
 
-def protect(matrix: list[list[int]], threshold: int = DEFAULT_THRESHOLD) -> ProtectedTable:
-    """Suppress small cells and enough complements; deterministic for the same input."""
+def protect(
+    matrix: list[list[int]],
+    threshold: int = DEFAULT_THRESHOLD,
+    forced: frozenset[Position] = frozenset(),
+    frozen: frozenset[Position] = frozenset(),
+) -> ProtectedTable:
+    """Suppress small cells and enough complements; deterministic for the same input.
+
+    `forced` cells (positions in the extended table) are hidden as complements from the start:
+    a number that another table on the same page hides must not be shown here. `frozen` cells are
+    shown by another table, so they may not be hidden here either (clearing.statistics._protect_page).
+    """
     threshold = max(threshold, MIN_THRESHOLD)
     cells = extend(matrix) if matrix and matrix[0] else [[0]]
     n, m = len(cells), len(cells[0])
     primary = {(i, j) for i in range(n) for j in range(m) if 0 < cells[i][j] < threshold}
-    hidden = set(primary)
+    hidden = set(primary) | {(i, j) for i, j in forced if i < n and j < m}
     lines = _lines(n, m)
     changed = True
     while changed:
@@ -89,16 +99,25 @@ def protect(matrix: list[list[int]], threshold: int = DEFAULT_THRESHOLD) -> Prot
             has_big_complement = any(p not in primary and cells[p[0]][p[1]] > threshold for p in in_line)
             if len(in_line) >= 2 and has_big_complement:
                 continue
-            candidate = _best_complement(cells, line, hidden, primary, lines, threshold)
+            candidate = _best_complement(cells, line, hidden | frozen, primary, lines, threshold)
             if candidate is None:
                 continue
             hidden.add(candidate)
             changed = True
-    withheld = not _protect_cycles(cells, hidden, primary, threshold)
-    return ProtectedTable(tuple(tuple(r) for r in cells), frozenset(primary), frozenset(hidden - primary), threshold, withheld)
+    withheld = not _protect_cycles(cells, hidden, primary, threshold, frozen - hidden)
+    return ProtectedTable(
+        tuple(tuple(r) for r in cells), frozenset(primary), frozenset(hidden - primary), threshold, withheld
+    )
 
 
-def _best_complement(cells: list[list[int]], line: list[Position], hidden: set[Position], primary: set[Position], lines: list[list[Position]], threshold: int) -> Position | None:
+def _best_complement(
+    cells: list[list[int]],
+    line: list[Position],
+    hidden: set[Position],
+    primary: set[Position],
+    lines: list[list[Position]],
+    threshold: int,
+) -> Position | None:
     # Zeros are always shown: a hidden zero protects nothing (it cannot move by one and stay 0 or >= t).
     options = [p for p in line if p not in hidden and cells[p[0]][p[1]] != 0]
     if not options:
@@ -144,7 +163,15 @@ def _can_move(cells: list[list[int]], primary: set[Position], threshold: int, p:
 Cost = tuple[int, int, int]
 
 
-def _cheapest_cycle(cells: list[list[int]], hidden: set[Position], primary: set[Position], threshold: int, p: Position, step: int) -> tuple[Cost, list[Position]] | None:
+def _cheapest_cycle(
+    cells: list[list[int]],
+    hidden: set[Position],
+    primary: set[Position],
+    threshold: int,
+    p: Position,
+    step: int,
+    frozen: frozenset[Position] = frozenset(),
+) -> tuple[Cost, list[Position]] | None:
     """The shown cells to hide (and their cost) so that p lies on a feasible cycle shifting it by step."""
     n, m = len(cells), len(cells[0])
     if not _can_move(cells, primary, threshold, p, step):
@@ -168,7 +195,7 @@ def _cheapest_cycle(cells: list[list[int]], hidden: set[Position], primary: set[
         kind, k = node
         for other in range(m if kind == "r" else n):
             q = (k, other) if kind == "r" else (other, k)
-            if q == p:
+            if q == p or (q in frozen and q not in hidden):
                 continue
             # Leaving a row node along a cell is +1 flow on it, leaving a column node is -1.
             move = (1 if kind == "r" else -1) * _sign(n, m, q)
@@ -185,13 +212,23 @@ def _cheapest_cycle(cells: list[list[int]], hidden: set[Position], primary: set[
     return None
 
 
-def _protect_cycles(cells: list[list[int]], hidden: set[Position], primary: set[Position], threshold: int) -> bool:
+def _protect_cycles(
+    cells: list[list[int]],
+    hidden: set[Position],
+    primary: set[Position],
+    threshold: int,
+    frozen: frozenset[Position] = frozenset(),
+) -> bool:
     """Hide more cells until every primary cell lies on a feasible cycle; False if one never can.
 
     Hiding a cell only adds edges, so a cycle found for one primary cell stays valid for it.
     """
     for p in sorted(primary):
-        options = [c for c in (_cheapest_cycle(cells, hidden, primary, threshold, p, s) for s in (1, -1)) if c is not None]
+        options = [
+            c
+            for c in (_cheapest_cycle(cells, hidden, primary, threshold, p, s, frozen) for s in (1, -1))
+            if c is not None
+        ]
         if not options:
             return False
         hidden.update(min(options)[1])

@@ -113,9 +113,6 @@ def test_municipality_dashboard_and_annual_report(page: Page, live_app: Flask, s
     assert check_charts(page) == len(statistics.DIMENSIONS) - 2  # no referrals: no partner kinds, no outcomes
     expect(page.locator("td", has_text="<5").first).to_be_visible()
     check_accessibility(page, "the municipality's statistics by quarter")
-    page.goto(f"/statistik?jahr={YEAR}&zeitraum=month")
-    check_charts(page)
-    check_accessibility(page, "the municipality's statistics by month")
     page.goto(f"/statistik/jahresbericht?jahr={YEAR}")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Jahresbericht {YEAR} der Meldestelle Musterstadt")
     check_charts(page)
@@ -139,11 +136,10 @@ def test_dashboard_works_without_javascript(nojs_page: Page, live_app: Flask, st
     log_in(page, live_app, *COORDINATOR)
     page.goto("/statistik")
     page.get_by_label("Jahr").select_option(str(YEAR))
-    page.get_by_label("Zeitraum").select_option(label="Monat")
     page.get_by_role("button", name="Anzeigen").click()
-    expect(page).to_have_url(re.compile(rf"jahr={YEAR}.*zeitraum=month|zeitraum=month.*jahr={YEAR}"))
+    expect(page).to_have_url(re.compile(rf"jahr={YEAR}"))
     expect(
-        page.get_by_role("table", name=re.compile("^Fälle insgesamt")).get_by_role("columnheader", name=f"{YEAR}-05")
+        page.get_by_role("table", name=re.compile("^Fälle insgesamt")).get_by_role("columnheader", name=f"{YEAR}-Q2")
     ).to_be_visible()
     check_charts(page)
     with page.expect_download() as download_info:

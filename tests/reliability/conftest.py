@@ -109,6 +109,21 @@ def rq_job(connection: Redis, entry_id: str) -> Job:
     return Job.fetch(rq_job_id(entry_id), connection=connection)
 
 
+def retry_scheduled(connection: Redis, entry_id: str) -> bool:
+    """Whether RQ has scheduled the entry's retry: the job is in the scheduled registry.
+
+    Not the status alone: Job.retry() sets SCHEDULED at once but adds the job to the registry
+    in the worker's pipeline a moment later, which would undo a retry moved forward meanwhile.
+    """
+    registry = ScheduledJobRegistry(QUEUE_NAME, connection=connection)
+    queued = connection.zscore(registry.key, rq_job_id(entry_id)) is not None
+    return queued and rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED
+
+
+def wait_for_retry(connection: Redis, entry_id: str, *processes: KommaProcess) -> None:
+    wait_for(lambda: retry_scheduled(connection, entry_id), "RQ to schedule the retry", *processes)
+
+
 def retry_delay(connection: Redis, entry_id: str) -> float:
     """Seconds until RQ runs the entry's scheduled retry."""
     registry = ScheduledJobRegistry(QUEUE_NAME, connection=connection)
@@ -118,19 +133,9 @@ def retry_delay(connection: Redis, entry_id: str) -> float:
 
 def run_retry_now(connection: Redis, entry_id: str, *processes: KommaProcess) -> None:
     """Skip the back-off: the worker's scheduler moves the due job back to the queue."""
-    job = rq_job(connection, entry_id)
-    assert job.get_status() == JobStatus.SCHEDULED
-    Queue(QUEUE_NAME, connection=connection).schedule_job(job, datetime.now(UTC))
-    try:
-        wait_for(lambda: rq_job(connection, entry_id).get_status() != JobStatus.SCHEDULED, "RQ's scheduler", *processes)
-    except BaseException:
-        import subprocess
-        print("DIAG", subprocess.run(["ps", "-eo", "pid,pgid,stat,wchan:32,cmd"], capture_output=True, text=True).stdout)
-        print("DIAG keys", connection.keys("rq:sched*"), connection.zrange("rq:scheduled:komma", 0, -1, withscores=True))
-        for p in processes:
-            for line in subprocess.run(["ps", "-o", "pid", "--no-headers", "-g", str(p.process.pid)], capture_output=True, text=True).stdout.split():
-                print("DIAG stack", line, open(f"/proc/{line}/wchan").read(), open(f"/proc/{line}/stat").read()[:80])
-        raise
+    assert retry_scheduled(connection, entry_id)
+    Queue(QUEUE_NAME, connection=connection).schedule_job(rq_job(connection, entry_id), datetime.now(UTC))
+    wait_for(lambda: rq_job(connection, entry_id).get_status() != JobStatus.SCHEDULED, "RQ's scheduler", *processes)
 
 
 def horse_pid(marker_dir: Path, token: str, run: int = 1) -> int:

@@ -16,7 +16,7 @@ from rq.job import JobStatus
 from core.db import session_scope
 from reporting.models import Case
 from tests.clearing.helpers import logged_in_client
-from tests.reliability.conftest import delivered, entry_for, retry_delay, rq_job, run_retry_now
+from tests.reliability.conftest import delivered, entry_for, retry_delay, rq_job, run_retry_now, wait_for_retry
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
 from tests.reliability.world import DESCRIPTION, Office, add_office, submit
@@ -43,12 +43,6 @@ def fails(app: Flask, connection: Redis, entry_id: str, attempt: int, worker: Ko
     return load_entry(app, entry_id)
 
 
-def retried(connection: Redis, entry_id: str, worker: KommaProcess) -> None:
-    wait_for(
-        lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry to be scheduled", worker
-    )
-
-
 def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(
     make_app: Callable[..., Flask],
     own_redis: RedisServer,
@@ -66,7 +60,7 @@ def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(
         assert row.last_error == "ConnectionRefusedError"
         assert row.completed_at is None
         assert row.failed_at is None
-        retried(connection, entry_id, worker)
+        wait_for_retry(connection, entry_id, worker)
         assert interval - 5 < retry_delay(connection, entry_id) <= interval
         assert rq_job(connection, entry_id).retries_left == len(RETRY_INTERVALS) - attempt
         assert relay_pending(app, older_than_seconds=0) == 0  # waiting for a retry is RQ's business
@@ -81,7 +75,7 @@ def test_jobs_retry_with_back_off_while_smtp_is_down_and_each_mail_arrives_once(
     row = fails(app, connection, entry_id, 3, worker)
     assert row.last_error == "smtplib.SMTPRecipientsRefused"
     assert [m["To"] for m in smtp.messages] == [office.notify_email]
-    retried(connection, entry_id, worker)
+    wait_for_retry(connection, entry_id, worker)
     assert RETRY_INTERVALS[2] - 5 < retry_delay(connection, entry_id) <= RETRY_INTERVALS[2]
     smtp.refuse.clear()
     run_retry_now(connection, entry_id, worker)
@@ -115,7 +109,7 @@ def test_a_job_that_fails_for_good_is_shown_to_coordinators_without_content(
     office, case_id, entry_id = new_report(app)
     for attempt in range(1, MAX_ATTEMPTS):
         fails(app, connection, entry_id, attempt, worker)
-        retried(connection, entry_id, worker)
+        wait_for_retry(connection, entry_id, worker)
         run_retry_now(connection, entry_id, worker)
     row = fails(app, connection, entry_id, MAX_ATTEMPTS, worker)
     assert row.failed_at is not None

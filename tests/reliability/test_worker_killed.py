@@ -22,7 +22,7 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 
 from core.db import session_scope
-from tests.reliability.conftest import alive, horse_pid, outbox, rq_job, run_retry_now
+from tests.reliability.conftest import alive, horse_pid, outbox, rq_job, run_retry_now, wait_for_retry
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.slow_jobs import address, release
 from tests.reliability.smtp_server import SmtpServer
@@ -90,7 +90,7 @@ def test_a_job_killed_after_its_mail_runs_again_without_mailing_twice(
     if victim == "horse":
         kill_horse(marker_dir, token)
         # The worker saw its horse die: RQ schedules a retry (the relay leaves it to RQ).
-        wait_for(lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "RQ's retry", worker)
+        wait_for_retry(connection, entry_id, worker)
         assert rq_job(connection, entry_id).retries_left == 4
         worker.stop()
     else:
@@ -103,7 +103,7 @@ def test_a_job_killed_after_its_mail_runs_again_without_mailing_twice(
     release(token)
 
     worker = start_worker()
-    wait_for(lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry", worker)
+    wait_for_retry(connection, entry_id, worker)
     run_retry_now(connection, entry_id, worker)
     wait_for(completed(app, entry_id), "the job to run again", worker)
     assert runs(token)[0].startswith("started:")
@@ -135,7 +135,7 @@ def test_a_job_killed_before_its_mail_mails_once_after_the_restart(
     release(token)
 
     worker = start_worker()
-    wait_for(lambda: rq_job(connection, entry_id).get_status() == JobStatus.SCHEDULED, "the retry", worker)
+    wait_for_retry(connection, entry_id, worker)
     run_retry_now(connection, entry_id, worker)
     wait_for(completed(app, entry_id), "the job to run again", worker)
     smtp.wait_for(1)

@@ -229,6 +229,7 @@ def _csv_cells(body: str) -> list[tuple[str, list[tuple[str, list[str]]]]]:
 
 def test_csv_shows_what_the_page_shows(app: Flask, world: World) -> None:
     client = logged_in_client(app, world.coordinator_a)
+    # The period parameter is ignored: quarters only (see clearing.stats_views._period).
     for period in ("quarter", "month", "year"):
         page = client.get(f"/statistik?jahr={YEAR}&zeitraum={period}").get_data(as_text=True)
         response = client.get(f"/statistik.csv?jahr={YEAR}&zeitraum={period}")
