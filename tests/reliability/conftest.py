@@ -132,10 +132,16 @@ def retry_delay(connection: Redis, entry_id: str) -> float:
 
 
 def run_retry_now(connection: Redis, entry_id: str, *processes: KommaProcess) -> None:
-    """Skip the back-off: the worker's scheduler moves the due job back to the queue."""
+    """Skip the back-off: the worker's scheduler moves the due job back to the queue.
+
+    Returns once the scheduler took it: the job left the scheduled registry (or, when a quick
+    failure already scheduled its next retry, sits there at a later time).
+    """
     assert retry_scheduled(connection, entry_id)
     Queue(QUEUE_NAME, connection=connection).schedule_job(rq_job(connection, entry_id), datetime.now(UTC))
-    wait_for(lambda: rq_job(connection, entry_id).get_status() != JobStatus.SCHEDULED, "RQ's scheduler", *processes)
+    key = ScheduledJobRegistry(QUEUE_NAME, connection=connection).key
+    now = connection.zscore(key, rq_job_id(entry_id))
+    wait_for(lambda: connection.zscore(key, rq_job_id(entry_id)) != now, "RQ's scheduler", *processes)
 
 
 def horse_pid(marker_dir: Path, token: str, run: int = 1) -> int:
