@@ -156,16 +156,24 @@ def counts(session: Session, municipality_ids: list[str], start: date, end: date
 ONE_CODE_PER_CASE = ("cases", "affected_role", "channel", "urgency")
 
 
+def _by_dimension(data: dict[tuple[str, str, str], int]) -> dict[str, list[tuple[str, str, int]]]:
+    """One pass over the counts: (key, code, count) rows per dimension."""
+    result: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for (key, dim, code), n in data.items():
+        result[dim].append((key, code, n))
+    return result
+
+
 def _grid(
-    data: dict[tuple[str, str, str], int],
-    dimension: str,
-    column_of: Callable[[str], str],
-    code_order: dict[str, list[str]],
+    rows: list[tuple[str, str, int]], dimension: str, column_of: Callable[[str], str], code_order: dict[str, list[str]]
 ) -> tuple[list[str], dict[str, dict[str, int]]]:
     grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (month, dim, code), n in data.items():
-        if dim == dimension:
-            grid[code][column_of(month)] += n
+    columns: dict[str, str] = {}  # column_of once per distinct key, not once per row
+    for key, code, n in rows:
+        column = columns.get(key)
+        if column is None:
+            column = columns[key] = column_of(key)
+        grid[code][column] += n
     known = code_order.get(dimension, [])
     return [c for c in known if c in grid] + sorted(c for c in grid if c not in known), grid
 
@@ -179,12 +187,13 @@ def tables(
     Only one period granularity is shown per page; showing months and quarters of the same year
     would let the one be subtracted from the other.
     """
-    periods = sorted({period_of(m, period) for m, _d, _c in data})
+    periods = sorted({period_of(m, period) for m in {month for month, _d, _c in data}})
     if not periods:
         return []
     shapes = []
+    by_dimension = _by_dimension(data)
     for dimension in DIMENSIONS:
-        codes, grid = _grid(data, dimension, lambda month: period_of(month, period), code_order)
+        codes, grid = _grid(by_dimension.get(dimension, []), dimension, lambda month: period_of(month, period), code_order)
         if codes:
             shapes.append((dimension, codes, [[grid[c][p] for p in periods] for c in codes]))
     return _protect_page(shapes, periods, threshold)
@@ -244,7 +253,7 @@ def group_tables(
             for (_month, dim, code), n in data.items():
                 if dim == dimension:
                     merged[(group, dim, code)] = merged.get((group, dim, code), 0) + n
-        codes, grid = _grid(merged, dimension, lambda group: group, code_order)
+        codes, grid = _grid(_by_dimension(merged).get(dimension, []), dimension, lambda group: group, code_order)
         if codes:
             shapes.append((dimension, codes, [[grid[c][g] for g in groups] for c in codes]))
     return _protect_page(shapes, groups, threshold, totals_from)
