@@ -47,6 +47,14 @@ def messages() -> dict[int, tuple[str, str]]:
     }
 
 
+def database_unavailable(error: DBAPIError) -> tuple[str, int]:
+    """The calm 503 page for a database that does not answer (in the view or at the commit)."""
+    # The class name only: the message of a database error can quote submitted values.
+    log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    title, message = messages()[503]
+    return _page(503, title, message)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(_error: CSRFError) -> tuple[str, int]:
@@ -70,10 +78,7 @@ def init_app(app: Flask) -> None:
         if not isinstance(error, OperationalError | InterfaceError) and not error.connection_invalidated:
             # A constraint or programming error is the program's fault, not an outage.
             return _unexpected(error)
-        # The class name only: the message of a database error can quote submitted values.
-        log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
-        title, message = messages()[503]
-        return _page(503, title, message)
+        return database_unavailable(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[str, int]:

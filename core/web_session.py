@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from contextlib import suppress
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 
@@ -12,6 +15,18 @@ def db_session() -> Session:
         g.db_session = current_app.extensions["komma"].session_factory()
     session: Session = g.db_session
     return session
+
+
+def _database_unavailable(original: Response, error: DBAPIError) -> Response:
+    from core.errors import database_unavailable
+
+    page: Response = current_app.make_response(database_unavailable(error))
+    # Keep what the earlier after-request hooks set (security and cache headers).
+    own = {name.lower() for name, _value in page.headers.items()}
+    for name, value in original.headers.items():
+        if name.lower() not in own and name.lower() != "location":
+            page.headers.add(name, value)
+    return page
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +41,12 @@ def init_app(app: Flask) -> None:
                     session.commit()
                 else:
                     session.rollback()
+            except (OperationalError, InterfaceError) as error:
+                # The database went away after the view (a restart): nothing was saved, and the
+                # person gets the same calm 503 page as when it fails during the view.
+                with suppress(DBAPIError):
+                    session.rollback()
+                response = _database_unavailable(response, error)
             finally:
                 session.close()
         return response

@@ -106,6 +106,9 @@ def cluster(migrated_database: str) -> Iterator[Cluster]:
 def calm_503(response: TestResponse) -> None:
     assert response.status_code == 503
     assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Content-Security-Policy" in response.headers
+    assert "Location" not in response.headers
     page = response.get_data(as_text=True)
     assert CALM_TITLE in page
     assert CALM_TEXT in page
@@ -126,22 +129,22 @@ def post_form(client: FlaskClient, path: str, token: str) -> TestResponse:
     return client.post(path, data=data, content_type="multipart/form-data")
 
 
-class StopBeforeOutbox:
-    """Stops the server when the submission writes its outbox row: the case rows of the same
-    transaction are written by then, and must die with it."""
+class StopAtCommit:
+    """Stops the server when the next request commits: everything the submission wrote (case,
+    files, outbox row, receipt session) is flushed by then, and must die with the transaction."""
 
     def __init__(self, engine: Engine, cluster: Cluster) -> None:
         self.engine, self.cluster, self.fired = engine, cluster, False
 
-    def __enter__(self) -> StopBeforeOutbox:
-        event.listen(self.engine, "before_cursor_execute", self._before)
+    def __enter__(self) -> StopAtCommit:
+        event.listen(self.engine, "commit", self._commit)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "commit", self._commit)
 
-    def _before(self, conn: object, cursor: object, statement: str, *args: object) -> None:
-        if not self.fired and statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+    def _commit(self, conn: object) -> None:
+        if not self.fired:
             self.fired = True
             self.cluster.stop()
 
@@ -160,10 +163,10 @@ def test_requests_during_a_postgres_outage_get_a_calm_503_and_the_app_serves_aga
     before = counts(app)
 
     try:
-        # The server goes away in the middle of a submission.
-        with StopBeforeOutbox(app.extensions["komma"].engine, cluster) as cut:
+        # The server goes away as a submission commits, after the view wrote everything.
+        with StopAtCommit(app.extensions["komma"].engine, cluster) as cut:
             calm_503(post_form(reporter, path, token))
-        assert cut.fired, "the submission never reached its outbox row"
+        assert cut.fired, "the submission never committed"
 
         # While it is away: every page a person might use answers calmly, quickly.
         started = time.monotonic()
