@@ -31,7 +31,15 @@ def _actor() -> staff.Staff:
 
 def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = None) -> str:
     actor = _actor()
-    members = db_session().scalars(select(Account).where(Account.municipality_id == actor.account.municipality_id).order_by(Account.role, Account.display_name)).all()
+    members = (
+        db_session()
+        .scalars(
+            select(Account)
+            .where(Account.municipality_id == actor.account.municipality_id)
+            .order_by(Account.role, Account.display_name)
+        )
+        .all()
+    )
     granted = {m.id for m in members if custody.has_grant(db_session(), m)}
     return render_template("clearing/team.html", form=form, members=members, granted=granted, created=created)
 
@@ -53,9 +61,21 @@ def team() -> str | Response:
                 display_name=form.display_name.data,
             )
         except accounts.AccountError:
-            form.login.errors = [_("Diesen Benutzernamen gibt es schon, oder er enthält unerlaubte Zeichen (erlaubt: a–z, 0–9, . _ @ -).")]
+            form.login.errors = [
+                _(
+                    "Diesen Benutzernamen gibt es schon, oder er enthält unerlaubte Zeichen (erlaubt: a–z, 0–9, . _ @ -)."
+                )
+            ]
         else:
-            audit.record(db_session(), chain=actor.account.municipality_id or audit.NETWORK_CHAIN, action="account.created", actor_id=actor.account.id, actor_role=actor.role, target_id=created.account.id, detail=created.account.role)
+            audit.record(
+                db_session(),
+                chain=actor.account.municipality_id or audit.NETWORK_CHAIN,
+                action="account.created",
+                actor_id=actor.account.id,
+                actor_role=actor.role,
+                target_id=created.account.id,
+                detail=created.account.role,
+            )
             return _team_page(CreateAccountForm(formdata=None), created)
     return _team_page(form)
 
@@ -66,7 +86,9 @@ def grants() -> str | Response:
     """An officer who holds the office key passes it to a new colleague."""
     actor = _actor()
     waiting = service.officers_without_grant(db_session(), actor.account.municipality_id or "")
-    return render_template("clearing/grants.html", waiting=waiting, form=PlainForm(), has_key=actor.office_key is not None)
+    return render_template(
+        "clearing/grants.html", waiting=waiting, form=PlainForm(), has_key=actor.office_key is not None
+    )
 
 
 @bp.post("/freischalten/<account_id>")
@@ -85,8 +107,18 @@ def grant(account_id: str) -> Response:
         except custody.CustodyError:
             flash(_("Nur Clearing-Fachkräfte können Zugang zu den Fällen erhalten."), "error")
         else:
-            audit.record(db_session(), chain=grantee.municipality_id or "", action="office_key.granted", actor_id=actor.account.id, actor_role=actor.role, target_id=grantee.id)
-            flash(_("%(name)s hat jetzt Zugang zu den Fällen (ab der nächsten Anmeldung).", name=grantee.display_name), "success")
+            audit.record(
+                db_session(),
+                chain=grantee.municipality_id or "",
+                action="office_key.granted",
+                actor_id=actor.account.id,
+                actor_role=actor.role,
+                target_id=grantee.id,
+            )
+            flash(
+                _("%(name)s hat jetzt Zugang zu den Fällen (ab der nächsten Anmeldung).", name=grantee.display_name),
+                "success",
+            )
     return redirect(url_for("admin.grants"), code=303)  # type: ignore[return-value]
 
 
@@ -101,9 +133,18 @@ def network() -> str | Response:
         try:
             created = create_municipality(db_session(), form.slug.data, form.name.data)
         except TenancyError:
-            form.slug.errors = [_("Diesen Kurznamen gibt es schon, oder er ist ungültig (erlaubt: a–z, 0–9 und Bindestrich).")]
+            form.slug.errors = [
+                _("Diesen Kurznamen gibt es schon, oder er ist ungültig (erlaubt: a–z, 0–9 und Bindestrich).")
+            ]
         else:
-            audit.record(db_session(), chain=audit.NETWORK_CHAIN, action="municipality.created", actor_id=actor.account.id, actor_role=actor.role, target_id=created.municipality.id)
+            audit.record(
+                db_session(),
+                chain=audit.NETWORK_CHAIN,
+                action="municipality.created",
+                actor_id=actor.account.id,
+                actor_role=actor.role,
+                target_id=created.municipality.id,
+            )
             form = CreateMunicipalityForm(formdata=None)
     municipalities = db_session().scalars(select(Municipality).order_by(Municipality.name)).all()
     return render_template("clearing/network.html", form=form, municipalities=municipalities, created=created)
@@ -123,7 +164,9 @@ def agreements() -> str | Response:
         except agreement_rules.AgreementInvalid as invalid:
             problems = invalid.problems
         else:
-            version = partners.save_agreement(db_session(), municipality_id, spec, actor_id=actor.account.id, actor_role=actor.role)
+            version = partners.save_agreement(
+                db_session(), municipality_id, spec, actor_id=actor.account.id, actor_role=actor.role
+            )
             flash(_("Version %(v)d der Vereinbarung ist jetzt aktiv.", v=version.version), "success")
             return redirect(url_for("admin.agreements"), code=303)  # type: ignore[return-value]
     active = partners.active_agreement(db_session(), municipality_id)
@@ -147,16 +190,44 @@ def partners_page() -> str | Response:
             form.partner.errors = [_("Bitte wählen Sie eine Partnerorganisation.")]
         else:
             try:
-                created = partners.add_partner_user(db_session(), state(current_app).config, partner, login=form.login.data, display_name=form.display_name.data)
+                created = partners.add_partner_user(
+                    db_session(),
+                    state(current_app).config,
+                    partner,
+                    login=form.login.data,
+                    display_name=form.display_name.data,
+                )
             except accounts.AccountError:
-                form.login.errors = [_("Diesen Benutzernamen gibt es schon, oder er enthält unerlaubte Zeichen (erlaubt: a–z, 0–9, . _ @ -).")]
+                form.login.errors = [
+                    _(
+                        "Diesen Benutzernamen gibt es schon, oder er enthält unerlaubte Zeichen (erlaubt: a–z, 0–9, . _ @ -)."
+                    )
+                ]
             else:
-                audit.record(db_session(), chain=municipality_id, action="account.created", actor_id=actor.account.id, actor_role=actor.role, target_id=created.account.id, detail="partner")
+                audit.record(
+                    db_session(),
+                    chain=municipality_id,
+                    action="account.created",
+                    actor_id=actor.account.id,
+                    actor_role=actor.role,
+                    target_id=created.account.id,
+                    detail="partner",
+                )
                 form = PartnerUserForm(formdata=None)
                 form.partner.choices = [(p.id, p.name) for p in orgs]
-    users = db_session().scalars(select(Account).where(Account.municipality_id == municipality_id, Account.role == "partner").order_by(Account.display_name)).all()
+    users = (
+        db_session()
+        .scalars(
+            select(Account)
+            .where(Account.municipality_id == municipality_id, Account.role == "partner")
+            .order_by(Account.display_name)
+        )
+        .all()
+    )
     holders = {p.id: set(partners.holders(db_session(), p)) for p in orgs}
-    return render_template("clearing/partners.html", orgs=orgs, users=users, holders=holders, form=form, created=created, plain=PlainForm())
+    return render_template(
+        "clearing/partners.html", orgs=orgs, users=users, holders=holders, form=form, created=created, plain=PlainForm()
+    )
 
 
 bp.add_url_rule("/partner", endpoint="partners", view_func=partners_page, methods=["GET", "POST"])
@@ -170,7 +241,13 @@ def issue_key(partner_id: str, account_id: str) -> Response:
     partner = db_session().get(PartnerOrganisation, partner_id)
     holder = db_session().get(Account, account_id)
     back = redirect(url_for("admin.partners"), code=303)
-    if not PlainForm().validate() or partner is None or partner.municipality_id != actor.account.municipality_id or holder is None or holder.partner_id != partner.id:
+    if (
+        not PlainForm().validate()
+        or partner is None
+        or partner.municipality_id != actor.account.municipality_id
+        or holder is None
+        or holder.partner_id != partner.id
+    ):
         flash(_("Das ist nicht möglich."), "error")
         return back  # type: ignore[return-value]
     try:
@@ -179,8 +256,21 @@ def issue_key(partner_id: str, account_id: str) -> Response:
         # Someone still holds the key: a colleague passes it on instead (partner portal).
         flash(_("Das ist nicht möglich."), "error")
         return back  # type: ignore[return-value]
-    audit.record(db_session(), chain=partner.municipality_id, action="partner.key_issued", actor_id=actor.account.id, actor_role=actor.role, target_id=partner.id)
-    flash(_("%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.", name=partner.name), "success")
+    audit.record(
+        db_session(),
+        chain=partner.municipality_id,
+        action="partner.key_issued",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=partner.id,
+    )
+    flash(
+        _(
+            "%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.",
+            name=partner.name,
+        ),
+        "success",
+    )
     return back  # type: ignore[return-value]
 
 
@@ -188,6 +278,22 @@ def issue_key(partner_id: str, account_id: str) -> Response:
 @staff.require("coordinator", "network_operator")
 def status() -> str:
     """Jobs that failed for good (no content: the job's name, times and the error's class)."""
-    failed = db_session().scalars(select(OutboxEntry).where(OutboxEntry.failed_at.is_not(None)).order_by(OutboxEntry.failed_at.desc()).limit(200)).all()
-    pending = db_session().scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.completed_at.is_(None), OutboxEntry.failed_at.is_(None))) or 0
+    failed = (
+        db_session()
+        .scalars(
+            select(OutboxEntry)
+            .where(OutboxEntry.failed_at.is_not(None))
+            .order_by(OutboxEntry.failed_at.desc())
+            .limit(200)
+        )
+        .all()
+    )
+    pending = (
+        db_session().scalar(
+            select(func.count())
+            .select_from(OutboxEntry)
+            .where(OutboxEntry.completed_at.is_(None), OutboxEntry.failed_at.is_(None))
+        )
+        or 0
+    )
     return render_template("clearing/status.html", failed=failed, pending=pending)

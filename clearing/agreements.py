@@ -88,8 +88,21 @@ CODE_LISTS = {
     "perpetrators": PERPETRATORS,
 }
 KNOWN_KEYS = {
-    "partner", "name", "kind", "incident_types", "motives", "offences", "urgencies", "perpetrators",
-    "employer_duty", "requires_consent", "fields", "response_days", "four_eyes", "acute_override", "notify_email",
+    "partner",
+    "name",
+    "kind",
+    "incident_types",
+    "motives",
+    "offences",
+    "urgencies",
+    "perpetrators",
+    "employer_duty",
+    "requires_consent",
+    "fields",
+    "response_days",
+    "four_eyes",
+    "acute_override",
+    "notify_email",
 }
 
 
@@ -152,7 +165,9 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
     values: dict[str, Any] = {}
     for key, allowed in CODE_LISTS.items():
         values[key] = _codes(raw.get(key, []), allowed, f"{place}.{key}", problems)
-    values["fields"] = _codes(raw.get("fields", ["incident", "description"]), SHAREABLE_FIELDS, f"{place}.fields", problems)
+    values["fields"] = _codes(
+        raw.get("fields", ["incident", "description"]), SHAREABLE_FIELDS, f"{place}.fields", problems
+    )
     consent = raw.get("requires_consent")
     if consent is not None and (not isinstance(consent, str) or consent not in CONSENTS):
         problems.append((f"{place}.requires_consent", f"one of {', '.join(CONSENTS)}, or leave it out"))
@@ -163,7 +178,9 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
         if not isinstance(raw.get(flag, False), bool):
             problems.append((f"{place}.{flag}", "true or false"))
     if raw.get("acute_override") and consent != "police":
-        problems.append((f"{place}.acute_override", "only a police referral may override a missing consent in acute danger"))
+        problems.append(
+            (f"{place}.acute_override", "only a police referral may override a missing consent in acute danger")
+        )
     email = raw.get("notify_email", "")
     if not isinstance(email, str) or (email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)):
         problems.append((f"{place}.notify_email", "an e-mail address, or leave it out"))

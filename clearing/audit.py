@@ -47,7 +47,17 @@ class AuditEvent(Base):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-def _digest(prev_hash: bytes, chain: str, seq: int, at: datetime, actor_id: str | None, actor_role: str, action: str, target_id: str | None, detail: str | None) -> bytes:
+def _digest(
+    prev_hash: bytes,
+    chain: str,
+    seq: int,
+    at: datetime,
+    actor_id: str | None,
+    actor_role: str,
+    action: str,
+    target_id: str | None,
+    detail: str | None,
+) -> bytes:
     stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     body = json.dumps([chain, seq, stamp, actor_id, actor_role, action, target_id, detail], separators=(",", ":"))
     return hashlib.sha256(prev_hash + body.encode()).digest()
@@ -73,8 +83,16 @@ def record(
     seq = head.seq + 1
     digest = _digest(head.hash, chain, seq, at, actor_id, actor_role, action, target_id, detail)
     event = AuditEvent(
-        chain=chain, seq=seq, at=at, actor_id=actor_id, actor_role=actor_role, action=action,
-        target_id=target_id, detail=detail, prev_hash=head.hash, hash=digest,
+        chain=chain,
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        target_id=target_id,
+        detail=detail,
+        prev_hash=head.hash,
+        hash=digest,
     )
     session.add(event)
     head.seq, head.hash = seq, digest
@@ -91,18 +109,34 @@ class BrokenLink:
 
 def verify(session: Session, chain: str | None = None) -> tuple[int, BrokenLink | None]:
     """(events checked, first broken link or None) over one chain or all."""
-    heads = session.scalars(select(AuditHead).order_by(AuditHead.chain) if chain is None else select(AuditHead).where(AuditHead.chain == chain)).all()
+    heads = session.scalars(
+        select(AuditHead).order_by(AuditHead.chain)
+        if chain is None
+        else select(AuditHead).where(AuditHead.chain == chain)
+    ).all()
     checked = 0
     for head in heads:
         prev, expected_seq = GENESIS, 1
-        events = session.scalars(select(AuditEvent).where(AuditEvent.chain == head.chain).order_by(AuditEvent.seq, AuditEvent.id))
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.chain == head.chain).order_by(AuditEvent.seq, AuditEvent.id)
+        )
         for event in events:
             checked += 1
             if event.seq != expected_seq:
                 return checked, BrokenLink(head.chain, expected_seq, "event missing or out of order")
             if event.prev_hash != prev:
                 return checked, BrokenLink(head.chain, event.seq, "does not follow the previous event")
-            digest = _digest(prev, event.chain, event.seq, event.at, event.actor_id, event.actor_role, event.action, event.target_id, event.detail)
+            digest = _digest(
+                prev,
+                event.chain,
+                event.seq,
+                event.at,
+                event.actor_id,
+                event.actor_role,
+                event.action,
+                event.target_id,
+                event.detail,
+            )
             if digest != event.hash:
                 return checked, BrokenLink(head.chain, event.seq, "event was changed")
             prev, expected_seq = event.hash, expected_seq + 1
@@ -112,4 +146,10 @@ def verify(session: Session, chain: str | None = None) -> tuple[int, BrokenLink 
 
 
 def events_for(session: Session, chain: str, target_id: str) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.target_id == target_id).order_by(AuditEvent.seq)))
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.chain == chain, AuditEvent.target_id == target_id)
+            .order_by(AuditEvent.seq)
+        )
+    )

@@ -74,7 +74,10 @@ def agreements_export(slug: str) -> None:
         active = partners.active_agreement(session, municipality.id)
         if active is None:
             raise click.ClickException(f"{slug} has no agreement yet")
-        click.echo(agreement_rules.to_yaml(agreement_rules.parse(active.data), municipality=slug, version=active.version), nl=False)
+        click.echo(
+            agreement_rules.to_yaml(agreement_rules.parse(active.data), municipality=slug, version=active.version),
+            nl=False,
+        )
 
 
 def demo_alliance(session: Session, config: Config, municipality: Municipality) -> list[str]:
@@ -84,7 +87,9 @@ def demo_alliance(session: Session, config: Config, municipality: Municipality) 
     counselling = partners.partner_by_key(session, municipality.id, "opferberatung")
     assert counselling is not None
     login, _role, name, password = DEMO_PARTNER_ACCOUNTS[0]
-    created = partners.add_partner_user(session, config, counselling, login=login, display_name=name, password=password, totp_confirmed=True)
+    created = partners.add_partner_user(
+        session, config, counselling, login=login, display_name=name, password=password, totp_confirmed=True
+    )
     return [f"  {login} / {password} / TOTP secret {created.totp_secret}  (partner portal: Opferberatung)"]
 
 

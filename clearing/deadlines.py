@@ -58,11 +58,19 @@ class Deadline:
     days_left: int
 
 
-def case_deadlines(received_at: datetime, acknowledged_at: datetime | None, closed: bool, complaint_due: date | None, today: date) -> list[Deadline]:
+def case_deadlines(
+    received_at: datetime, acknowledged_at: datetime | None, closed: bool, complaint_due: date | None, today: date
+) -> list[Deadline]:
     ack = acknowledgement_due(received_at).date()
     feedback = feedback_due(received_at)
     items = [
-        Deadline("acknowledgement", ack, acknowledged_at is not None, acknowledged_at is None and today > ack, (ack - today).days),
+        Deadline(
+            "acknowledgement",
+            ack,
+            acknowledged_at is not None,
+            acknowledged_at is None and today > ack,
+            (ack - today).days,
+        ),
         Deadline("feedback", feedback, closed, not closed and today > feedback, (feedback - today).days),
     ]
     if complaint_due:

@@ -53,8 +53,12 @@ class InboxFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(_l("Status"), choices=_with_any(STATUS_LABELS, _l("alle")), validators=[Optional()])
-    urgency = SelectField(_l("Dringlichkeit"), choices=_with_any(clearing_codes.URGENCIES, _l("alle")), validators=[Optional()])
-    incident_type = SelectField(_l("Art des Vorfalls"), choices=_with_any(codes.INCIDENT_TYPES, _l("alle")), validators=[Optional()])
+    urgency = SelectField(
+        _l("Dringlichkeit"), choices=_with_any(clearing_codes.URGENCIES, _l("alle")), validators=[Optional()]
+    )
+    incident_type = SelectField(
+        _l("Art des Vorfalls"), choices=_with_any(codes.INCIDENT_TYPES, _l("alle")), validators=[Optional()]
+    )
     motive = SelectField(_l("Motiv"), choices=_with_any(codes.MOTIVES, _l("alle")), validators=[Optional()])
     received_from = DateField(_l("Eingegangen ab"), validators=[Optional()])
     received_to = DateField(_l("Eingegangen bis"), validators=[Optional()])
@@ -65,11 +69,16 @@ class InboxFilterForm(FlaskForm):
 
 
 class MessageForm(FlaskForm):
-    body = CleanTextAreaField(_l("Nachricht an die meldende Person"), validators=[DataRequired(_l("Bitte schreiben Sie eine Nachricht.")), _too_long(20000)])
+    body = CleanTextAreaField(
+        _l("Nachricht an die meldende Person"),
+        validators=[DataRequired(_l("Bitte schreiben Sie eine Nachricht.")), _too_long(20000)],
+    )
 
 
 class NoteForm(FlaskForm):
-    note = CleanTextAreaField(_l("Interne Notiz"), validators=[DataRequired(_l("Bitte schreiben Sie eine Notiz.")), _too_long(20000)])
+    note = CleanTextAreaField(
+        _l("Interne Notiz"), validators=[DataRequired(_l("Bitte schreiben Sie eine Notiz.")), _too_long(20000)]
+    )
 
 
 class AssignForm(FlaskForm):
@@ -78,24 +87,45 @@ class AssignForm(FlaskForm):
 
 class TransitionForm(FlaskForm):
     target = SelectField(_l("Nächster Schritt"), validators=[InputRequired()], validate_choice=False)
-    reason = CleanStringField(_l("Begründung (bei Abschluss mit offenen Weiterleitungen und bei Wiederaufnahme nötig)"), validators=[Optional(), _too_long(2000)])
+    reason = CleanStringField(
+        _l("Begründung (bei Abschluss mit offenen Weiterleitungen und bei Wiederaufnahme nötig)"),
+        validators=[Optional(), _too_long(2000)],
+    )
 
 
 class AssessmentForm(FlaskForm):
     """What DOMAIN.md lists under "Assessment"."""
 
-    urgency = RadioField(_l("Dringlichkeit"), choices=_choices(clearing_codes.URGENCIES), validators=[InputRequired(_l("Bitte wählen Sie die Dringlichkeit."))])
-    escalation_level = RadioField(
-        _l("Eskalationsstufe (Aachener Modell)"), choices=_choices(clearing_codes.ESCALATION_LEVELS), validators=[InputRequired(_l("Bitte wählen Sie die Eskalationsstufe."))]
+    urgency = RadioField(
+        _l("Dringlichkeit"),
+        choices=_choices(clearing_codes.URGENCIES),
+        validators=[InputRequired(_l("Bitte wählen Sie die Dringlichkeit."))],
     )
-    incident_types = MultiCheckboxField(_l("Bestätigte Art des Vorfalls"), choices=_choices(codes.INCIDENT_TYPES), validators=[DataRequired(_l("Bitte bestätigen Sie mindestens eine Art des Vorfalls."))])
+    escalation_level = RadioField(
+        _l("Eskalationsstufe (Aachener Modell)"),
+        choices=_choices(clearing_codes.ESCALATION_LEVELS),
+        validators=[InputRequired(_l("Bitte wählen Sie die Eskalationsstufe."))],
+    )
+    incident_types = MultiCheckboxField(
+        _l("Bestätigte Art des Vorfalls"),
+        choices=_choices(codes.INCIDENT_TYPES),
+        validators=[DataRequired(_l("Bitte bestätigen Sie mindestens eine Art des Vorfalls."))],
+    )
     motives = MultiCheckboxField(_l("Bestätigte Motive"), choices=_choices(codes.MOTIVES), validators=[Optional()])
-    phenomenon_area = RadioField(_l("Phänomenbereich (polizeiliche Erfassung)"), choices=_choices(clearing_codes.PHENOMENON_AREAS), validators=[Optional()])
-    offences = MultiCheckboxField(_l("Mögliche Straftaten"), choices=_choices(clearing_codes.OFFENCES), validators=[Optional()])
+    phenomenon_area = RadioField(
+        _l("Phänomenbereich (polizeiliche Erfassung)"),
+        choices=_choices(clearing_codes.PHENOMENON_AREAS),
+        validators=[Optional()],
+    )
+    offences = MultiCheckboxField(
+        _l("Mögliche Straftaten"), choices=_choices(clearing_codes.OFFENCES), validators=[Optional()]
+    )
     known_on = DateField(
         _l("Kenntnis von Tat und Täter am"),
         validators=[Optional()],
-        description=_l("Beginn der Antragsfrist von drei Monaten (§ 77b StGB) bei Antragsdelikten (§§ 185–189 StGB). Nach § 194 Abs. 3 StGB kann auch die oder der Dienstvorgesetzte den Antrag stellen."),
+        description=_l(
+            "Beginn der Antragsfrist von drei Monaten (§ 77b StGB) bei Antragsdelikten (§§ 185–189 StGB). Nach § 194 Abs. 3 StGB kann auch die oder der Dienstvorgesetzte den Antrag stellen."
+        ),
     )
     employer_duty = BooleanField(_l("Der Arbeitgeber muss einbezogen werden (Fürsorgepflicht, § 12 Abs. 3 AGG)"))
     case_conference = BooleanField(_l("Fallkonferenz nötig"))
@@ -103,25 +133,47 @@ class AssessmentForm(FlaskForm):
 
 
 class CreateAccountForm(FlaskForm):
-    login = StringField(_l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)])
-    display_name = CleanStringField(_l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)])
-    role = RadioField(_l("Rolle"), choices=_choices({"officer": _l("Clearing-Fachkraft"), "coordinator": _l("Koordination")}), default="officer", validators=[InputRequired()])
+    login = StringField(
+        _l("Benutzername"),
+        validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)],
+    )
+    display_name = CleanStringField(
+        _l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)]
+    )
+    role = RadioField(
+        _l("Rolle"),
+        choices=_choices({"officer": _l("Clearing-Fachkraft"), "coordinator": _l("Koordination")}),
+        default="officer",
+        validators=[InputRequired()],
+    )
 
 
 class CreateMunicipalityForm(FlaskForm):
-    slug = StringField(_l("Kurzname für Adressen (z. B. musterstadt)"), validators=[DataRequired(_l("Bitte geben Sie einen Kurznamen an.")), Length(max=63)])
-    name = CleanStringField(_l("Name der Kommune"), validators=[DataRequired(_l("Bitte geben Sie den Namen an.")), _too_long(200)])
+    slug = StringField(
+        _l("Kurzname für Adressen (z. B. musterstadt)"),
+        validators=[DataRequired(_l("Bitte geben Sie einen Kurznamen an.")), Length(max=63)],
+    )
+    name = CleanStringField(
+        _l("Name der Kommune"), validators=[DataRequired(_l("Bitte geben Sie den Namen an.")), _too_long(200)]
+    )
 
 
 class AgreementForm(FlaskForm):
     text = TextAreaField(
         _l("Vereinbarung im YAML-Format"),
         validators=[DataRequired(_l("Bitte geben Sie die Vereinbarung ein.")), Length(max=200_000)],
-        description=_l("Eine neue Version wird nur aktiv, wenn sie vollständig gültig ist; sonst bleibt die bisherige Version aktiv."),
+        description=_l(
+            "Eine neue Version wird nur aktiv, wenn sie vollständig gültig ist; sonst bleibt die bisherige Version aktiv."
+        ),
     )
 
 
 class PartnerUserForm(FlaskForm):
     partner = SelectField(_l("Partnerorganisation"), validators=[InputRequired()], validate_choice=False)
-    login = StringField(_l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)])
-    display_name = CleanStringField(_l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)])
+    login = StringField(
+        _l("Benutzername"),
+        validators=[DataRequired(_l("Bitte geben Sie einen Benutzernamen an.")), Length(min=3, max=120)],
+    )
+    display_name = CleanStringField(
+        _l("Name"), validators=[DataRequired(_l("Bitte geben Sie einen Namen an.")), _too_long(120)]
+    )

@@ -74,11 +74,15 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
         query = query.where(Case.urgency == filters.urgency)
     for kind, code in (("incident_type", filters.incident_type), ("motive", filters.motive)):
         if code:
-            query = query.where(Case.id.in_(select(CaseCode.case_id).where(CaseCode.kind == kind, CaseCode.code == code)))
+            query = query.where(
+                Case.id.in_(select(CaseCode.case_id).where(CaseCode.kind == kind, CaseCode.code == code))
+            )
     if filters.received_from:
         query = query.where(Case.received_at >= datetime.combine(filters.received_from, time.min, tzinfo=now.tzinfo))
     if filters.received_to:
-        query = query.where(Case.received_at < datetime.combine(filters.received_to + timedelta(days=1), time.min, tzinfo=now.tzinfo))
+        query = query.where(
+            Case.received_at < datetime.combine(filters.received_to + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+        )
     if filters.assigned == "me":
         query = query.where(Case.assigned_to == actor.account.id)
     elif filters.assigned == "none":
@@ -103,7 +107,9 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
     # alone, while sorting whole rows would fetch each match's ciphertext from the table. The
     # filters apply to the ids; the rows need only the scope again.
     page_ids = query.with_only_columns(Case.id).order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    rows = session.execute(case_query(actor).add_columns(overdue.label("is_overdue")).where(Case.id.in_(page_ids)).order_by(*order)).all()
+    rows = session.execute(
+        case_query(actor).add_columns(overdue.label("is_overdue")).where(Case.id.in_(page_ids)).order_by(*order)
+    ).all()
     cases = [row[0] for row in rows]
     codes: dict[str, dict[str, list[str]]] = {c.id: {"incident_type": [], "motive": []} for c in cases}
     if cases:

@@ -26,7 +26,12 @@ def notify_partner_referral(session: Session, referral_id: str) -> None:
     partner = session.get(PartnerOrganisation, referral.partner_id) if referral else None
     if referral is None or partner is None or referral.state == "cancelled":
         return
-    mail_once(session, _partner_addresses(session, partner), "Komm.A Meldestelle: Eine Weiterleitung wartet", "Guten Tag,\n\nim Partnerportal wartet eine Weiterleitung auf Sie.\nBitte melden Sie sich an: {url}/anmelden")
+    mail_once(
+        session,
+        _partner_addresses(session, partner),
+        "Komm.A Meldestelle: Eine Weiterleitung wartet",
+        "Guten Tag,\n\nim Partnerportal wartet eine Weiterleitung auf Sie.\nBitte melden Sie sich an: {url}/anmelden",
+    )
 
 
 @job("notify_partner_withdrawn")

@@ -29,11 +29,20 @@ COMPLAINT_WARNING = timedelta(days=14)
 PARTNER_WARNING = timedelta(days=1)
 
 
-def _remind(session: Session, municipality_id: str, kind: str, due: date | None, case_id: str | None = None, referral_id: str | None = None) -> bool:
+def _remind(
+    session: Session,
+    municipality_id: str,
+    kind: str,
+    due: date | None,
+    case_id: str | None = None,
+    referral_id: str | None = None,
+) -> bool:
     key = f"{kind}:{case_id or '-'}:{referral_id or '-'}:{due.isoformat() if due else '-'}"
     if session.scalar(select(Reminder.id).where(Reminder.dedupe_key == key)):
         return False
-    reminder = Reminder(municipality_id=municipality_id, case_id=case_id, referral_id=referral_id, kind=kind, due_on=due, dedupe_key=key)
+    reminder = Reminder(
+        municipality_id=municipality_id, case_id=case_id, referral_id=referral_id, kind=kind, due_on=due, dedupe_key=key
+    )
     session.add(reminder)
     session.flush()
     add_job(session, "notify_reminder", reminder_id=reminder.id)
@@ -55,7 +64,11 @@ def scan_deadlines(session: Session, now: datetime) -> int:
     complaint_rows = session.execute(
         select(Assessment.case_id, Assessment.complaint_deadline, Case.municipality_id)
         .join(Case, Case.id == Assessment.case_id)
-        .where(Assessment.complaint_deadline.is_not(None), Assessment.complaint_deadline <= today + COMPLAINT_WARNING, Case.status.in_(OPEN_STATES))
+        .where(
+            Assessment.complaint_deadline.is_not(None),
+            Assessment.complaint_deadline <= today + COMPLAINT_WARNING,
+            Case.status.in_(OPEN_STATES),
+        )
     )
     for case_id, deadline, municipality_id in complaint_rows:
         created += _remind(session, municipality_id, "complaint", deadline, case_id=case_id)
@@ -65,7 +78,9 @@ def scan_deadlines(session: Session, now: datetime) -> int:
         .where(Referral.state == "sent", Referral.due_at.is_not(None), Referral.due_at <= now + PARTNER_WARNING)
     )
     for referral_id, case_id, due_at, municipality_id in partner_rows:
-        created += _remind(session, municipality_id, "partner_response", due_at.date(), case_id=case_id, referral_id=referral_id)
+        created += _remind(
+            session, municipality_id, "partner_response", due_at.date(), case_id=case_id, referral_id=referral_id
+        )
     return created
 
 
@@ -80,17 +95,33 @@ def _fold_into_statistics(session: Session, case: Case) -> None:
     if not case.consent_statistics or assessment is None:
         return
     month = case.received_at.strftime("%Y-%m")
-    referrals = session.scalars(select(Referral).where(Referral.case_id == case.id, Referral.sent_at.is_not(None))).all()
-    kinds = {p.kind for p in session.scalars(select(PartnerOrganisation).where(PartnerOrganisation.id.in_([r.partner_id for r in referrals])))}
+    referrals = session.scalars(
+        select(Referral).where(Referral.case_id == case.id, Referral.sent_at.is_not(None))
+    ).all()
+    kinds = {
+        p.kind
+        for p in session.scalars(
+            select(PartnerOrganisation).where(PartnerOrganisation.id.in_([r.partner_id for r in referrals]))
+        )
+    }
     outcomes = {r.outcome for r in referrals if r.outcome}
-    cells = [("cases", "all"), ("affected_role", case.affected_role), ("channel", case.channel), ("urgency", assessment.urgency)]
+    cells = [
+        ("cases", "all"),
+        ("affected_role", case.affected_role),
+        ("channel", case.channel),
+        ("urgency", assessment.urgency),
+    ]
     cells += [("incident_type", c) for c in assessment.codes_of("incident_type")]
     cells += [("motive", c) for c in assessment.codes_of("motive")]
     cells += [("partner_kind", k) for k in sorted(kinds)] + [("outcome", o) for o in sorted(outcomes)]
     for dimension, code in cells:
         row = session.get(StatisticsRollup, (case.municipality_id, month, dimension, code))
         if row is None:
-            session.add(StatisticsRollup(municipality_id=case.municipality_id, month=month, dimension=dimension, code=code, count=1))
+            session.add(
+                StatisticsRollup(
+                    municipality_id=case.municipality_id, month=month, dimension=dimension, code=code, count=1
+                )
+            )
         else:
             row.count += 1
     session.flush()
@@ -112,7 +143,9 @@ def shred_case(session: Session, case: Case) -> None:
             )
         )
     )
-    audit.record(session, chain=case.municipality_id, action="case.purged", actor_id=None, actor_role="system", target_id=case.id)
+    audit.record(
+        session, chain=case.municipality_id, action="case.purged", actor_id=None, actor_role="system", target_id=case.id
+    )
     # Everything else hangs off the case row with ON DELETE CASCADE (codes, access, files, messages,
     # events, notes, assessment, referrals with packets and feedback, reminders).
     session.delete(case)
@@ -127,7 +160,10 @@ def purge_retention(session: Session, now: datetime) -> PurgeResult:
         cutoff = datetime.combine(limit, datetime.min.time(), tzinfo=now.tzinfo)
         query = select(Case).where(
             Case.municipality_id == municipality.id,
-            or_(Case.deletion_requested_at.is_not(None), Case.status.in_(("closed", "withdrawn")) & (Case.status_changed_at < cutoff)),
+            or_(
+                Case.deletion_requested_at.is_not(None),
+                Case.status.in_(("closed", "withdrawn")) & (Case.status_changed_at < cutoff),
+            ),
         )
         cases = session.scalars(query).all()
         for case in cases:

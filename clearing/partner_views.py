@@ -28,8 +28,14 @@ bp = Blueprint("partner", __name__, url_prefix="/partner")
 
 class UpdateForm(FlaskForm):
     state = RadioField(_l("Neuer Stand"), validators=[Optional()], validate_choice=False)
-    outcome = SelectField(_l("Ergebnis (bei Abschluss)"), choices=[SelectChoice("", _l("– bitte wählen –")), *_choices(OUTCOME_LABELS)], validators=[Optional()])
-    text = CleanTextAreaField(_l("Rückmeldung an die Clearingstelle (bei Ablehnung: Grund)"), validators=[Optional(), _too_long(20000)])
+    outcome = SelectField(
+        _l("Ergebnis (bei Abschluss)"),
+        choices=[SelectChoice("", _l("– bitte wählen –")), *_choices(OUTCOME_LABELS)],
+        validators=[Optional()],
+    )
+    text = CleanTextAreaField(
+        _l("Rückmeldung an die Clearingstelle (bei Ablehnung: Grund)"), validators=[Optional(), _too_long(20000)]
+    )
 
 
 def _actor() -> staff.Staff:
@@ -49,7 +55,14 @@ def _partner() -> PartnerOrganisation:
 def portal_home() -> str:
     """Referrals addressed to the organisation, with deadlines."""
     rows = db_session().scalars(referral_query(_actor()).order_by(Referral.sent_at.desc())).all()
-    return render_template("partner/portal.html", rows=rows, partner=_partner(), states=REFERRAL_STATE_LABELS, now=utcnow(), has_key=_actor().partner_key is not None)
+    return render_template(
+        "partner/portal.html",
+        rows=rows,
+        partner=_partner(),
+        states=REFERRAL_STATE_LABELS,
+        now=utcnow(),
+        has_key=_actor().partner_key is not None,
+    )
 
 
 # The blueprint's landing endpoint is named "portal" for core.staff.home_endpoint.
@@ -64,7 +77,14 @@ def _page(referral: Referral, form: UpdateForm) -> str:
         return render_template("partner/unreadable.html", reason=refused.reason)
     form.state.choices = [(s, REFERRAL_STATE_LABELS[s]) for s in portal.NEXT_STATES.get(referral.state, ())]
     return render_template(
-        "partner/referral.html", v=view, form=form, field_labels=FIELD_LABELS, states=REFERRAL_STATE_LABELS, outcomes=OUTCOME_LABELS, codes=codes, now=utcnow()
+        "partner/referral.html",
+        v=view,
+        form=form,
+        field_labels=FIELD_LABELS,
+        states=REFERRAL_STATE_LABELS,
+        outcomes=OUTCOME_LABELS,
+        codes=codes,
+        now=utcnow(),
     )
 
 
@@ -83,7 +103,15 @@ def update(referral_id: str) -> str | Response:
     form = UpdateForm()
     if form.validate():
         try:
-            portal.update(db_session(), _actor(), item, _partner(), state=form.state.data or None, outcome=form.outcome.data or None, text=form.text.data or "")
+            portal.update(
+                db_session(),
+                _actor(),
+                item,
+                _partner(),
+                state=form.state.data or None,
+                outcome=form.outcome.data or None,
+                text=form.text.data or "",
+            )
         except ReferralRefused as refused:
             form.state.errors = [refused.reason]
         else:
@@ -112,8 +140,14 @@ def colleagues() -> str:
     """Users of the organisation who wait for its key."""
     partner = _partner()
     holders = set(partners.holders(db_session(), partner))
-    waiting = [a for a in db_session().scalars(select(Account).where(Account.partner_id == partner.id, Account.active.is_(True))) if a.id not in holders]
-    return render_template("partner/colleagues.html", waiting=waiting, form=PlainForm(), has_key=_actor().partner_key is not None)
+    waiting = [
+        a
+        for a in db_session().scalars(select(Account).where(Account.partner_id == partner.id, Account.active.is_(True)))
+        if a.id not in holders
+    ]
+    return render_template(
+        "partner/colleagues.html", waiting=waiting, form=PlainForm(), has_key=_actor().partner_key is not None
+    )
 
 
 @bp.post("/kolleginnen/<account_id>")

@@ -29,9 +29,19 @@ NEXT_STATES = {
 
 
 def referral_key(actor: Staff, referral: Referral, partner: PartnerOrganisation) -> bytes:
-    if actor.partner_key is None or referral.sealed_key_partner is None or referral.key_generation != partner.key_generation:
-        raise ReferralRefused(_("Diese Weiterleitung kann mit Ihrem Schlüssel nicht geöffnet werden. Die Clearingstelle sendet sie erneut."))
-    return crypto.open_sealed(actor.partner_key, referral.sealed_key_partner, purpose="referral-key", record_id=referral.id)
+    if (
+        actor.partner_key is None
+        or referral.sealed_key_partner is None
+        or referral.key_generation != partner.key_generation
+    ):
+        raise ReferralRefused(
+            _(
+                "Diese Weiterleitung kann mit Ihrem Schlüssel nicht geöffnet werden. Die Clearingstelle sendet sie erneut."
+            )
+        )
+    return crypto.open_sealed(
+        actor.partner_key, referral.sealed_key_partner, purpose="referral-key", record_id=referral.id
+    )
 
 
 @dataclass(frozen=True)
@@ -54,33 +64,69 @@ def open_packet(session: Session, actor: Staff, referral: Referral, partner: Par
     if referral.state == "withdrawn" or referral.packet_ciphertext is None:
         return PacketView(referral, {}, [], [], "")
     key = referral_key(actor, referral, partner)
-    packet = json.loads(crypto.box_decrypt(key, referral.packet_ciphertext, purpose="referral-packet", record_id=referral.id))
+    packet = json.loads(
+        crypto.box_decrypt(key, referral.packet_ciphertext, purpose="referral-packet", record_id=referral.id)
+    )
     files = [
-        (f.id, AttachmentMeta(**json.loads(crypto.box_decrypt(key, f.meta_ciphertext, purpose="referral-file-meta", record_id=f.id))))
+        (
+            f.id,
+            AttachmentMeta(
+                **json.loads(crypto.box_decrypt(key, f.meta_ciphertext, purpose="referral-file-meta", record_id=f.id))
+            ),
+        )
         for f in session.query(ReferralFile).filter(ReferralFile.referral_id == referral.id).order_by(ReferralFile.id)
     ]
     if referral.opened_at is None:
         referral.opened_at = utcnow()
-    audit.record(session, chain=_chain(session, referral), action="referral.opened", actor_id=actor.account.id, actor_role=actor.role, target_id=referral.id)
+    audit.record(
+        session,
+        chain=_chain(session, referral),
+        action="referral.opened",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=referral.id,
+    )
     updates = [(u, decrypt_update(key, u)) for u in updates_of(session, [referral.id])[referral.id]]
     return PacketView(referral, packet, files, updates, referral.id[:8].upper())
 
 
-def download_file(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation, file_id: str) -> tuple[AttachmentMeta, bytes]:
+def download_file(
+    session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation, file_id: str
+) -> tuple[AttachmentMeta, bytes]:
     record = session.get(ReferralFile, file_id)
     if record is None or record.referral_id != referral.id or referral.state == "withdrawn":
         raise LookupError(file_id)
     key = referral_key(actor, referral, partner)
-    meta = AttachmentMeta(**json.loads(crypto.box_decrypt(key, record.meta_ciphertext, purpose="referral-file-meta", record_id=record.id)))
+    meta = AttachmentMeta(
+        **json.loads(crypto.box_decrypt(key, record.meta_ciphertext, purpose="referral-file-meta", record_id=record.id))
+    )
     content = crypto.decrypt_bytes_stream(key, record.content_ciphertext, purpose="referral-file", record_id=record.id)
-    audit.record(session, chain=_chain(session, referral), action="referral.file_downloaded", actor_id=actor.account.id, actor_role=actor.role, target_id=record.id)
+    audit.record(
+        session,
+        chain=_chain(session, referral),
+        action="referral.file_downloaded",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=record.id,
+    )
     return meta, content
 
 
-def update(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation, *, state: str | None, outcome: str | None, text: str) -> None:
+def update(
+    session: Session,
+    actor: Staff,
+    referral: Referral,
+    partner: PartnerOrganisation,
+    *,
+    state: str | None,
+    outcome: str | None,
+    text: str,
+) -> None:
     """A state change and/or feedback to the office (text encrypted under the referral key)."""
     if referral.state == "withdrawn":
-        raise ReferralRefused(_("Die meldende Person hat ihre Einwilligung zurückgezogen. Diese Weiterleitung ist beendet."))
+        raise ReferralRefused(
+            _("Die meldende Person hat ihre Einwilligung zurückgezogen. Diese Weiterleitung ist beendet.")
+        )
     if state:
         if state not in PARTNER_STATES or state not in NEXT_STATES.get(referral.state, ()):
             raise ReferralRefused(_("Dieser Schritt ist im aktuellen Stand nicht möglich."))
@@ -94,7 +140,12 @@ def update(session: Session, actor: Staff, referral: Referral, partner: PartnerO
     update_id = new_id()
     session.add(
         ReferralUpdate(
-            id=update_id, referral_id=referral.id, at=utcnow(), author_id=actor.account.id, state=state, outcome=outcome if state == "completed" else None,
+            id=update_id,
+            referral_id=referral.id,
+            at=utcnow(),
+            author_id=actor.account.id,
+            state=state,
+            outcome=outcome if state == "completed" else None,
             ciphertext=encrypt_feedback(key, update_id, text) if text else None,
         )
     )
@@ -104,6 +155,14 @@ def update(session: Session, actor: Staff, referral: Referral, partner: PartnerO
             referral.outcome = outcome
         if referral.opened_at is None:
             referral.opened_at = utcnow()
-    audit.record(session, chain=_chain(session, referral), action="referral.updated", actor_id=actor.account.id, actor_role=actor.role, target_id=referral.id, detail=state or "feedback")
+    audit.record(
+        session,
+        chain=_chain(session, referral),
+        action="referral.updated",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=referral.id,
+        detail=state or "feedback",
+    )
     session.flush()
     add_job(session, "notify_office_feedback", referral_id=referral.id)

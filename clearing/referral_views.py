@@ -31,7 +31,9 @@ def refer(case_id: str, partner_key: str) -> str | Response:
     form = PlainForm()
     if form.validate_on_submit():
         try:
-            referral = referrals.create_referral(db_session(), _actor(), case, partner_key, request.form.getlist("files"))
+            referral = referrals.create_referral(
+                db_session(), _actor(), case, partner_key, request.form.getlist("files")
+            )
         except ReferralRefused as refused:
             flash(refused.reason, "error")
             return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
@@ -45,7 +47,9 @@ def refer(case_id: str, partner_key: str) -> str | Response:
     except ReferralRefused as refused:
         flash(refused.reason, "error")
         return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
-    return render_template("clearing/refer.html", case=case, p=shown, form=form, field_labels=FIELD_LABELS, describe=describe, codes=codes)
+    return render_template(
+        "clearing/refer.html", case=case, p=shown, form=form, field_labels=FIELD_LABELS, describe=describe, codes=codes
+    )
 
 
 @bp.post("/fall/<case_id>/weiterleitung/<referral_id>/freigeben")

@@ -100,12 +100,27 @@ def build_packet(report: dict[str, Any], assessment: Assessment | None, fields: 
     """Exactly what the partner will read: the allowed fields and nothing else."""
     packet: dict[str, Any] = {}
     if "incident" in fields:
-        packet["incident"] = {k: report.get(k) for k in ("incident_types", "motives", "incident_date", "incident_month", "incident_time", "ongoing", "channel", "platform")}
+        packet["incident"] = {
+            k: report.get(k)
+            for k in (
+                "incident_types",
+                "motives",
+                "incident_date",
+                "incident_month",
+                "incident_time",
+                "ongoing",
+                "channel",
+                "platform",
+            )
+        }
     for name in ("description", "place", "urls", "affected_role", "already_done"):
         if name in fields:
             packet[name] = report.get(name)
     if "perpetrator" in fields:
-        packet["perpetrator"] = {"context": report.get("perpetrator"), "description": report.get("perpetrator_description")}
+        packet["perpetrator"] = {
+            "context": report.get("perpetrator"),
+            "description": report.get("perpetrator_description"),
+        }
     if "contact" in fields:
         packet["contact"] = {k: report.get(k) for k in ("contact", "contact_email", "contact_phone")}
     if "assessment" in fields and assessment is not None:
@@ -136,10 +151,22 @@ def preview(session: Session, actor: Staff, case: Case, partner_key: str) -> Pre
     report = case_crypto.decrypt_report(key, case.id, case.report_ciphertext)
     files = []
     if "files" in rec.fields:
-        for a in session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)):
+        for a in session.scalars(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
+        ):
             files.append((a.id, case_crypto.decrypt_attachment_meta(key, a.id, a.meta_ciphertext)))
-    audit.record(session, chain=case.municipality_id, action="referral.previewed", actor_id=actor.account.id, actor_role=actor.role, target_id=case.id, detail=partner.kind)
-    return Preview(rec, partner, build_packet(report, session.get(Assessment, case.id), rec.fields), files, routing.version or 0)
+    audit.record(
+        session,
+        chain=case.municipality_id,
+        action="referral.previewed",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=case.id,
+        detail=partner.kind,
+    )
+    return Preview(
+        rec, partner, build_packet(report, session.get(Assessment, case.id), rec.fields), files, routing.version or 0
+    )
 
 
 def _case_key(actor: Staff, case: Case) -> bytes:
@@ -149,7 +176,9 @@ def _case_key(actor: Staff, case: Case) -> bytes:
 
 
 def _packet_box(referral_key: bytes, referral_id: str, packet: dict[str, Any]) -> bytes:
-    return crypto.box_encrypt(referral_key, json.dumps(packet, ensure_ascii=False).encode(), purpose="referral-packet", record_id=referral_id)
+    return crypto.box_encrypt(
+        referral_key, json.dumps(packet, ensure_ascii=False).encode(), purpose="referral-packet", record_id=referral_id
+    )
 
 
 def create_referral(session: Session, actor: Staff, case: Case, partner_key: str, file_ids: list[str]) -> Referral:
@@ -160,7 +189,11 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
     allowed = {file_id for file_id, _meta in shown.files}
     if any(file_id not in allowed for file_id in file_ids):
         raise ReferralRefused(_("Diese Datei darf an diesen Partner nicht weitergegeben werden."))
-    existing = session.scalar(select(Referral.id).where(Referral.case_id == case.id, Referral.partner_id == partner.id, Referral.state.in_(REFERRAL_OPEN_STATES)))
+    existing = session.scalar(
+        select(Referral.id).where(
+            Referral.case_id == case.id, Referral.partner_id == partner.id, Referral.state.in_(REFERRAL_OPEN_STATES)
+        )
+    )
     if existing:
         raise ReferralRefused(_("An diesen Partner gibt es bereits eine offene Weiterleitung."))
     municipality = session.get(Municipality, case.municipality_id)
@@ -182,7 +215,9 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
         created_by=actor.account.id,
         key_generation=partner.key_generation,
         sealed_key_partner=crypto.seal(partner.public_key, referral_key, purpose="referral-key", record_id=referral_id),
-        sealed_key_office=crypto.seal(municipality.office_public_key, referral_key, purpose="referral-key", record_id=referral_id),
+        sealed_key_office=crypto.seal(
+            municipality.office_public_key, referral_key, purpose="referral-key", record_id=referral_id
+        ),
         packet_ciphertext=_packet_box(referral_key, referral_id, shown.packet),
         due_at=None,
     )
@@ -197,13 +232,33 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
             ReferralFile(
                 id=rf_id,
                 referral_id=referral_id,
-                meta_ciphertext=crypto.box_encrypt(referral_key, json.dumps(meta.__dict__).encode(), purpose="referral-file-meta", record_id=rf_id),
-                content_ciphertext=crypto.encrypt_bytes_stream(referral_key, content, purpose="referral-file", record_id=rf_id),
+                meta_ciphertext=crypto.box_encrypt(
+                    referral_key, json.dumps(meta.__dict__).encode(), purpose="referral-file-meta", record_id=rf_id
+                ),
+                content_ciphertext=crypto.encrypt_bytes_stream(
+                    referral_key, content, purpose="referral-file", record_id=rf_id
+                ),
             )
         )
-    audit.record(session, chain=case.municipality_id, action="referral.created", actor_id=actor.account.id, actor_role=actor.role, target_id=referral_id, detail=f"v{shown.version}:{partner.kind}")
+    audit.record(
+        session,
+        chain=case.municipality_id,
+        action="referral.created",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=referral_id,
+        detail=f"v{shown.version}:{partner.kind}",
+    )
     if rec.override:
-        audit.record(session, chain=case.municipality_id, action="referral.override_requested", actor_id=actor.account.id, actor_role=actor.role, target_id=referral_id, detail=rec.required_consent)
+        audit.record(
+            session,
+            chain=case.municipality_id,
+            action="referral.override_requested",
+            actor_id=actor.account.id,
+            actor_role=actor.role,
+            target_id=referral_id,
+            detail=rec.required_consent,
+        )
     session.flush()
     if not rec.four_eyes:
         _send(session, actor, case, referral, partner)
@@ -225,7 +280,14 @@ def approve_referral(session: Session, actor: Staff, case: Case, referral_id: st
     assert partner is not None
     referral.approved_by = actor.account.id
     action = "referral.override_approved" if referral.override else "referral.approved"
-    audit.record(session, chain=case.municipality_id, action=action, actor_id=actor.account.id, actor_role=actor.role, target_id=referral.id)
+    audit.record(
+        session,
+        chain=case.municipality_id,
+        action=action,
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=referral.id,
+    )
     _send(session, actor, case, referral, partner)
     return referral
 
@@ -236,16 +298,35 @@ def _send(session: Session, actor: Staff, case: Case, referral: Referral, partne
     referral.state, referral.sent_at, referral.state_changed_at = "sent", now, now
     referral.due_at = now + timedelta(days=rule)
     session.add(CaseEvent(case_id=case.id, kind="forwarded", detail=partner.kind))
-    audit.record(session, chain=case.municipality_id, action="referral.sent", actor_id=actor.account.id, actor_role=actor.role, target_id=referral.id, detail=partner.kind)
+    audit.record(
+        session,
+        chain=case.municipality_id,
+        action="referral.sent",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=referral.id,
+        detail=partner.kind,
+    )
     if case.status == "assessed":
-        workflow.transition(session, case, "referred", actor_id=actor.account.id, actor_role=actor.role, guards=workflow.Guards(has_assessment=True))
+        workflow.transition(
+            session,
+            case,
+            "referred",
+            actor_id=actor.account.id,
+            actor_role=actor.role,
+            guards=workflow.Guards(has_assessment=True),
+        )
     session.flush()
     add_job(session, "notify_partner_referral", referral_id=referral.id)
 
 
 def parse_rule_days(session: Session, case: Case, partner: PartnerOrganisation, version: int) -> int:
     """The response deadline of the agreement version the referral records."""
-    agreement = session.scalar(select(AgreementVersion).where(AgreementVersion.municipality_id == case.municipality_id, AgreementVersion.version == version))
+    agreement = session.scalar(
+        select(AgreementVersion).where(
+            AgreementVersion.municipality_id == case.municipality_id, AgreementVersion.version == version
+        )
+    )
     rule = parse(agreement.data).rule_for(partner.key) if agreement else None
     return rule.response_days if rule else 14
 
@@ -266,7 +347,9 @@ def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
         withdrawn |= set(CONSENT_FIELDS)
     if not withdrawn:
         return
-    referrals = session.scalars(select(Referral).where(Referral.case_id == case.id, Referral.state.in_(REFERRAL_OPEN_STATES)))
+    referrals = session.scalars(
+        select(Referral).where(Referral.case_id == case.id, Referral.state.in_(REFERRAL_OPEN_STATES))
+    )
     for referral in referrals:
         if referral.override or not (referral.required_consent in withdrawn or "no_forwarding" in withdrawn):
             continue
@@ -280,7 +363,15 @@ def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
             action = "referral.withdrawn"
             add_job(session, "notify_partner_withdrawn", referral_id=referral.id)
         referral.state_changed_at = now
-        audit.record(session, chain=case.municipality_id, action=action, actor_id=None, actor_role="reporter", target_id=referral.id, detail="consent")
+        audit.record(
+            session,
+            chain=case.municipality_id,
+            action=action,
+            actor_id=None,
+            actor_role="reporter",
+            target_id=referral.id,
+            detail="consent",
+        )
     session.flush()
 
 
@@ -291,13 +382,17 @@ def case_referrals(session: Session, case: Case) -> list[Referral]:
 def office_referral_key(actor: Staff, referral: Referral) -> bytes | None:
     if actor.office_key is None or referral.sealed_key_office is None:
         return None
-    return crypto.open_sealed(actor.office_key, referral.sealed_key_office, purpose="referral-key", record_id=referral.id)
+    return crypto.open_sealed(
+        actor.office_key, referral.sealed_key_office, purpose="referral-key", record_id=referral.id
+    )
 
 
 def decrypt_update(referral_key: bytes, update: ReferralUpdate) -> str:
     if update.ciphertext is None:
         return ""
-    return crypto.box_decrypt(referral_key, update.ciphertext, purpose="referral-feedback", record_id=update.id).decode()
+    return crypto.box_decrypt(
+        referral_key, update.ciphertext, purpose="referral-feedback", record_id=update.id
+    ).decode()
 
 
 def encrypt_feedback(referral_key: bytes, update_id: str, text: str) -> bytes:
@@ -307,7 +402,9 @@ def encrypt_feedback(referral_key: bytes, update_id: str, text: str) -> bytes:
 def updates_of(session: Session, referral_ids: list[str]) -> dict[str, list[ReferralUpdate]]:
     result: dict[str, list[ReferralUpdate]] = {rid: [] for rid in referral_ids}
     if referral_ids:
-        for u in session.scalars(select(ReferralUpdate).where(ReferralUpdate.referral_id.in_(referral_ids)).order_by(ReferralUpdate.at)):
+        for u in session.scalars(
+            select(ReferralUpdate).where(ReferralUpdate.referral_id.in_(referral_ids)).order_by(ReferralUpdate.at)
+        ):
             result[u.referral_id].append(u)
     return result
 
@@ -322,7 +419,14 @@ def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerO
     referral.key_generation = partner.key_generation
     case = session.get(Case, referral.case_id)
     assert case is not None
-    audit.record(session, chain=case.municipality_id, action="referral.resent", actor_id=actor.account.id, actor_role=actor.role, target_id=referral.id)
+    audit.record(
+        session,
+        chain=case.municipality_id,
+        action="referral.resent",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=referral.id,
+    )
     session.flush()
     if referral.state != "awaiting_approval":  # not yet released: the partner hears of it on approval
         add_job(session, "notify_partner_referral", referral_id=referral.id)
@@ -351,7 +455,12 @@ class ReferralOverview:
 def overview(session: Session, actor: Staff, case: Case) -> ReferralOverview:
     """Recommendations and the case's referrals with the partners' feedback, for the case page."""
     referrals = case_referrals(session, case)
-    partners = {p.id: p for p in session.scalars(select(PartnerOrganisation).where(PartnerOrganisation.id.in_([r.partner_id for r in referrals])))}
+    partners = {
+        p.id: p
+        for p in session.scalars(
+            select(PartnerOrganisation).where(PartnerOrganisation.id.in_([r.partner_id for r in referrals]))
+        )
+    }
     updates = updates_of(session, [r.id for r in referrals])
     now = utcnow()
     lines = []
@@ -361,6 +470,12 @@ def overview(session: Session, actor: Staff, case: Case) -> ReferralOverview:
         open_ = referral.state in REFERRAL_OPEN_STATES
         partner = partners[referral.partner_id]
         lines.append(
-            ReferralLine(referral, partner, texts, bool(open_ and referral.due_at and referral.due_at < now and referral.state == "sent"), open_ and referral.key_generation < partner.key_generation)
+            ReferralLine(
+                referral,
+                partner,
+                texts,
+                bool(open_ and referral.due_at and referral.due_at < now and referral.state == "sent"),
+                open_ and referral.key_generation < partner.key_generation,
+            )
         )
     return ReferralOverview(recommendations_for(session, case), lines)

@@ -71,7 +71,9 @@ def describe(reason: Reason) -> str:
     if reason.code == "takes_all":
         return _("Laut Vereinbarung für alle Fälle zuständig.")
     if reason.code == "acute_override":
-        return _("Akute Gefahr für Leib oder Leben: Die Vereinbarung erlaubt die Weitergabe ohne Einwilligung. Eine zweite Fachkraft muss zustimmen; die Weitergabe wird dokumentiert.")
+        return _(
+            "Akute Gefahr für Leib oder Leben: Die Vereinbarung erlaubt die Weitergabe ohne Einwilligung. Eine zweite Fachkraft muss zustimmen; die Weitergabe wird dokumentiert."
+        )
     if reason.code == "no_forwarding":
         return _("Die meldende Person wünscht keine Weitergabe.")
     if reason.code == "consent_missing":

@@ -35,8 +35,18 @@ class ClearingError(ValueError):
     """A request the clearing office cannot carry out; the message is for the officer."""
 
 
-def _audit(session: Session, actor: Staff, case: Case, action: str, target_id: str | None = None, detail: str | None = None) -> None:
-    audit.record(session, chain=case.municipality_id, action=action, actor_id=actor.account.id, actor_role=actor.role, target_id=target_id or case.id, detail=detail)
+def _audit(
+    session: Session, actor: Staff, case: Case, action: str, target_id: str | None = None, detail: str | None = None
+) -> None:
+    audit.record(
+        session,
+        chain=case.municipality_id,
+        action=action,
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=target_id or case.id,
+        detail=detail,
+    )
 
 
 def case_key(actor: Staff, case: Case) -> bytes:
@@ -86,23 +96,40 @@ def open_case_file(session: Session, actor: Staff, case: Case) -> CaseFile:
     """Everything about a case, decrypted; recorded as a view of decrypted content."""
     key = case_key(actor, case)
     report = case_crypto.decrypt_report(key, case.id, case.report_ciphertext)
-    attachments = session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)).all()
-    files = [FileInfo(a.id, case_crypto.decrypt_attachment_meta(key, a.id, a.meta_ciphertext), a.message_id) for a in attachments]
+    attachments = session.scalars(
+        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
+    ).all()
+    files = [
+        FileInfo(a.id, case_crypto.decrypt_attachment_meta(key, a.id, a.meta_ciphertext), a.message_id)
+        for a in attachments
+    ]
     messages = [
         Message(m.id, m.author, m.created_at, case_crypto.decrypt_message(key, m.id, m.ciphertext))
-        for m in session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at))
+        for m in session.scalars(
+            select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
+        )
     ]
     officers = officers_of(session, case.municipality_id)
     names = {o.id: o.display_name for o in officers}
     notes = [
-        Note(n.id, names.get(n.author_id or "", "–"), n.created_at, case_crypto.decrypt_message(key, n.id, n.ciphertext))
+        Note(
+            n.id, names.get(n.author_id or "", "–"), n.created_at, case_crypto.decrypt_message(key, n.id, n.ciphertext)
+        )
         for n in session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.created_at))
     ]
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)))
     assessment = session.get(Assessment, case.id)
-    assessment_notes = case_crypto.decrypt_message(key, case.id, assessment.notes_ciphertext) if assessment and assessment.notes_ciphertext else ""
+    assessment_notes = (
+        case_crypto.decrypt_message(key, case.id, assessment.notes_ciphertext)
+        if assessment and assessment.notes_ciphertext
+        else ""
+    )
     deadlines = case_deadlines(
-        case.received_at, case.acknowledged_at, case.status in ("closed", "withdrawn"), assessment.complaint_deadline if assessment else None, date.today()
+        case.received_at,
+        case.acknowledged_at,
+        case.status in ("closed", "withdrawn"),
+        assessment.complaint_deadline if assessment else None,
+        date.today(),
     )
     _audit(session, actor, case, "case.viewed")
     return CaseFile(case, report, files, messages, notes, events, assessment, assessment_notes, deadlines, officers)
@@ -123,7 +150,15 @@ def send_message(session: Session, actor: Staff, case: Case, body: str) -> None:
     """A message to the reporter's mailbox; the first one meets the 7-day acknowledgement."""
     key = case_key(actor, case)
     message_id = new_id()
-    session.add(CaseMessage(id=message_id, case_id=case.id, author="office", created_at=utcnow(), ciphertext=case_crypto.encrypt_message(key, message_id, body)))
+    session.add(
+        CaseMessage(
+            id=message_id,
+            case_id=case.id,
+            author="office",
+            created_at=utcnow(),
+            ciphertext=case_crypto.encrypt_message(key, message_id, body),
+        )
+    )
     session.add(CaseEvent(case_id=case.id, kind="office_message"))
     if case.acknowledged_at is None:
         case.acknowledged_at = utcnow()
@@ -135,7 +170,15 @@ def send_message(session: Session, actor: Staff, case: Case, body: str) -> None:
 def add_note(session: Session, actor: Staff, case: Case, body: str) -> None:
     key = case_key(actor, case)
     note_id = new_id()
-    session.add(CaseNote(id=note_id, case_id=case.id, author_id=actor.account.id, created_at=utcnow(), ciphertext=case_crypto.encrypt_message(key, note_id, body)))
+    session.add(
+        CaseNote(
+            id=note_id,
+            case_id=case.id,
+            author_id=actor.account.id,
+            created_at=utcnow(),
+            ciphertext=case_crypto.encrypt_message(key, note_id, body),
+        )
+    )
     _audit(session, actor, case, "note.added", target_id=note_id)
     session.flush()
 
@@ -143,7 +186,12 @@ def add_note(session: Session, actor: Staff, case: Case, body: str) -> None:
 def assign(session: Session, actor: Staff, case: Case, officer_id: str | None) -> None:
     if officer_id:
         officer = session.get(Account, officer_id)
-        if officer is None or officer.municipality_id != case.municipality_id or officer.role != "officer" or not officer.active:
+        if (
+            officer is None
+            or officer.municipality_id != case.municipality_id
+            or officer.role != "officer"
+            or not officer.active
+        ):
             raise ClearingError("unknown officer")
     case.assigned_to = officer_id or None
     _audit(session, actor, case, "case.assigned", detail=officer_id or "none")
@@ -180,7 +228,11 @@ def save_assessment(session: Session, actor: Staff, case: Case, data: Assessment
     assessment.assessed_at = utcnow()
     assessment.codes = [
         AssessmentCode(kind=kind, code=code)
-        for kind, values in (("incident_type", data.incident_types), ("motive", data.motives), ("offence", data.offences))
+        for kind, values in (
+            ("incident_type", data.incident_types),
+            ("motive", data.motives),
+            ("offence", data.offences),
+        )
         for code in dict.fromkeys(values)
     ]
     session.add(assessment)
@@ -192,13 +244,21 @@ def save_assessment(session: Session, actor: Staff, case: Case, data: Assessment
 
 def pending_referrals(session: Session, case: Case) -> int:
     """Open referrals of the case: closing it while one is open needs a reason."""
-    query = select(func.count()).select_from(Referral).where(Referral.case_id == case.id, Referral.state.in_(REFERRAL_OPEN_STATES))
+    query = (
+        select(func.count())
+        .select_from(Referral)
+        .where(Referral.case_id == case.id, Referral.state.in_(REFERRAL_OPEN_STATES))
+    )
     return session.scalar(query) or 0
 
 
 def change_status(session: Session, actor: Staff, case: Case, target: str, reason: str) -> None:
-    guards = workflow.Guards(has_assessment=session.get(Assessment, case.id) is not None, pending_referrals=pending_referrals(session, case))
-    workflow.transition(session, case, target, actor_id=actor.account.id, actor_role=actor.role, guards=guards, reason=reason)
+    guards = workflow.Guards(
+        has_assessment=session.get(Assessment, case.id) is not None, pending_referrals=pending_referrals(session, case)
+    )
+    workflow.transition(
+        session, case, target, actor_id=actor.account.id, actor_role=actor.role, guards=guards, reason=reason
+    )
     if reason:
         add_note(session, actor, case, reason)
 
@@ -207,12 +267,20 @@ def officers_without_grant(session: Session, municipality_id: str) -> list[Accou
     granted = select(OfficeKeyGrant.holder).where(OfficeKeyGrant.municipality_id == municipality_id)
     return list(
         session.scalars(
-            select(Account).where(Account.municipality_id == municipality_id, Account.role == "officer", Account.active.is_(True), Account.id.not_in(granted)).order_by(Account.display_name)
+            select(Account)
+            .where(
+                Account.municipality_id == municipality_id,
+                Account.role == "officer",
+                Account.active.is_(True),
+                Account.id.not_in(granted),
+            )
+            .order_by(Account.display_name)
         )
     )
 
 
-
 def officers_of(session: Session, municipality_id: str) -> list[Account]:
-    query = select(Account).where(Account.municipality_id == municipality_id, Account.role == "officer", Account.active.is_(True))
+    query = select(Account).where(
+        Account.municipality_id == municipality_id, Account.role == "officer", Account.active.is_(True)
+    )
     return list(session.scalars(query.order_by(Account.display_name)))

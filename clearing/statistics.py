@@ -193,7 +193,9 @@ def tables(
     shapes = []
     by_dimension = _by_dimension(data)
     for dimension in DIMENSIONS:
-        codes, grid = _grid(by_dimension.get(dimension, []), dimension, lambda month: period_of(month, period), code_order)
+        codes, grid = _grid(
+            by_dimension.get(dimension, []), dimension, lambda month: period_of(month, period), code_order
+        )
         if codes:
             shapes.append((dimension, codes, [[grid[c][p] for p in periods] for c in codes]))
     return _protect_page(shapes, periods, threshold)

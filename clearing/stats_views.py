@@ -64,7 +64,9 @@ def _period() -> str:
 def _municipality() -> Municipality:
     actor = staff.current()
     assert actor is not None
-    municipality = db_session().get(Municipality, actor.account.municipality_id) if actor.account.municipality_id else None
+    municipality = (
+        db_session().get(Municipality, actor.account.municipality_id) if actor.account.municipality_id else None
+    )
     if municipality is None:
         abort(404)
     return municipality
@@ -88,7 +90,14 @@ def municipality_dashboard() -> str:
     refreshed = db_session().get(StatisticsRefresh, municipality.id)
     return render_template(
         "stats/dashboard.html",
-        **_context(tables=_municipality_tables(municipality, year, period), year=year, period=period, municipality=municipality, refreshed=refreshed, years=range(date.today().year, 2019, -1)),
+        **_context(
+            tables=_municipality_tables(municipality, year, period),
+            year=year,
+            period=period,
+            municipality=municipality,
+            refreshed=refreshed,
+            years=range(date.today().year, 2019, -1),
+        ),
     )
 
 
@@ -98,7 +107,10 @@ def annual_report() -> str:
     """A printable annual report of the municipality."""
     municipality = _municipality()
     year = _year()
-    return render_template("stats/annual.html", **_context(tables=_municipality_tables(municipality, year, "quarter"), year=year, municipality=municipality))
+    return render_template(
+        "stats/annual.html",
+        **_context(tables=_municipality_tables(municipality, year, "quarter"), year=year, municipality=municipality),
+    )
 
 
 def _csv(tables: list[statistics.Table], filename: str) -> Response:
@@ -129,11 +141,17 @@ def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.
     start, end = date(year, 1, 1), date(year, 12, 31)
     everything = statistics.counts(db_session(), [m.id for m in members], start, end)
     by_group = {
-        group: statistics.counts(db_session(), [m.id for m in members if m.network_role == group], start, end) for group in ("model", "platform")
+        group: statistics.counts(db_session(), [m.id for m in members if m.network_role == group], start, end)
+        for group in ("model", "platform")
     }
     by_quarter = statistics.tables(everything, "quarter", threshold, CODE_ORDER)
     # The groups' totals column is the quarters' totals column: protected as one.
-    return by_quarter, statistics.group_tables(by_group, threshold, CODE_ORDER, totals_from=by_quarter), len(members), threshold
+    return (
+        by_quarter,
+        statistics.group_tables(by_group, threshold, CODE_ORDER, totals_from=by_quarter),
+        len(members),
+        threshold,
+    )
 
 
 @bp.get("/netzwerk/statistik")
@@ -144,7 +162,15 @@ def network_dashboard() -> str:
     tables, groups, members, threshold = _network_tables(year)
     return render_template(
         "stats/network.html",
-        **_context(tables=tables, groups=groups, members=members, threshold=threshold, year=year, group_labels=GROUP_LABELS, years=range(date.today().year, 2019, -1)),
+        **_context(
+            tables=tables,
+            groups=groups,
+            members=members,
+            threshold=threshold,
+            year=year,
+            group_labels=GROUP_LABELS,
+            years=range(date.today().year, 2019, -1),
+        ),
     )
 
 

@@ -45,7 +45,9 @@ def inbox() -> str:
     actor = _actor()
     form = InboxFilterForm(request.args)
     officers = service.officers_of(db_session(), actor.account.municipality_id or "")
-    form.assigned.choices = [("", _("alle")), ("me", _("mir")), ("none", _("niemandem"))] + [(o.id, o.display_name) for o in officers]
+    form.assigned.choices = [("", _("alle")), ("me", _("mir")), ("none", _("niemandem"))] + [
+        (o.id, o.display_name) for o in officers
+    ]
     valid = form.validate()
     filters = InboxFilter(
         status=form.status.data or "" if valid else "",
@@ -61,10 +63,25 @@ def inbox() -> str:
     )
     page = load_inbox(db_session(), actor, filters, actor.office_key)
     reminders = db_session().scalars(reminder_query(actor).order_by(Reminder.due_on).limit(50)).all()
-    references = dict(db_session().execute(select(Case.id, Case.reference).where(Case.id.in_([r.case_id for r in reminders if r.case_id]))).all())
+    references = dict(
+        db_session()
+        .execute(select(Case.id, Case.reference).where(Case.id.in_([r.case_id for r in reminders if r.case_id])))
+        .all()
+    )
     args = {k: v for k, v in request.args.items() if k not in ("page", "lang")}
     return render_template(
-        "clearing/inbox.html", page=page, form=form, reminders=reminders, references=references, plain_form=PlainForm(formdata=None), reminder_labels=REMINDER_LABELS, args=args, codes=codes, clearing_codes=clearing_codes, status_labels=STATUS_LABELS, has_key=actor.office_key is not None
+        "clearing/inbox.html",
+        page=page,
+        form=form,
+        reminders=reminders,
+        references=references,
+        plain_form=PlainForm(formdata=None),
+        reminder_labels=REMINDER_LABELS,
+        args=args,
+        codes=codes,
+        clearing_codes=clearing_codes,
+        status_labels=STATUS_LABELS,
+        has_key=actor.office_key is not None,
     )
 
 
@@ -238,7 +255,10 @@ def status(case_id: str) -> str | Response:
         except TransitionRefused as refused:
             form.target.errors = [refused.reason]
         else:
-            flash(_("Der Status ist jetzt: %(status)s.", status=STATUS_LABELS.get(case_row.status, case_row.status)), "success")
+            flash(
+                _("Der Status ist jetzt: %(status)s.", status=STATUS_LABELS.get(case_row.status, case_row.status)),
+                "success",
+            )
             return _redirect_to_case(case_row)
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
     return _case_page(case_row, transition_form=form)

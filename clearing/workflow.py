@@ -65,12 +65,23 @@ def check(case: Case, target: str, guards: Guards, reason: str) -> None:
     if target in ("assessed", "referred") and not guards.has_assessment:
         raise TransitionRefused(str(_l("Bitte erfassen Sie zuerst die Bewertung.")))
     if target == "closed" and guards.pending_referrals and not reason:
-        raise TransitionRefused(str(_l("Es gibt offene Weiterleitungen. Bitte geben Sie einen Grund für den Abschluss an.")))
+        raise TransitionRefused(
+            str(_l("Es gibt offene Weiterleitungen. Bitte geben Sie einen Grund für den Abschluss an."))
+        )
     if case.status == "closed" and target == "in_review" and not reason:
         raise TransitionRefused(str(_l("Bitte geben Sie einen Grund für die Wiederaufnahme an.")))
 
 
-def transition(session: Session, case: Case, target: str, *, actor_id: str | None, actor_role: str, guards: Guards, reason: str = "") -> None:
+def transition(
+    session: Session,
+    case: Case,
+    target: str,
+    *,
+    actor_id: str | None,
+    actor_role: str,
+    guards: Guards,
+    reason: str = "",
+) -> None:
     """Move a case to `target` if allowed; records the reporter-visible step and an audit event.
 
     The reason text is not stored in clear: the caller puts it into an encrypted note.

@@ -51,7 +51,9 @@ class Account(Base):
     municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     # Partner users belong to one partner organisation of their municipality.
-    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partner_organisation.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("partner_organisation.id", ondelete="CASCADE"), index=True
+    )
     login: Mapped[str] = mapped_column(String(120), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), default="")
@@ -84,7 +86,9 @@ def totp_secret(config: Config, account: Account) -> str:
 
 
 def totp_uri(config: Config, account: Account) -> str:
-    return pyotp.TOTP(totp_secret(config, account)).provisioning_uri(name=account.login, issuer_name="Komm.A Meldestelle")
+    return pyotp.TOTP(totp_secret(config, account)).provisioning_uri(
+        name=account.login, issuer_name="Komm.A Meldestelle"
+    )
 
 
 def check_password_strength(password: str) -> None:
@@ -134,7 +138,9 @@ def create_account(
         email=email,
         password_hash=crypto.hash_password(password, params=config.argon2),
         public_key=keys.public,
-        wrapped_private_key=crypto.wrap_private_key(keys.private, password, params=config.argon2, purpose=ACCOUNT_KEY_PURPOSE),
+        wrapped_private_key=crypto.wrap_private_key(
+            keys.private, password, params=config.argon2, purpose=ACCOUNT_KEY_PURPOSE
+        ),
         totp_ciphertext=crypto.box_encrypt(_totp_key(config), secret.encode(), purpose="totp", record_id=account_id),
         totp_confirmed=totp_confirmed,
     )
@@ -174,7 +180,9 @@ def check_password(session: Session, config: Config, login: str, password: str) 
 
 def _unknown_login_failure(session: Session, config: Config, login: str, now: datetime) -> None:
     """Unknown logins get the same growing delay as real ones, so the delay reveals no account."""
-    key = "login:" + hmac.new(config.secret_key.encode(), login.strip().lower().encode(), hashlib.sha256).hexdigest()[:40]
+    key = (
+        "login:" + hmac.new(config.secret_key.encode(), login.strip().lower().encode(), hashlib.sha256).hexdigest()[:40]
+    )
     failures = throttle.used(session, key, timedelta(hours=1))
     if failures >= FREE_ATTEMPTS:
         delay = timedelta(seconds=2 ** (failures - FREE_ATTEMPTS + 1))
@@ -199,7 +207,9 @@ def check_totp(config: Config, account: Account, code: str) -> None:
     now = utcnow()
     current = int(now.timestamp()) // totp.interval
     for step in (current, current - 1, current + 1):
-        if step > account.last_totp_step and crypto.constant_time_equal(totp.generate_otp(step).encode(), code.encode()):
+        if step > account.last_totp_step and crypto.constant_time_equal(
+            totp.generate_otp(step).encode(), code.encode()
+        ):
             account.last_totp_step = step
             account.failed_logins = 0
             account.locked_until = None
@@ -215,7 +225,9 @@ def change_password(session: Session, config: Config, account: Account, old: str
     check_password_strength(new)
     private_key = crypto.unwrap_private_key(account.wrapped_private_key, old, purpose=ACCOUNT_KEY_PURPOSE)
     account.password_hash = crypto.hash_password(new, params=config.argon2)
-    account.wrapped_private_key = crypto.wrap_private_key(private_key, new, params=config.argon2, purpose=ACCOUNT_KEY_PURPOSE)
+    account.wrapped_private_key = crypto.wrap_private_key(
+        private_key, new, params=config.argon2, purpose=ACCOUNT_KEY_PURPOSE
+    )
     session.flush()
     return private_key
 

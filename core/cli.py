@@ -51,7 +51,11 @@ def municipality_add(slug: str, name: str, as_json: bool) -> None:
     try:
         with session_scope(state(current_app).session_factory) as session:
             created = create_municipality(session, slug, name)
-            result = {"id": created.municipality.id, "slug": created.municipality.slug, "recovery_key": created.recovery_key}
+            result = {
+                "id": created.municipality.id,
+                "slug": created.municipality.slug,
+                "recovery_key": created.recovery_key,
+            }
     except TenancyError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -87,7 +91,9 @@ def account_group() -> None:
 @click.option("--password", envvar="KOMMA_NEW_PASSWORD", help="initial password (default: generated and printed)")
 @click.option("--json", "as_json", is_flag=True, help="print login, password and TOTP secret as JSON")
 @with_appcontext
-def account_add(login: str, slug: str | None, role: str, display_name: str, password: str | None, as_json: bool) -> None:
+def account_add(
+    login: str, slug: str | None, role: str, display_name: str, password: str | None, as_json: bool
+) -> None:
     """Create an account; prints its password and TOTP secret once."""
     config = state(current_app).config
     try:
@@ -99,15 +105,30 @@ def account_add(login: str, slug: str | None, role: str, display_name: str, pass
                     raise click.ClickException(f"no municipality {slug!r}")
                 municipality_id = municipality.id
             created = create_account(
-                session, config, login=login, role=role, municipality_id=municipality_id, display_name=display_name, password=password, totp_confirmed=True
+                session,
+                config,
+                login=login,
+                role=role,
+                municipality_id=municipality_id,
+                display_name=display_name,
+                password=password,
+                totp_confirmed=True,
             )
-            result = {"id": created.account.id, "login": created.account.login, "role": role, "password": created.password, "totp_secret": created.totp_secret}
+            result = {
+                "id": created.account.id,
+                "login": created.account.login,
+                "role": role,
+                "password": created.password,
+                "totp_secret": created.totp_secret,
+            }
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(f"created {role} {result['login']}\npassword: {result['password']}\nTOTP secret: {result['totp_secret']}")
+        click.echo(
+            f"created {role} {result['login']}\npassword: {result['password']}\nTOTP secret: {result['totp_secret']}"
+        )
 
 
 @click.group("office")
@@ -118,7 +139,9 @@ def office_group() -> None:
 @office_group.command("grant")
 @click.argument("slug")
 @click.argument("login")
-@click.option("--recovery-key", envvar="KOMMA_RECOVERY_KEY", prompt=True, hide_input=True, help="the municipality's recovery key")
+@click.option(
+    "--recovery-key", envvar="KOMMA_RECOVERY_KEY", prompt=True, hide_input=True, help="the municipality's recovery key"
+)
 @with_appcontext
 def office_grant(slug: str, login: str, recovery_key: str) -> None:
     """Give an officer the office key, opened with the offline recovery key."""
@@ -163,7 +186,14 @@ def demo() -> None:
         lines = []
         for login, role, name, password in DEMO_ACCOUNTS:
             new = create_account(
-                session, config, login=login, role=role, municipality_id=created.municipality.id, display_name=name, password=password, totp_confirmed=True
+                session,
+                config,
+                login=login,
+                role=role,
+                municipality_id=created.municipality.id,
+                display_name=name,
+                password=password,
+                totp_confirmed=True,
             )
             if role == "officer":
                 grant_office_key(session, office_key, new.account)

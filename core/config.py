@@ -51,7 +51,9 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
         """Build the configuration from KOMMA_* variables, then apply explicit overrides."""
         env = os.environ if environ is None else environ
-        instance_path = Path(overrides.pop("instance_path", None) or env.get("KOMMA_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+        instance_path = Path(
+            overrides.pop("instance_path", None) or env.get("KOMMA_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH
+        )
         values: dict[str, Any] = {
             "env": env.get("KOMMA_ENV", "development"),
             "instance_path": instance_path,

@@ -40,7 +40,9 @@ def office_key_for(session: Session, account: Account, account_private_key: byte
     if account.municipality_id is None:
         return None
     grant = session.scalar(
-        select(OfficeKeyGrant).where(OfficeKeyGrant.municipality_id == account.municipality_id, OfficeKeyGrant.holder == account.id)
+        select(OfficeKeyGrant).where(
+            OfficeKeyGrant.municipality_id == account.municipality_id, OfficeKeyGrant.holder == account.id
+        )
     )
     if grant is None:
         return None
@@ -83,7 +85,9 @@ def grant_office_key(session: Session, office_private_key: bytes, grantee: Accou
 def office_key_from_recovery(session: Session, municipality: Municipality, recovery_key_text: str) -> bytes:
     """Open the office key with the offline recovery key (setup, or when no officer is left)."""
     grant = session.scalar(
-        select(OfficeKeyGrant).where(OfficeKeyGrant.municipality_id == municipality.id, OfficeKeyGrant.holder == "recovery")
+        select(OfficeKeyGrant).where(
+            OfficeKeyGrant.municipality_id == municipality.id, OfficeKeyGrant.holder == "recovery"
+        )
     )
     if grant is None:
         raise CustodyError("no recovery grant for this municipality")

@@ -35,7 +35,10 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _delayed(error: LoginDelayed) -> str:
-    return _("Zu viele Fehlversuche. Bitte versuchen Sie es nach %(time)s erneut.", time=format_datetime(error.until, "medium"))
+    return _(
+        "Zu viele Fehlversuche. Bitte versuchen Sie es nach %(time)s erneut.",
+        time=format_datetime(error.until, "medium"),
+    )
 
 
 @bp.route("/anmelden", methods=["GET", "POST"])
@@ -69,7 +72,9 @@ def second_step() -> str | Response:
         try:
             accounts.check_totp(_config(), account, form.code.data)
         except LoginRefused:
-            form.code.errors = [_("Der Code ist falsch oder wurde schon benutzt. Bitte warten Sie auf den nächsten Code.")]
+            form.code.errors = [
+                _("Der Code ist falsch oder wurde schon benutzt. Bitte warten Sie auf den nächsten Code.")
+            ]
         except LoginDelayed as delayed:
             form.code.errors = [_delayed(delayed)]
         else:
@@ -81,7 +86,10 @@ def second_step() -> str | Response:
     if not account.totp_confirmed:
         secret = accounts.totp_secret(_config(), account)
         uri = accounts.totp_uri(_config(), account)
-        enrolment = {"secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)), "qr": segno.make(uri, error="m").svg_data_uri(scale=5)}
+        enrolment = {
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            "qr": segno.make(uri, error="m").svg_data_uri(scale=5),
+        }
     return render_template("auth/second_step.html", form=form, enrolment=enrolment)
 
 
@@ -103,7 +111,9 @@ def account() -> str | Response:
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            private_key = accounts.change_password(db_session(), _config(), current.account, form.old_password.data, form.new_password.data)
+            private_key = accounts.change_password(
+                db_session(), _config(), current.account, form.old_password.data, form.new_password.data
+            )
         except LoginRefused:
             form.old_password.errors = [_("Das bisherige Passwort ist falsch.")]
         except accounts.AccountError:

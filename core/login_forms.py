@@ -9,8 +9,12 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
-    login = StringField(_l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie Ihren Benutzernamen ein.")), Length(max=120)])
-    password = PasswordField(_l("Passwort"), validators=[DataRequired(_l("Bitte geben Sie Ihr Passwort ein.")), Length(max=1000)])
+    login = StringField(
+        _l("Benutzername"), validators=[DataRequired(_l("Bitte geben Sie Ihren Benutzernamen ein.")), Length(max=120)]
+    )
+    password = PasswordField(
+        _l("Passwort"), validators=[DataRequired(_l("Bitte geben Sie Ihr Passwort ein.")), Length(max=1000)]
+    )
 
 
 class CodeForm(FlaskForm):
@@ -22,7 +26,9 @@ class CodeForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
-    old_password = PasswordField(_l("Bisheriges Passwort"), validators=[DataRequired(_l("Bitte geben Sie Ihr bisheriges Passwort ein."))])
+    old_password = PasswordField(
+        _l("Bisheriges Passwort"), validators=[DataRequired(_l("Bitte geben Sie Ihr bisheriges Passwort ein."))]
+    )
     new_password = PasswordField(
         _l("Neues Passwort"),
         validators=[

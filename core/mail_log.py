@@ -26,7 +26,9 @@ class MailDelivery(Base):
 
 def delivery_key(config: Config, job_key: str, recipient: str) -> bytes:
     # Keyed with the secret key: the hash of an address must not be guessable from a list of addresses.
-    return hashlib.sha256(config.secret_key.encode() + b"|" + job_key.encode() + b"|" + recipient.strip().lower().encode()).digest()
+    return hashlib.sha256(
+        config.secret_key.encode() + b"|" + job_key.encode() + b"|" + recipient.strip().lower().encode()
+    ).digest()
 
 
 def send_once(factory: sessionmaker[Session], config: Config, job_key: str, to: str, subject: str, body: str) -> bool:

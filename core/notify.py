@@ -32,8 +32,15 @@ def mail_once(session: Session, recipients: Iterable[str], subject: str, body: s
     return sum(send_once(state.session_factory, config, job_key, to, subject, text) for to in addresses)
 
 
-def staff_addresses(session: Session, municipality_id: str, roles: tuple[str, ...], partner_id: str | None = None) -> list[str]:
-    query = select(Account.email).where(Account.municipality_id == municipality_id, Account.role.in_(roles), Account.active.is_(True), Account.email != "")
+def staff_addresses(
+    session: Session, municipality_id: str, roles: tuple[str, ...], partner_id: str | None = None
+) -> list[str]:
+    query = select(Account.email).where(
+        Account.municipality_id == municipality_id,
+        Account.role.in_(roles),
+        Account.active.is_(True),
+        Account.email != "",
+    )
     if partner_id:
         query = query.where(Account.partner_id == partner_id)
     return list(session.scalars(query))

@@ -127,7 +127,12 @@ def require(*roles: str) -> Callable[[F], F]:
 
 
 def home_endpoint(role: str) -> str:
-    return {"officer": "clearing.inbox", "coordinator": "admin.team", "network_operator": "admin.network", "partner": "partner.portal"}.get(role, "reporting.index")
+    return {
+        "officer": "clearing.inbox",
+        "coordinator": "admin.team",
+        "network_operator": "admin.network",
+        "partner": "partner.portal",
+    }.get(role, "reporting.index")
 
 
 def init_app(app: Flask) -> None:

@@ -31,7 +31,9 @@ def _window_start(now: datetime, window: timedelta) -> datetime:
 
 def used(session: Session, key: str, window: timedelta) -> int:
     start = _window_start(utcnow(), window)
-    count = session.scalar(select(ThrottleWindow.count).where(ThrottleWindow.key == key, ThrottleWindow.window_start == start))
+    count = session.scalar(
+        select(ThrottleWindow.count).where(ThrottleWindow.key == key, ThrottleWindow.window_start == start)
+    )
     return int(count or 0)
 
 

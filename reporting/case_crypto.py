@@ -60,7 +60,9 @@ class AttachmentMeta:
     metadata_warning: bool
 
 
-def encrypt_attachment(case_key: bytes, attachment_id: str, meta: AttachmentMeta, content: bytes) -> tuple[bytes, bytes]:
+def encrypt_attachment(
+    case_key: bytes, attachment_id: str, meta: AttachmentMeta, content: bytes
+) -> tuple[bytes, bytes]:
     """(meta ciphertext, content ciphertext): the file as a chunked stream, its name in a box."""
     meta_blob = _json_box(case_key, meta.__dict__, "attachment-meta", attachment_id)
     content_blob = crypto.encrypt_bytes_stream(case_key, content, purpose="attachment", record_id=attachment_id)
@@ -81,8 +83,12 @@ def _reporter_address_key(secret_key: str) -> bytes:
 
 def seal_reporter_address(secret_key: str, case_id: str, address: str) -> bytes:
     """The reporter's optional notification address, readable by the worker (not by the office key)."""
-    return crypto.box_encrypt(_reporter_address_key(secret_key), address.encode(), purpose="reporter-notify", record_id=case_id)
+    return crypto.box_encrypt(
+        _reporter_address_key(secret_key), address.encode(), purpose="reporter-notify", record_id=case_id
+    )
 
 
 def open_reporter_address(secret_key: str, case_id: str, blob: bytes) -> str:
-    return crypto.box_decrypt(_reporter_address_key(secret_key), blob, purpose="reporter-notify", record_id=case_id).decode()
+    return crypto.box_decrypt(
+        _reporter_address_key(secret_key), blob, purpose="reporter-notify", record_id=case_id
+    ).decode()

@@ -78,7 +78,9 @@ PERPETRATORS = {
 
 # Each wish is a separate, optional, revocable consent.
 CONSENTS = {
-    "counselling": _l("Ich wünsche Beratung und bin einverstanden, dass meine Meldung an eine Beratungsstelle weitergegeben wird."),
+    "counselling": _l(
+        "Ich wünsche Beratung und bin einverstanden, dass meine Meldung an eine Beratungsstelle weitergegeben wird."
+    ),
     "police": _l("Ich bin einverstanden, dass meine Meldung an die Polizei weitergegeben wird."),
     "employer": _l("Ich bin einverstanden, dass mein Arbeitgeber (Personalamt) informiert wird."),
     "prosecutor": _l("Ich bin einverstanden, dass meine Meldung an die Staatsanwaltschaft weitergegeben wird."),
@@ -131,6 +133,7 @@ PARTNER_KINDS = {
 def primary_incident_type(codes: list[str]) -> str | None:
     """The first type in precedence order that the report names."""
     return next((code for code in INCIDENT_TYPES if code in codes), None)
+
 
 STATUS_WORDS = {
     "received": _l("Eingegangen"),

@@ -119,9 +119,7 @@ class ReportForm(FlaskForm):
         choices=_choices(codes.CHANNELS),
         validators=[InputRequired(_l("Bitte wählen Sie aus, wo es passiert ist."))],
     )
-    place = CleanStringField(
-        _l("Ort (frei, wenn Sie möchten)"), validators=[Optional(), _too_long(LIMITS["place"])]
-    )
+    place = CleanStringField(_l("Ort (frei, wenn Sie möchten)"), validators=[Optional(), _too_long(LIMITS["place"])])
     platform = CleanStringField(
         _l("Plattform (z. B. Name des Netzwerks)"), validators=[Optional(), _too_long(LIMITS["short"])]
     )

@@ -37,9 +37,14 @@ class FileCheck:
 
 def refusal_message(reason: str, name: str, config: Config) -> str:
     messages = {
-        "too_large": _("Die Datei „%(name)s“ ist größer als %(size)d MB.", name=name, size=config.max_file_bytes // (1024 * 1024)),
+        "too_large": _(
+            "Die Datei „%(name)s“ ist größer als %(size)d MB.", name=name, size=config.max_file_bytes // (1024 * 1024)
+        ),
         "unsupported_type": _("Die Datei „%(name)s“ ist kein Bild (JPEG, PNG, WebP, GIF) und kein PDF.", name=name),
-        "bomb": _("Das Bild „%(name)s“ ist zu groß zum Verarbeiten. Bitte senden Sie ein kleineres Bild oder ein Bildschirmfoto.", name=name),
+        "bomb": _(
+            "Das Bild „%(name)s“ ist zu groß zum Verarbeiten. Bitte senden Sie ein kleineres Bild oder ein Bildschirmfoto.",
+            name=name,
+        ),
         "damaged": _("Die Datei „%(name)s“ ist beschädigt und kann nicht gelesen werden.", name=name),
         "empty": _("Die Datei „%(name)s“ ist leer.", name=name),
     }
@@ -71,7 +76,11 @@ def _display(filename: str) -> str:
 
 
 def report_from_form(form: ReportForm, files: list[Evidence]) -> NewReport:
-    month = form.incident_date.data.strftime("%Y-%m") if form.incident_date.data else (form.incident_month.data or "").strip() or None
+    month = (
+        form.incident_date.data.strftime("%Y-%m")
+        if form.incident_date.data
+        else (form.incident_month.data or "").strip() or None
+    )
     content = {name: form[name].data for name in CONTENT_FIELDS}
     content.update(
         {
@@ -101,7 +110,10 @@ def report_from_form(form: ReportForm, files: list[Evidence]) -> NewReport:
         perpetrator=form.perpetrator.data or "unknown",
         acute_danger=form.acute_danger.data == "yes",
         incident_month=month,
-        consents={name: bool(form[f"consent_{name}"].data) for name in ("counselling", "police", "employer", "prosecutor", "statistics", "no_forwarding")},
+        consents={
+            name: bool(form[f"consent_{name}"].data)
+            for name in ("counselling", "police", "employer", "prosecutor", "statistics", "no_forwarding")
+        },
         content=content,
         files=files,
     )

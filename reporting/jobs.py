@@ -50,7 +50,9 @@ def notify_reporter(session: Session, case_id: str) -> None:
     case = session.get(Case, case_id)
     if case is None or not case.reporter_notify_ciphertext:
         return
-    address = open_reporter_address(current_app.extensions["komma"].config.secret_key, case.id, case.reporter_notify_ciphertext)
+    address = open_reporter_address(
+        current_app.extensions["komma"].config.secret_key, case.id, case.reporter_notify_ciphertext
+    )
     mail_once(
         session,
         [address],

@@ -68,7 +68,9 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
         raise SubmissionBudgetSpent
     assert municipality.office_public_key, "a municipality that accepts reports has an office key"
     code = crypto.generate_receipt_code()
-    keys = crypto.derive_receipt_keys(code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2)
+    keys = crypto.derive_receipt_keys(
+        code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
+    )
     case_key = crypto.random_key()
     case_id = new_id()
     now = utcnow()
@@ -98,7 +100,13 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     # The case row first: attachments have no relationship to Case, so the unit of work does not
     # order their INSERT after it by itself (FOREIGN KEY constraint failed).
     session.flush()
-    session.add(ReporterAccess(lookup_id=keys.lookup_id, case_id=case_id, wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id)))
+    session.add(
+        ReporterAccess(
+            lookup_id=keys.lookup_id,
+            case_id=case_id,
+            wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id),
+        )
+    )
     session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
     for name in CONSENT_FIELDS:
         if report.consents.get(name):
@@ -119,7 +127,15 @@ def _add_files(session: Session, case_key: bytes, case_id: str, files: list[Evid
             metadata_warning=evidence.file.metadata_warning,
         )
         meta_blob, content_blob = case_crypto.encrypt_attachment(case_key, attachment_id, meta, evidence.file.data)
-        session.add(Attachment(id=attachment_id, case_id=case_id, message_id=message_id, meta_ciphertext=meta_blob, content_ciphertext=content_blob))
+        session.add(
+            Attachment(
+                id=attachment_id,
+                case_id=case_id,
+                message_id=message_id,
+                meta_ciphertext=meta_blob,
+                content_ciphertext=content_blob,
+            )
+        )
 
 
 # The mailbox ---------------------------------------------------------------------------------
@@ -145,7 +161,9 @@ def open_mailbox(session: Session, config: Config, code_text: str) -> MailboxKey
         malformed = True
     else:
         malformed = False
-    keys = crypto.derive_receipt_keys(code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2)
+    keys = crypto.derive_receipt_keys(
+        code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
+    )
     access = session.get(ReporterAccess, keys.lookup_id)
     if malformed or access is None:
         raise ReceiptNotFound
@@ -201,14 +219,24 @@ def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
         raise ReceiptNotFound
     events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)).all()
     steps = [StatusStep(e.kind, e.at, e.detail) for e in events]
-    attachments = session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)).all()
+    attachments = session.scalars(
+        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
+    ).all()
     names: dict[str | None, list[str]] = {}
     for attachment in attachments:
         meta = case_crypto.decrypt_attachment_meta(key.case_key, attachment.id, attachment.meta_ciphertext)
         names.setdefault(attachment.message_id, []).append(meta.name)
-    rows = session.scalars(select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)).all()
+    rows = session.scalars(
+        select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
+    ).all()
     messages = [
-        MailboxMessage(m.id, m.author, m.created_at, case_crypto.decrypt_message(key.case_key, m.id, m.ciphertext), names.get(m.id, []))
+        MailboxMessage(
+            m.id,
+            m.author,
+            m.created_at,
+            case_crypto.decrypt_message(key.case_key, m.id, m.ciphertext),
+            names.get(m.id, []),
+        )
         for m in rows
     ]
     consents = {name: case.consent(name) for name in CONSENT_FIELDS}
@@ -217,7 +245,13 @@ def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
 
 def add_reporter_message(session: Session, key: MailboxKey, body: str, files: list[Evidence]) -> CaseMessage:
     message_id = new_id()
-    message = CaseMessage(id=message_id, case_id=key.case_id, author="reporter", created_at=utcnow(), ciphertext=case_crypto.encrypt_message(key.case_key, message_id, body))
+    message = CaseMessage(
+        id=message_id,
+        case_id=key.case_id,
+        author="reporter",
+        created_at=utcnow(),
+        ciphertext=case_crypto.encrypt_message(key.case_key, message_id, body),
+    )
     session.add(message)
     session.flush()
     _add_files(session, key.case_key, key.case_id, files, message_id=message_id)
@@ -238,7 +272,11 @@ def change_consents(session: Session, key: MailboxKey, wanted: dict[str, bool]) 
         value = bool(wanted.get(name))
         if case.consent(name) != value:
             setattr(case, f"consent_{name}", value)
-            session.add(CaseEvent(case_id=case.id, at=now, kind="consent_granted" if value else "consent_withdrawn", detail=name))
+            session.add(
+                CaseEvent(
+                    case_id=case.id, at=now, kind="consent_granted" if value else "consent_withdrawn", detail=name
+                )
+            )
             changed.append(name)
     if changed:
         session.flush()

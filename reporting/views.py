@@ -58,7 +58,9 @@ def report(slug: str) -> str | Response:
             flash(_("Ihre Meldung konnte nicht angenommen werden. Bitte versuchen Sie es erneut."), "error")
         elif valid and not file_errors:
             try:
-                submitted = service.submit_report(db_session(), _config(), municipality, report_from_form(form, files.evidence))
+                submitted = service.submit_report(
+                    db_session(), _config(), municipality, report_from_form(form, files.evidence)
+                )
             except SubmissionBudgetSpent:
                 flash(
                     _(
@@ -142,13 +144,27 @@ def mailbox() -> str | Response:
     return _render_mailbox(key, ReplyForm(), ConsentForm(), ConfirmForm())
 
 
-def _render_mailbox(key: service.MailboxKey, reply: ReplyForm, consent: ConsentForm, delete: ConfirmForm, status: int = 200, file_errors: list[str] | None = None) -> tuple[str, int]:
+def _render_mailbox(
+    key: service.MailboxKey,
+    reply: ReplyForm,
+    consent: ConsentForm,
+    delete: ConfirmForm,
+    status: int = 200,
+    file_errors: list[str] | None = None,
+) -> tuple[str, int]:
     view = service.mailbox_view(db_session(), key)
     if not consent.is_submitted():
         for name, value in view.consents.items():
             consent[f"consent_{name}"].data = value
     page = render_template(
-        "reporting/mailbox.html", view=view, reply=reply, consent=consent, delete=delete, codes=codes, file_errors=file_errors or [], config=_config()
+        "reporting/mailbox.html",
+        view=view,
+        reply=reply,
+        consent=consent,
+        delete=delete,
+        codes=codes,
+        file_errors=file_errors or [],
+        config=_config(),
     )
     return page, status
 

@@ -69,4 +69,10 @@ def statistics_refresh() -> object:
     return _run("statistics refresh", refresh)
 
 
-NAMED = {"statistics": statistics_refresh, "deadlines": deadline_scan, "retention": retention_purge, "audit": audit_check, "housekeeping": housekeeping}
+NAMED = {
+    "statistics": statistics_refresh,
+    "deadlines": deadline_scan,
+    "retention": retention_purge,
+    "audit": audit_check,
+    "housekeeping": housekeeping,
+}

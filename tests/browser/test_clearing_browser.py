@@ -188,7 +188,9 @@ def test_report_is_assessed_and_answered(
     expect(inbox_messages.get_by_role("article", name="Nachricht der Clearingstelle")).to_contain_text(OFFICE_MESSAGE)
 
     # 7) The officer's other pages, then logging out in the header; the inbox then asks for a login again.
-    officer.get_by_role("navigation", name="Bereiche").get_by_role("link", name="Kolleginnen und Kollegen freischalten").click()
+    officer.get_by_role("navigation", name="Bereiche").get_by_role(
+        "link", name="Kolleginnen und Kollegen freischalten"
+    ).click()
     expect(officer.get_by_role("heading", level=1)).to_have_text("Kolleginnen und Kollegen freischalten")
     check_accessibility(officer, "the grants page")
     officer.get_by_role("navigation", name="Bereiche").get_by_role("button", name="Abmelden").click()

@@ -20,7 +20,9 @@ def test_municipality_add_prints_a_recovery_key_that_opens_the_office_key(app: F
     session = app.extensions["komma"].session_factory()
     municipality = session.get(Municipality, created["id"])
     grant = session.scalar(select(OfficeKeyGrant).where(OfficeKeyGrant.municipality_id == created["id"]))
-    office_private = open_sealed(recovery_private, grant.sealed_private_key, purpose="office-key", record_id=f"{created['id']}/recovery")
+    office_private = open_sealed(
+        recovery_private, grant.sealed_private_key, purpose="office-key", record_id=f"{created['id']}/recovery"
+    )
     assert public_key_of(office_private) == municipality.office_public_key
     # The recovery key itself is stored nowhere.
     assert created["recovery_key"].encode() not in grant.sealed_private_key

@@ -44,11 +44,19 @@ def test_catalogue_covers_every_message_in_the_code() -> None:
 
     with (ROOT / "core/translations/en/LC_MESSAGES/messages.po").open("rb") as f:
         known = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f)}
-    method_map = [("core/**.py", "python"), ("reporting/**.py", "python"), ("clearing/**.py", "python"), ("workers/**.py", "python"), ("templates/**.html", "jinja2")]
+    method_map = [
+        ("core/**.py", "python"),
+        ("reporting/**.py", "python"),
+        ("clearing/**.py", "python"),
+        ("workers/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+    ]
     found = {
         (message if isinstance(message, str) else message[0])
         for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map=method_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+            str(ROOT),
+            method_map=method_map,
+            keywords={"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None},
         )
     }
     assert sorted(found - known) == []

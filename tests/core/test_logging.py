@@ -40,7 +40,9 @@ def test_development_server_request_log_names_no_client(app: Flask, caplog: pyte
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/?q=1", headers={"User-Agent": USER_AGENT, "Referer": REFERRER})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/?q=1", headers={"User-Agent": USER_AGENT, "Referer": REFERRER}
+        )
         with urllib.request.urlopen(request) as response:  # noqa: S310 (a local test server)
             assert response.status == 200
     finally:

@@ -22,7 +22,9 @@ from tests.statistics.test_suppression import Knowledge, knowledge, possible_val
 
 # The pages show quarters only (clearing.stats_views._period); tables() with other periods still
 # leaks across views, which this test keeps documenting.
-KNOWN_LEAK = pytest.mark.xfail(strict=True, reason="months and quarters of one year are not protected together; the UI shows quarters only")
+KNOWN_LEAK = pytest.mark.xfail(
+    strict=True, reason="months and quarters of one year are not protected together; the UI shows quarters only"
+)
 
 
 def table_of(data: dict[tuple[str, str, str], int], period: str, dimension: str) -> statistics.Table:

@@ -105,7 +105,14 @@ def test_a_failing_handler_is_retried_with_back_off(
     connection = Redis.from_url(redis_url)
     try:
         job = Job.fetch(rq_job_id(entry_id), connection=connection)
-        wait_for(lambda: job.get_status() == JobStatus.SCHEDULED, "the retry to be scheduled", worker)
+        # RQ sets SCHEDULED a moment before it adds the job to the scheduled registry; moving the
+        # retry forward before it is there would be overwritten.
+        registry = Queue(QUEUE_NAME, connection=connection).scheduled_job_registry
+        wait_for(
+            lambda: job.get_status() == JobStatus.SCHEDULED and job.id in registry.get_job_ids(),
+            "the retry to be scheduled",
+            worker,
+        )
         job.refresh()
         assert job.retries_left == len(RETRY_INTERVALS) - 1
         # Waiting for a retry is RQ's business, not the relay's.
