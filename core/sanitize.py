@@ -26,6 +26,9 @@ MAX_STRIP_PASSES = 5
 
 def strip_markup(text: str) -> str:
     """Plain text: tags removed; entities decoded, since output is always autoescaped anyway."""
+    if "<" not in text and "&" not in text:
+        # Neither a tag nor an entity can start without one of these: nothing for bleach to do.
+        return text
     for _ in range(MAX_STRIP_PASSES):
         stripped = html.unescape(bleach.clean(text, tags=set(), attributes={}, strip=True, strip_comments=True))
         if stripped == text:

@@ -136,9 +136,14 @@ def _decode_first_frame(data: bytes, kind: _ImageKind, max_pixels: int) -> Image
     return Image.frombytes(flat.mode, flat.size, flat.tobytes())
 
 
+ORIENTATION_TAG = 0x0112
+
+
 def _apply_orientation(image: Image.Image) -> Image.Image:
     """Turn the pixels the way the EXIF orientation says, since the tag itself is dropped."""
     try:
+        if image.getexif().get(ORIENTATION_TAG, 1) == 1:
+            return image  # upright already: spare a full copy of the pixels
         return ImageOps.exif_transpose(image)
     # Unreadable EXIF does not make the picture unusable: keep it as stored rather than refuse evidence.
     except Exception:
