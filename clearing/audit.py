@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -152,4 +153,27 @@ def events_for(session: Session, chain: str, target_id: str) -> list[AuditEvent]
             .where(AuditEvent.chain == chain, AuditEvent.target_id == target_id)
             .order_by(AuditEvent.seq)
         )
+    )
+
+
+class _Actor(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def account(self) -> Any: ...
+
+
+def record_by(
+    session: Session, actor: _Actor, *, chain: str, action: str, target_id: str | None = None, detail: str | None = None
+) -> AuditEvent:
+    """record() for a logged-in staff member (core.staff.Staff)."""
+    return record(
+        session,
+        chain=chain,
+        action=action,
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=target_id,
+        detail=detail,
     )

@@ -78,12 +78,11 @@ def open_packet(session: Session, actor: Staff, referral: Referral, partner: Par
     ]
     if referral.opened_at is None:
         referral.opened_at = utcnow()
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=_chain(session, referral),
         action="referral.opened",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=referral.id,
     )
     updates = [(u, decrypt_update(key, u)) for u in updates_of(session, [referral.id])[referral.id]]
@@ -101,12 +100,11 @@ def download_file(
         **json.loads(crypto.box_decrypt(key, record.meta_ciphertext, purpose="referral-file-meta", record_id=record.id))
     )
     content = crypto.decrypt_bytes_stream(key, record.content_ciphertext, purpose="referral-file", record_id=record.id)
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=_chain(session, referral),
         action="referral.file_downloaded",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=record.id,
     )
     return meta, content
@@ -155,12 +153,11 @@ def update(
             referral.outcome = outcome
         if referral.opened_at is None:
             referral.opened_at = utcnow()
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=_chain(session, referral),
         action="referral.updated",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=referral.id,
         detail=state or "feedback",
     )

@@ -155,12 +155,11 @@ def preview(session: Session, actor: Staff, case: Case, partner_key: str) -> Pre
             select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
         ):
             files.append((a.id, case_crypto.decrypt_attachment_meta(key, a.id, a.meta_ciphertext)))
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=case.municipality_id,
         action="referral.previewed",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=case.id,
         detail=partner.kind,
     )
@@ -240,22 +239,20 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
                 ),
             )
         )
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=case.municipality_id,
         action="referral.created",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=referral_id,
         detail=f"v{shown.version}:{partner.kind}",
     )
     if rec.override:
-        audit.record(
+        audit.record_by(
             session,
+            actor,
             chain=case.municipality_id,
             action="referral.override_requested",
-            actor_id=actor.account.id,
-            actor_role=actor.role,
             target_id=referral_id,
             detail=rec.required_consent,
         )
@@ -280,12 +277,11 @@ def approve_referral(session: Session, actor: Staff, case: Case, referral_id: st
     assert partner is not None
     referral.approved_by = actor.account.id
     action = "referral.override_approved" if referral.override else "referral.approved"
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=case.municipality_id,
         action=action,
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=referral.id,
     )
     _send(session, actor, case, referral, partner)
@@ -298,12 +294,11 @@ def _send(session: Session, actor: Staff, case: Case, referral: Referral, partne
     referral.state, referral.sent_at, referral.state_changed_at = "sent", now, now
     referral.due_at = now + timedelta(days=rule)
     session.add(CaseEvent(case_id=case.id, kind="forwarded", detail=partner.kind))
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=case.municipality_id,
         action="referral.sent",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=referral.id,
         detail=partner.kind,
     )
@@ -419,12 +414,11 @@ def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerO
     referral.key_generation = partner.key_generation
     case = session.get(Case, referral.case_id)
     assert case is not None
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=case.municipality_id,
         action="referral.resent",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=referral.id,
     )
     session.flush()

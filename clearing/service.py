@@ -38,12 +38,11 @@ class ClearingError(ValueError):
 def _audit(
     session: Session, actor: Staff, case: Case, action: str, target_id: str | None = None, detail: str | None = None
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
+        actor,
         chain=case.municipality_id,
         action=action,
-        actor_id=actor.account.id,
-        actor_role=actor.role,
         target_id=target_id or case.id,
         detail=detail,
     )
