@@ -23,14 +23,8 @@ from workers.models import OutboxEntry
 bp = Blueprint("admin", __name__, url_prefix="/verwaltung")
 
 
-def _actor() -> staff.Staff:
-    actor = staff.current()
-    assert actor is not None
-    return actor
-
-
 def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = None) -> str:
-    actor = _actor()
+    actor = staff.actor()
     members = (
         db_session()
         .scalars(
@@ -48,7 +42,7 @@ def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = No
 @staff.require("coordinator")
 def team() -> str | Response:
     """The coordinator manages the accounts of the municipality (and reads no case)."""
-    actor = _actor()
+    actor = staff.actor()
     form = CreateAccountForm()
     if form.validate_on_submit():
         try:
@@ -84,7 +78,7 @@ def team() -> str | Response:
 @staff.require("officer")
 def grants() -> str | Response:
     """An officer who holds the office key passes it to a new colleague."""
-    actor = _actor()
+    actor = staff.actor()
     waiting = service.officers_without_grant(db_session(), actor.account.municipality_id or "")
     return render_template(
         "clearing/grants.html", waiting=waiting, form=PlainForm(), has_key=actor.office_key is not None
@@ -94,7 +88,7 @@ def grants() -> str | Response:
 @bp.post("/freischalten/<account_id>")
 @staff.require("officer")
 def grant(account_id: str) -> Response:
-    actor = _actor()
+    actor = staff.actor()
     form = PlainForm()
     grantee = db_session().get(Account, account_id)
     if not form.validate() or grantee is None or grantee.municipality_id != actor.account.municipality_id:
@@ -126,7 +120,7 @@ def grant(account_id: str) -> Response:
 @staff.require("network_operator")
 def network() -> str | Response:
     """The network operator creates municipalities; the recovery key is shown once."""
-    actor = _actor()
+    actor = staff.actor()
     form = CreateMunicipalityForm()
     created = None
     if form.validate_on_submit():
@@ -154,7 +148,7 @@ def network() -> str | Response:
 @staff.require("coordinator")
 def agreements() -> str | Response:
     """The coordinator edits the alliance agreements; only a fully valid version becomes active."""
-    actor = _actor()
+    actor = staff.actor()
     municipality_id = actor.account.municipality_id or ""
     form = AgreementForm()
     problems: list[tuple[str, str]] = []
@@ -178,7 +172,7 @@ def agreements() -> str | Response:
 @staff.require("coordinator")
 def partners_page() -> str | Response:
     """Partner organisations, their users, and issuing a new organisation key."""
-    actor = _actor()
+    actor = staff.actor()
     municipality_id = actor.account.municipality_id or ""
     orgs = partners.partners_of(db_session(), municipality_id)
     form = PartnerUserForm()
@@ -237,7 +231,7 @@ bp.add_url_rule("/partner", endpoint="partners", view_func=partners_page, method
 @staff.require("coordinator")
 def issue_key(partner_id: str, account_id: str) -> Response:
     """When no key holder is left: a new organisation key for one user; the office re-sends open referrals."""
-    actor = _actor()
+    actor = staff.actor()
     partner = db_session().get(PartnerOrganisation, partner_id)
     holder = db_session().get(Account, account_id)
     back = redirect(url_for("admin.partners"), code=303)

@@ -38,14 +38,8 @@ class UpdateForm(FlaskForm):
     )
 
 
-def _actor() -> staff.Staff:
-    actor = staff.current()
-    assert actor is not None
-    return actor
-
-
 def _partner() -> PartnerOrganisation:
-    partner = db_session().get(PartnerOrganisation, _actor().account.partner_id)
+    partner = db_session().get(PartnerOrganisation, staff.actor().account.partner_id)
     if partner is None:
         abort(404)
     return partner
@@ -54,14 +48,14 @@ def _partner() -> PartnerOrganisation:
 @staff.require("partner")
 def portal_home() -> str:
     """Referrals addressed to the organisation, with deadlines."""
-    rows = db_session().scalars(referral_query(_actor()).order_by(Referral.sent_at.desc())).all()
+    rows = db_session().scalars(referral_query(staff.actor()).order_by(Referral.sent_at.desc())).all()
     return render_template(
         "partner/portal.html",
         rows=rows,
         partner=_partner(),
         states=REFERRAL_STATE_LABELS,
         now=utcnow(),
-        has_key=_actor().partner_key is not None,
+        has_key=staff.actor().partner_key is not None,
     )
 
 
@@ -72,7 +66,7 @@ bp.add_url_rule("/", endpoint="portal", view_func=portal_home)
 def _page(referral: Referral, form: UpdateForm) -> str:
     partner = _partner()
     try:
-        view = portal.open_packet(db_session(), _actor(), referral, partner)
+        view = portal.open_packet(db_session(), staff.actor(), referral, partner)
     except ReferralRefused as refused:
         return render_template("partner/unreadable.html", reason=refused.reason)
     form.state.choices = [(s, REFERRAL_STATE_LABELS[s]) for s in portal.NEXT_STATES.get(referral.state, ())]
@@ -92,20 +86,20 @@ def _page(referral: Referral, form: UpdateForm) -> str:
 @staff.require("partner")
 def referral(referral_id: str) -> str:
     """Read the packet; the first opening acknowledges receipt."""
-    return _page(get_referral(db_session(), _actor(), referral_id), UpdateForm(formdata=None))
+    return _page(get_referral(db_session(), staff.actor(), referral_id), UpdateForm(formdata=None))
 
 
 @bp.post("/weiterleitung/<referral_id>")
 @staff.require("partner")
 def update(referral_id: str) -> str | Response:
     """Change the state and/or send feedback to the clearing office."""
-    item = get_referral(db_session(), _actor(), referral_id)
+    item = get_referral(db_session(), staff.actor(), referral_id)
     form = UpdateForm()
     if form.validate():
         try:
             portal.update(
                 db_session(),
-                _actor(),
+                staff.actor(),
                 item,
                 _partner(),
                 state=form.state.data or None,
@@ -123,9 +117,9 @@ def update(referral_id: str) -> str | Response:
 @bp.get("/weiterleitung/<referral_id>/datei/<file_id>")
 @staff.require("partner")
 def download(referral_id: str, file_id: str) -> Response:
-    item = get_referral(db_session(), _actor(), referral_id)
+    item = get_referral(db_session(), staff.actor(), referral_id)
     try:
-        meta, content = portal.download_file(db_session(), _actor(), item, _partner(), file_id)
+        meta, content = portal.download_file(db_session(), staff.actor(), item, _partner(), file_id)
     except (LookupError, ReferralRefused):
         abort(404)
     response = Response(content, mimetype=meta.media_type)
@@ -146,7 +140,7 @@ def colleagues() -> str:
         if a.id not in holders
     ]
     return render_template(
-        "partner/colleagues.html", waiting=waiting, form=PlainForm(), has_key=_actor().partner_key is not None
+        "partner/colleagues.html", waiting=waiting, form=PlainForm(), has_key=staff.actor().partner_key is not None
     )
 
 
@@ -155,7 +149,7 @@ def colleagues() -> str:
 def grant(account_id: str) -> Response:
     partner = _partner()
     grantee = db_session().get(Account, account_id)
-    key = _actor().partner_key
+    key = staff.actor().partner_key
     if not PlainForm().validate() or grantee is None or grantee.partner_id != partner.id or key is None:
         flash(_("Diese Person kann nicht freigeschaltet werden."), "error")
     else:

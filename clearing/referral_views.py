@@ -17,22 +17,16 @@ from core.web_session import db_session
 from reporting import codes
 
 
-def _actor() -> staff.Staff:
-    actor = staff.current()
-    assert actor is not None
-    return actor
-
-
 @bp.route("/fall/<case_id>/weiterleiten/<partner_key>", methods=["GET", "POST"])
 @staff.require("officer")
 def refer(case_id: str, partner_key: str) -> str | Response:
     """Preview exactly what the partner will read, choose files, confirm."""
-    case = get_case(db_session(), _actor(), case_id)
+    case = get_case(db_session(), staff.actor(), case_id)
     form = PlainForm()
     if form.validate_on_submit():
         try:
             referral = referrals.create_referral(
-                db_session(), _actor(), case, partner_key, request.form.getlist("files")
+                db_session(), staff.actor(), case, partner_key, request.form.getlist("files")
             )
         except ReferralRefused as refused:
             flash(refused.reason, "error")
@@ -43,7 +37,7 @@ def refer(case_id: str, partner_key: str) -> str | Response:
             flash(_("Die Weiterleitung wurde verschlüsselt gesendet."), "success")
         return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
     try:
-        shown = referrals.preview(db_session(), _actor(), case, partner_key)
+        shown = referrals.preview(db_session(), staff.actor(), case, partner_key)
     except ReferralRefused as refused:
         flash(refused.reason, "error")
         return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
@@ -56,10 +50,10 @@ def refer(case_id: str, partner_key: str) -> str | Response:
 @staff.require("officer")
 def approve(case_id: str, referral_id: str) -> Response:
     """The second officer releases a prepared referral."""
-    case = get_case(db_session(), _actor(), case_id)
+    case = get_case(db_session(), staff.actor(), case_id)
     if PlainForm().validate():
         try:
-            referrals.approve_referral(db_session(), _actor(), case, referral_id)
+            referrals.approve_referral(db_session(), staff.actor(), case, referral_id)
         except ReferralRefused as refused:
             flash(refused.reason, "error")
         else:
@@ -71,13 +65,13 @@ def approve(case_id: str, referral_id: str) -> Response:
 @staff.require("officer")
 def resend(case_id: str, referral_id: str) -> Response:
     """After a partner received a new organisation key: seal the referral to it again."""
-    case = get_case(db_session(), _actor(), case_id)
+    case = get_case(db_session(), staff.actor(), case_id)
     referral = db_session().get(Referral, referral_id)
     if PlainForm().validate() and referral is not None and referral.case_id == case.id:
         partner = db_session().get(PartnerOrganisation, referral.partner_id)
         assert partner is not None
         try:
-            referrals.resend(db_session(), _actor(), referral, partner)
+            referrals.resend(db_session(), staff.actor(), referral, partner)
         except ReferralRefused as refused:
             flash(refused.reason, "error")
         else:

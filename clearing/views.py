@@ -32,17 +32,11 @@ from reporting.models import Case
 bp = Blueprint("clearing", __name__, url_prefix="/clearing")
 
 
-def _actor() -> staff.Staff:
-    actor = staff.current()
-    assert actor is not None
-    return actor
-
-
 @bp.get("/")
 @staff.require("officer")
 def inbox() -> str:
     """The inbox with filters on the clear metadata."""
-    actor = _actor()
+    actor = staff.actor()
     form = InboxFilterForm(request.args)
     officers = service.officers_of(db_session(), actor.account.municipality_id or "")
     form.assigned.choices = [("", _("alle")), ("me", _("mir")), ("none", _("niemandem"))] + [
@@ -86,7 +80,7 @@ def inbox() -> str:
 
 
 def _case_page(case: Case, **forms: object) -> str:
-    actor = _actor()
+    actor = staff.actor()
     try:
         case_file = service.open_case_file(db_session(), actor, case)
     except service.NoOfficeKey:
@@ -145,16 +139,16 @@ def _assessment_form(case_file: service.CaseFile) -> AssessmentForm:
 @staff.require("officer")
 def case(case_id: str) -> str:
     """The case page: the decrypted report and all work on it."""
-    return _case_page(get_case(db_session(), _actor(), case_id))
+    return _case_page(get_case(db_session(), staff.actor(), case_id))
 
 
 @bp.get("/fall/<case_id>/datei/<attachment_id>")
 @staff.require("officer")
 def attachment(case_id: str, attachment_id: str) -> Response:
     """Download an evidence file, always as an attachment with a safe name."""
-    case_row = get_case(db_session(), _actor(), case_id)
+    case_row = get_case(db_session(), staff.actor(), case_id)
     try:
-        meta, content = service.download_attachment(db_session(), _actor(), case_row, attachment_id)
+        meta, content = service.download_attachment(db_session(), staff.actor(), case_row, attachment_id)
     except (LookupError, service.NoOfficeKey):
         abort(404)
     response = Response(content, mimetype=meta.media_type)
@@ -171,10 +165,10 @@ def _redirect_to_case(case_row: Case, anchor: str = "") -> Response:
 @staff.require("officer")
 def message(case_id: str) -> str | Response:
     """Send a message to the reporter's mailbox."""
-    case_row = get_case(db_session(), _actor(), case_id)
+    case_row = get_case(db_session(), staff.actor(), case_id)
     form = MessageForm()
     if form.validate():
-        service.send_message(db_session(), _actor(), case_row, form.body.data)
+        service.send_message(db_session(), staff.actor(), case_row, form.body.data)
         flash(_("Die Nachricht wurde verschlüsselt in das Postfach der meldenden Person gestellt."), "success")
         return _redirect_to_case(case_row, "#nachrichten")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
@@ -185,10 +179,10 @@ def message(case_id: str) -> str | Response:
 @staff.require("officer")
 def note(case_id: str) -> str | Response:
     """Add an internal, encrypted note."""
-    case_row = get_case(db_session(), _actor(), case_id)
+    case_row = get_case(db_session(), staff.actor(), case_id)
     form = NoteForm()
     if form.validate():
-        service.add_note(db_session(), _actor(), case_row, form.note.data)
+        service.add_note(db_session(), staff.actor(), case_row, form.note.data)
         flash(_("Die Notiz wurde gespeichert."), "success")
         return _redirect_to_case(case_row, "#notizen")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
@@ -199,11 +193,11 @@ def note(case_id: str) -> str | Response:
 @staff.require("officer")
 def assign(case_id: str) -> str | Response:
     """Assign the case to an officer (or nobody)."""
-    case_row = get_case(db_session(), _actor(), case_id)
+    case_row = get_case(db_session(), staff.actor(), case_id)
     form = AssignForm()
     if form.validate():
         try:
-            service.assign(db_session(), _actor(), case_row, form.officer.data or None)
+            service.assign(db_session(), staff.actor(), case_row, form.officer.data or None)
         except service.ClearingError:
             form.officer.errors = [_("Diese Person gibt es in Ihrer Clearingstelle nicht.")]
         else:
@@ -217,12 +211,12 @@ def assign(case_id: str) -> str | Response:
 @staff.require("officer")
 def assessment(case_id: str) -> str | Response:
     """Save the assessment."""
-    case_row = get_case(db_session(), _actor(), case_id)
+    case_row = get_case(db_session(), staff.actor(), case_id)
     form = AssessmentForm()
     if form.validate():
         service.save_assessment(
             db_session(),
-            _actor(),
+            staff.actor(),
             case_row,
             service.AssessmentInput(
                 urgency=form.urgency.data,
@@ -247,11 +241,11 @@ def assessment(case_id: str) -> str | Response:
 @staff.require("officer")
 def status(case_id: str) -> str | Response:
     """Move the case through the workflow."""
-    case_row = get_case(db_session(), _actor(), case_id)
+    case_row = get_case(db_session(), staff.actor(), case_id)
     form = TransitionForm()
     if form.validate():
         try:
-            service.change_status(db_session(), _actor(), case_row, form.target.data, form.reason.data or "")
+            service.change_status(db_session(), staff.actor(), case_row, form.target.data, form.reason.data or "")
         except TransitionRefused as refused:
             form.target.errors = [refused.reason]
         else:
@@ -268,7 +262,7 @@ def status(case_id: str) -> str | Response:
 @staff.require("officer")
 def dismiss_reminder(reminder_id: str) -> Response:
     """Mark a reminder as dealt with."""
-    reminder = db_session().scalar(reminder_query(_actor()).where(Reminder.id == reminder_id))
+    reminder = db_session().scalar(reminder_query(staff.actor()).where(Reminder.id == reminder_id))
     if reminder is None:
         abort(404)
     if PlainForm().validate():

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,3 +98,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 def state(app: Flask) -> KommaState:
     komma: KommaState = app.extensions["komma"]
     return komma
+
+
+def current_config() -> Config:
+    """The configuration of the app handling this request or command."""
+    return state(current_app).config

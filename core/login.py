@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core import accounts, staff
 from core.accounts import LoginDelayed, LoginRefused
-from core.config import Config
+from core.app import current_config
 from core.custody import session_key_for
 from core.login_forms import CodeForm, LoginForm, PasswordChangeForm, PlainForm
 from core.web_session import db_session
 
 bp = Blueprint("auth", __name__)
-
-
-def _config() -> Config:
-    config: Config = current_app.extensions["komma"].config
-    return config
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -47,7 +42,9 @@ def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            account, private_key = accounts.check_password(db_session(), _config(), form.login.data, form.password.data)
+            account, private_key = accounts.check_password(
+                db_session(), current_config(), form.login.data, form.password.data
+            )
         except LoginRefused:
             form.password.errors = [_("Benutzername oder Passwort ist falsch.")]
         except LoginDelayed as delayed:
@@ -70,7 +67,7 @@ def second_step() -> str | Response:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            accounts.check_totp(_config(), account, form.code.data)
+            accounts.check_totp(current_config(), account, form.code.data)
         except LoginRefused:
             form.code.errors = [
                 _("Der Code ist falsch oder wurde schon benutzt. Bitte warten Sie auf den nächsten Code.")
@@ -84,8 +81,8 @@ def second_step() -> str | Response:
             return redirect(target, code=303)
     enrolment = None
     if not account.totp_confirmed:
-        secret = accounts.totp_secret(_config(), account)
-        uri = accounts.totp_uri(_config(), account)
+        secret = accounts.totp_secret(current_config(), account)
+        uri = accounts.totp_uri(current_config(), account)
         enrolment = {
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             "qr": segno.make(uri, error="m").svg_data_uri(scale=5),
@@ -112,7 +109,7 @@ def account() -> str | Response:
     if form.validate_on_submit():
         try:
             private_key = accounts.change_password(
-                db_session(), _config(), current.account, form.old_password.data, form.new_password.data
+                db_session(), current_config(), current.account, form.old_password.data, form.new_password.data
             )
         except LoginRefused:
             form.old_password.errors = [_("Das bisherige Passwort ist falsch.")]

@@ -77,6 +77,14 @@ def current() -> Staff | None:
     return staff
 
 
+def actor() -> Staff:
+    """The logged-in staff member, in a view behind require()."""
+    staff = current()
+    if staff is None:
+        raise RuntimeError("actor() outside a view protected by require()")
+    return staff
+
+
 def _load() -> Staff | None:
     opened = secret_sessions.open_session(db_session(), session.get(STAFF_KEY), purpose="staff")
     if opened is None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core import secret_sessions
-from core.config import Config
+from core.app import current_config
 from core.models import Municipality, municipalities_accepting_reports
 from core.tenancy import municipality_by_slug
 from core.web_session import db_session
@@ -22,11 +22,6 @@ bp = Blueprint("reporting", __name__)
 
 MAILBOX_IDLE = timedelta(minutes=15)
 RECEIPT_IDLE = timedelta(minutes=10)
-
-
-def _config() -> Config:
-    config: Config = current_app.extensions["komma"].config
-    return config
 
 
 def _open_municipality(slug: str) -> Municipality:
@@ -50,7 +45,7 @@ def report(slug: str) -> str | Response:
     file_errors: list[str] = []
     chosen_files: list[str] = []
     if form.is_submitted():
-        files = check_files(request.files.getlist(form.files.name), _config())
+        files = check_files(request.files.getlist(form.files.name), current_config())
         file_errors, chosen_files = files.errors, files.chosen_names
         valid = form.validate()
         if form.website.data:
@@ -59,7 +54,7 @@ def report(slug: str) -> str | Response:
         elif valid and not file_errors:
             try:
                 submitted = service.submit_report(
-                    db_session(), _config(), municipality, report_from_form(form, files.evidence)
+                    db_session(), current_config(), municipality, report_from_form(form, files.evidence)
                 )
             except SubmissionBudgetSpent:
                 flash(
@@ -83,7 +78,7 @@ def report(slug: str) -> str | Response:
         codes=codes,
         file_errors=file_errors,
         chosen_files=chosen_files,
-        config=_config(),
+        config=current_config(),
     )
     return page if status == 200 else (page, 422)  # type: ignore[return-value]
 
@@ -118,7 +113,7 @@ def mailbox_login() -> str | Response:
     form = ReceiptForm()
     if form.validate_on_submit():
         try:
-            key = service.open_mailbox(db_session(), _config(), form.code.data)
+            key = service.open_mailbox(db_session(), current_config(), form.code.data)
         except ReceiptNotFound:
             form.code.errors = [_("Dieser Zugangscode wurde nicht gefunden. Bitte prüfen Sie die Ziffern.")]
         except TooManyAttempts:
@@ -164,7 +159,7 @@ def _render_mailbox(
         delete=delete,
         codes=codes,
         file_errors=file_errors or [],
-        config=_config(),
+        config=current_config(),
     )
     return page, status
 
@@ -176,7 +171,7 @@ def mailbox_reply() -> str | Response | tuple[str, int]:
     if key is None:
         return redirect(url_for("reporting.mailbox_login"), code=303)
     form = ReplyForm()
-    files = check_files(request.files.getlist(form.files.name), _config())
+    files = check_files(request.files.getlist(form.files.name), current_config())
     if form.validate() and not files.errors:
         service.add_reporter_message(db_session(), key, form.body.data, files.evidence)
         flash(_("Ihre Nachricht wurde verschlüsselt gesendet."), "success")
