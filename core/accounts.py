@@ -175,7 +175,18 @@ def check_password(session: Session, config: Config, login: str, password: str) 
         record_failure(account)
         raise LoginRefused
     private_key = crypto.unwrap_private_key(account.wrapped_private_key, password, purpose=ACCOUNT_KEY_PURPOSE)
+    _rewrap_if_outdated(config, account, password, private_key)
     return account, private_key
+
+
+def _rewrap_if_outdated(config: Config, account: Account, password: str, private_key: bytes) -> None:
+    """Hash and key made with older Argon2 parameters are renewed with the password at hand."""
+    if crypto.password_hash_needs_update(account.password_hash, config.argon2):
+        account.password_hash = crypto.hash_password(password, params=config.argon2)
+    if crypto.wrapped_key_needs_update(account.wrapped_private_key, config.argon2):
+        account.wrapped_private_key = crypto.wrap_private_key(
+            private_key, password, params=config.argon2, purpose=ACCOUNT_KEY_PURPOSE
+        )
 
 
 def _unknown_login_failure(session: Session, config: Config, login: str, now: datetime) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from core.web_session import UnconfirmedCommit
 
 log = logging.getLogger("komma.errors")
 
@@ -26,6 +28,8 @@ def _page(status: int, title: str, message: str) -> tuple[str, int]:
 
 
 def messages() -> dict[int, tuple[str, str]]:
+    """Title and text per status. None of them claims that nothing was saved: that is only
+    known for a change that failed before its commit, see _saved_nothing()."""
     return {
         400: (_("Die Anfrage war ungültig"), _("Bitte gehen Sie zurück und versuchen Sie es noch einmal.")),
         403: (_("Kein Zugriff"), _("Diese Seite ist für Sie nicht freigegeben.")),
@@ -38,21 +42,42 @@ def messages() -> dict[int, tuple[str, str]]:
         429: (_("Zu viele Versuche"), _("Bitte warten Sie einen Moment und versuchen Sie es dann erneut.")),
         500: (
             _("Ein Fehler ist aufgetreten"),
-            _("Es tut uns leid. Es wurde nichts gespeichert. Bitte versuchen Sie es später noch einmal."),
+            _("Es tut uns leid. Bitte versuchen Sie es später noch einmal."),
         ),
         503: (
             _("Der Dienst ist gerade nicht erreichbar"),
-            _("Es wurde nichts gespeichert. Bitte versuchen Sie es in einigen Minuten noch einmal."),
+            _("Bitte versuchen Sie es in einigen Minuten noch einmal."),
         ),
     }
 
 
-def database_unavailable(error: DBAPIError) -> tuple[str, int]:
+def _saved_nothing(message: str) -> str:
+    """A change that failed before its commit was rolled back: say so, it spares a worry.
+    Reading pages change nothing, so there the sentence would only confuse."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return message
+    return _("Es wurde nichts gespeichert.") + " " + message
+
+
+def database_unavailable(
+    error: DBAPIError, *, at_commit: bool = False, fallback: UnconfirmedCommit | None = None
+) -> tuple[str, int]:
     """The calm 503 page for a database that does not answer (in the view or at the commit)."""
     # The class name only: the message of a database error can quote submitted values.
-    log.error("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    log.error(
+        "database unavailable%s: %s",
+        " at commit" if at_commit else "",
+        type(error.orig).__name__ if error.orig else type(error).__name__,
+    )
     title, message = messages()[503]
-    return _page(503, title, message)
+    if not at_commit:
+        return _page(503, title, _saved_nothing(message))
+    text = _(
+        "Die Verbindung zur Datenbank brach beim Speichern ab. Ob Ihre Eingabe gespeichert wurde, "
+        "lässt sich gerade nicht sagen. Bitte senden Sie sie nicht sofort noch einmal."
+    )
+    link = (fallback.url, fallback.label) if fallback else None
+    return render_template("errors/error.html", status=503, title=title, message=text, link=link), 503
 
 
 def init_app(app: Flask) -> None:
@@ -86,4 +111,5 @@ def init_app(app: Flask) -> None:
             return _http(error)
         log.error("unhandled %s", describe_exception(error))
         title, message = messages()[500]
-        return _page(InternalServerError.code, title, message)
+        # Unhandled in the view: the request's transaction is rolled back, nothing was stored.
+        return _page(InternalServerError.code, title, _saved_nothing(message))

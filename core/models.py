@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import Boolean, Integer, LargeBinary, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, UTCDateTime, new_id, utcnow
@@ -45,12 +46,19 @@ class Installation(Base):
 
 
 def receipt_salt(session: Session) -> bytes:
-    """The installation's receipt salt, created on first use."""
+    """The installation's receipt salt. `komma db upgrade` creates it (migration 0007); where
+    it is missing (tables emptied), the first use creates it, and of several first uses at
+    once one wins and the others read its salt instead of failing on the primary key."""
     row = session.get(Installation, 1)
     if row is None:
-        row = Installation(id=1, receipt_salt=secrets.token_bytes(32))
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(Installation(id=1, receipt_salt=secrets.token_bytes(32)))
+        except IntegrityError:
+            pass
+        row = session.scalars(
+            select(Installation).where(Installation.id == 1).execution_options(populate_existing=True)
+        ).one()
     return row.receipt_salt
 
 

@@ -29,11 +29,22 @@ def plain_language() -> str:
     return render_template("pages/plain_language.html")
 
 
+@bp.get("/healthz/live")
+def liveness() -> tuple[dict[str, str], int]:
+    """Liveness, for the process supervisor: this process answers requests. Touches nothing else."""
+    return {"status": "alive"}, 200
+
+
 @bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """Whether the database and Redis answer; nothing else."""
+def readiness() -> tuple[dict[str, str], int]:
+    """Readiness, for the load balancer: 503 only when this host cannot take reports.
+
+    Reports need the database alone (jobs wait in the outbox while Redis is away), so a Redis
+    outage reads "degraded" with 200: taking every web host out of rotation for it would refuse
+    reports that would have been stored. Monitoring reads the body.
+    """
     state = current_app.extensions["komma"]
-    result = {"database": "ok", "redis": "not configured"}
+    result = {"status": "ok", "database": "ok", "redis": "not configured"}
     try:
         with state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -41,11 +52,15 @@ def healthz() -> tuple[dict[str, str], int]:
         result["database"] = "unavailable"
     if state.config.redis_url:
         try:
-            client = Redis.from_url(state.config.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            client = Redis.from_url(state.config.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
             client.ping()
             client.close()
             result["redis"] = "ok"
         except RedisError:
             result["redis"] = "unavailable"
-    healthy = result["database"] == "ok" and result["redis"] != "unavailable"
-    return result, 200 if healthy else 503
+    if result["database"] != "ok":
+        result["status"] = "unavailable"
+        return result, 503
+    if result["redis"] == "unavailable":
+        result["status"] = "degraded"
+    return result, 200

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g
+from flask import session as cookie_session
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -17,10 +19,30 @@ def db_session() -> Session:
     return session
 
 
+@dataclass(frozen=True)
+class UnconfirmedCommit:
+    """What a view leaves for the case that its commit fails without knowing whether it held:
+    a flag in the person's cookie session and a link where they can find out."""
+
+    flag: str
+    url: str
+    label: str
+
+
+def if_commit_unconfirmed(flag: str, url: str, label: str) -> None:
+    """Register the flag and link the commit-failure page offers (at most one per request)."""
+    g.unconfirmed_commit = UnconfirmedCommit(flag, url, label)
+
+
 def _database_unavailable(original: Response, error: DBAPIError) -> Response:
     from core.errors import database_unavailable
 
-    page: Response = current_app.make_response(database_unavailable(error))
+    # A commit that failed may have reached the database before the connection broke: nobody
+    # can say "nothing was saved". The view's flag lets its follow-up page find out.
+    fallback: UnconfirmedCommit | None = g.pop("unconfirmed_commit", None)
+    if fallback is not None:
+        cookie_session[fallback.flag] = True
+    page: Response = current_app.make_response(database_unavailable(error, at_commit=True, fallback=fallback))
     # Keep what the earlier after-request hooks set (security and cache headers).
     own = {name.lower() for name, _value in page.headers.items()}
     for name, value in original.headers.items():

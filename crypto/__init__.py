@@ -3,6 +3,7 @@
 from .errors import CryptoError, DecryptionError, FormatError, InvalidReceiptCode
 from .keys import KeyPair, constant_time_equal, derive_subkey, generate_keypair, public_key_of, random_key
 from .passwords import (
+    LEGACY_PRODUCTION_ARGON2,
     PRODUCTION_ARGON2,
     TEST_ARGON2,
     Argon2Params,
@@ -11,6 +12,7 @@ from .passwords import (
     unwrap_private_key,
     verify_password,
     wrap_private_key,
+    wrapped_key_needs_update,
 )
 from .receipts import (
     RECEIPT_DIGITS,
@@ -33,6 +35,7 @@ from .streams import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "LEGACY_PRODUCTION_ARGON2",
     "PRODUCTION_ARGON2",
     "RECEIPT_DIGITS",
     "TEST_ARGON2",
@@ -66,4 +69,5 @@ __all__ = [
     "unwrap_private_key",
     "verify_password",
     "wrap_private_key",
+    "wrapped_key_needs_update",
 ]

@@ -11,10 +11,14 @@ unpadded base64, so other Argon2 libraries can verify them too.
 """
 
 import base64
+import os
 import re
 import secrets
 import struct
+import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -52,20 +56,73 @@ class Argon2Params:
         if not 1 <= self.iterations <= MAX_ITERATIONS:
             raise ValueError(f"iterations must be between 1 and {MAX_ITERATIONS}")
 
+    def encode(self) -> str:
+        """The parameters as stored beside a derived value: "m=65536,t=4,p=1"."""
+        return f"m={self.memory_kib},t={self.iterations},p={self.lanes}"
 
-# RFC 9106's second recommended option (64 MiB, 4 lanes) with one pass more than its t=3:
-# on the 2-core development container (cryptography 50.0.2) t=3 took ~100 ms, at the bottom
-# of the 100-250 ms target, and t=4 takes ~130 ms (see bench/crypto_bench.py).
-PRODUCTION_ARGON2 = Argon2Params(memory_kib=65536, iterations=4, lanes=4)
+    @classmethod
+    def decode(cls, text: str) -> "Argon2Params":
+        """Parameters read back from storage; FormatError for anything not made by encode()."""
+        match = _ENCODED.fullmatch(text)
+        if match is None:
+            raise FormatError("not an encoding of Argon2 parameters")
+        return _stored_params(*(int(group) for group in match.groups()))
+
+
+# One lane, 64 MiB, four passes. The memory-time product an attacker pays per guess is that of
+# the parameters used before (64 MiB, t=4, p=4): lanes only let the defender spread one
+# derivation over cores, and with cryptography 50's bundled OpenSSL two multi-lane derivations
+# in two threads of one process never return. One lane takes ~0.25 s on the 2-core container
+# (bench/crypto_bench.py); concurrency across requests comes from running several at once.
+PRODUCTION_ARGON2 = Argon2Params(memory_kib=65536, iterations=4, lanes=1)
+# What production used before 0.2 (migration 0007): still opened, re-wrapped on next use.
+LEGACY_PRODUCTION_ARGON2 = Argon2Params(memory_kib=65536, iterations=4, lanes=4)
 # The smallest parameters Argon2id accepts; for tests only, it protects nothing.
 TEST_ARGON2 = Argon2Params(memory_kib=8, iterations=1, lanes=1)
 
 _WRAP_HEAD = struct.Struct(">BBIII16s")
 _WRAPPED_SIZE = _WRAP_HEAD.size + NONCE_SIZE + KEY_SIZE + TAG_SIZE
+_ENCODED = re.compile(r"m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})")
 _PHC = re.compile(
     r"\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,10})"
     r"\$([A-Za-z0-9+/]{11,88})\$([A-Za-z0-9+/]{6,88})"
 )
+
+
+class _Gate:
+    """How many derivations one process runs at once, and that multi-lane ones run alone.
+
+    Every derivation holds one of `cpu_count` slots: more at once only adds latency and 64 MiB
+    each. A derivation with more than one lane also holds the multi-lane lock, because two of
+    them at once in one process hang inside OpenSSL (cryptography 50.0.2); single-lane ones
+    beside it are safe. Fresh locks after fork, so a child never inherits one held by a thread
+    that does not exist there.
+    """
+
+    def __init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        self.multi_lane = threading.Lock()
+
+    @contextmanager
+    def held(self, lanes: int) -> Iterator[None]:
+        if lanes == 1:
+            with self.slots:
+                yield
+            return
+        # The lock first, so a multi-lane derivation waiting its turn does not hold a slot.
+        with self.multi_lane, self.slots:
+            yield
+
+
+_gate = _Gate()
+
+
+def _renew_gate() -> None:
+    global _gate
+    _gate = _Gate()
+
+
+os.register_at_fork(after_in_child=_renew_gate)
 
 
 def argon2id_derive(
@@ -77,7 +134,10 @@ def argon2id_derive(
     pepper: bytes | None = None,
     ad: bytes | None = None,
 ) -> bytes:
-    """One Argon2id derivation; pepper goes into Argon2's own secret-key input."""
+    """One Argon2id derivation; pepper goes into Argon2's own secret-key input.
+
+    Safe from any number of threads: see _Gate for what runs at once.
+    """
     kdf = Argon2id(
         salt=salt,
         length=length,
@@ -87,7 +147,8 @@ def argon2id_derive(
         secret=pepper,
         ad=ad,
     )
-    return kdf.derive(secret)
+    with _gate.held(params.lanes):
+        return kdf.derive(secret)
 
 
 def wrap_private_key(
@@ -122,6 +183,15 @@ def unwrap_private_key(blob: bytes, password: str, *, purpose: str = "account-ke
         return AESGCM(key).decrypt(nonce, blob[_WRAP_HEAD.size + NONCE_SIZE :], head + ctx)
     except InvalidTag:
         raise DecryptionError("wrong password or damaged key blob") from None
+
+
+def wrapped_key_needs_update(blob: bytes, params: Argon2Params = PRODUCTION_ARGON2) -> bool:
+    """True if the key was wrapped with other parameters; re-wrap after the next good unwrap."""
+    check_header(blob, Kind.WRAPPED_KEY)
+    if len(blob) != _WRAPPED_SIZE:
+        raise FormatError("wrapped key has the wrong length")
+    _, _, memory_kib, iterations, lanes, _salt = _WRAP_HEAD.unpack_from(blob)
+    return (memory_kib, iterations, lanes) != (params.memory_kib, params.iterations, params.lanes)
 
 
 def hash_password(password: str, *, params: Argon2Params = PRODUCTION_ARGON2) -> str:

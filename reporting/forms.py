@@ -265,6 +265,10 @@ class ConsentForm(FlaskForm):
     consent_no_forwarding = BooleanField(codes.CONSENT_SHORT["no_forwarding"])
 
 
+class NotedForm(FlaskForm):
+    """ "I have noted the code": a button that needs only the CSRF token."""
+
+
 class ConfirmForm(FlaskForm):
     """A button that needs only the CSRF token (leave, ask for deletion)."""
 

@@ -92,6 +92,9 @@ class ReporterAccess(Base):
     lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("report_case.id", ondelete="CASCADE"), unique=True)
     wrapped_case_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The Argon2 parameters the lookup id and reporter key were derived with (Argon2Params.encode):
+    # a code made under older parameters still opens, and is renewed then.
+    kdf_params: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class Attachment(Base):

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import crypto
@@ -105,6 +106,7 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
             lookup_id=keys.lookup_id,
             case_id=case_id,
             wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id),
+            kdf_params=config.argon2.encode(),
         )
     )
     session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
@@ -161,19 +163,73 @@ def open_mailbox(session: Session, config: Config, code_text: str) -> MailboxKey
         malformed = True
     else:
         malformed = False
-    keys = crypto.derive_receipt_keys(
-        code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
-    )
-    access = session.get(ReporterAccess, keys.lookup_id)
-    if malformed or access is None:
+    salt = receipt_salt(session)
+    keys = crypto.derive_receipt_keys(code, salt=salt, pepper=config.receipt_pepper, params=config.argon2)
+    if malformed:
         raise ReceiptNotFound
-    try:
-        case_key = case_crypto.unwrap_for_reporter(keys.reporter_key, access.wrapped_case_key, access.case_id)
-    except crypto.CryptoError:
-        raise ReceiptNotFound from None
+    access = session.get(ReporterAccess, keys.lookup_id)
+    if access is None:
+        found = _open_with_older_parameters(session, config, code, salt, keys)
+        if found is None:
+            raise ReceiptNotFound
+        case_id, case_key = found
+    else:
+        try:
+            case_key = case_crypto.unwrap_for_reporter(keys.reporter_key, access.wrapped_case_key, access.case_id)
+        except crypto.CryptoError:
+            raise ReceiptNotFound from None
+        case_id = access.case_id
     # Only failures count against the budget: refund the attempt that succeeded.
     _refund(session)
-    return MailboxKey(access.case_id, case_key)
+    return MailboxKey(case_id, case_key)
+
+
+def _open_with_older_parameters(
+    session: Session, config: Config, code: str, salt: bytes, current: crypto.ReceiptKeys
+) -> tuple[str, bytes] | None:
+    """Try the parameters of codes issued before the current ones; renew the access on a match.
+
+    Costs one more derivation per older parameter set while such codes exist, none after.
+    """
+    older = session.scalars(
+        select(ReporterAccess.kdf_params).where(ReporterAccess.kdf_params != config.argon2.encode()).distinct()
+    ).all()
+    for encoded in older:
+        try:
+            params = crypto.Argon2Params.decode(encoded)
+        except crypto.FormatError:
+            continue
+        keys = crypto.derive_receipt_keys(code, salt=salt, pepper=config.receipt_pepper, params=params)
+        access = session.get(ReporterAccess, keys.lookup_id)
+        if access is None or access.kdf_params != encoded:
+            continue
+        try:
+            case_key = case_crypto.unwrap_for_reporter(keys.reporter_key, access.wrapped_case_key, access.case_id)
+        except crypto.CryptoError:
+            return None
+        case_id = access.case_id
+        session.delete(access)
+        session.flush()
+        session.add(
+            ReporterAccess(
+                lookup_id=current.lookup_id,
+                case_id=case_id,
+                wrapped_case_key=case_crypto.wrap_for_reporter(current.reporter_key, case_key, case_id),
+                kdf_params=config.argon2.encode(),
+            )
+        )
+        session.flush()
+        return case_id, case_key
+    return None
+
+
+def report_stored(engine: Engine, case_id: str) -> bool | None:
+    """Whether a case exists, on a connection of its own; None when the database cannot tell."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(Case.id).where(Case.id == case_id)).first() is not None
+    except DBAPIError:
+        return None
 
 
 def _refund(session: Session) -> None:

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core import secret_sessions
-from core.app import current_config
+from core.app import current_config, state
+from core.db import utcnow
 from core.models import Municipality, municipalities_accepting_reports
 from core.tenancy import municipality_by_slug
-from core.web_session import db_session
+from core.web_session import db_session, if_commit_unconfirmed
 from reporting import codes, service
 from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
-from reporting.forms import ConfirmForm, ConsentForm, ReceiptForm, ReplyForm, ReportForm
+from reporting.forms import ConfirmForm, ConsentForm, NotedForm, ReceiptForm, ReplyForm, ReportForm
 from reporting.intake import check_files, report_from_form
+from reporting.receipt import PendingReceipt, open_receipt, seal_receipt
 
 bp = Blueprint("reporting", __name__)
 
 MAILBOX_IDLE = timedelta(minutes=15)
-RECEIPT_IDLE = timedelta(minutes=10)
+# Set when the submission's commit failed without knowing whether it held.
+UNCONFIRMED = "receipt_unconfirmed"
 
 
 def _open_municipality(slug: str) -> Municipality:
@@ -65,10 +68,7 @@ def report(slug: str) -> str | Response:
                     "error",
                 )
             else:
-                secret = f"{submitted.receipt_code}|{submitted.case.urgency}".encode()
-                session["receipt"] = secret_sessions.create(
-                    db_session(), purpose="receipt", subject_id=municipality.id, secret=secret, idle=RECEIPT_IDLE
-                )
+                _hold_receipt(slug, municipality, submitted)
                 return redirect(url_for("reporting.receipt", slug=slug), code=303)
     status = 400 if form.is_submitted() else 200
     page = render_template(
@@ -83,17 +83,69 @@ def report(slug: str) -> str | Response:
     return page if status == 200 else (page, 422)  # type: ignore[return-value]
 
 
+def _hold_receipt(slug: str, municipality: Municipality, submitted: service.Submitted) -> None:
+    """Seal the receipt into the cookie; if the commit fails uncertainly, the page checks first."""
+    pending = PendingReceipt(
+        code=submitted.receipt_code,
+        urgent=submitted.case.urgency == "acute",
+        case_id=submitted.case.id,
+        office_name=municipality.office_name,
+        issued_at=utcnow(),
+    )
+    session.pop(UNCONFIRMED, None)
+    session["receipt"] = {
+        "slug": slug,
+        "municipality": municipality.id,
+        "sealed": seal_receipt(current_config().secret_key, municipality.id, pending),
+    }
+    if_commit_unconfirmed(
+        UNCONFIRMED, url_for("reporting.receipt", slug=slug), _("Nachsehen, ob die Meldung gespeichert wurde")
+    )
+
+
+def _held_receipt(slug: str) -> PendingReceipt | None:
+    held = session.get("receipt")
+    if not isinstance(held, dict) or held.get("slug") != slug:
+        return None
+    return open_receipt(current_config().secret_key, str(held.get("municipality")), held.get("sealed"))
+
+
 @bp.get("/melden/<slug>/eingang")
-def receipt(slug: str) -> str | Response:
-    """The receipt code, shown exactly once."""
-    municipality = _open_municipality(slug)
-    token = session.pop("receipt", None)
-    opened = secret_sessions.open_session(db_session(), token, purpose="receipt", touch=False)
-    secret_sessions.end(db_session(), token)
-    if opened is None or opened.subject_id != municipality.id:
-        return render_template("reporting/receipt_gone.html", municipality=municipality)
-    code, urgency = opened.secret.decode().split("|")
-    return render_template("reporting/receipt.html", code=code, urgent=urgency == "acute", municipality=municipality)
+def receipt(slug: str) -> str | Response | tuple[str, int]:
+    """The receipt code, from the cookie alone: it needs no database to be shown."""
+    pending = _held_receipt(slug)
+    if pending is None:
+        _open_municipality(slug)  # an unknown address is a 404, as everywhere
+        session.pop("receipt", None)
+        session.pop(UNCONFIRMED, None)
+        return render_template("reporting/receipt_gone.html")
+    if session.get(UNCONFIRMED):
+        stored = service.report_stored(state(current_app).engine, pending.case_id)
+        if stored is None:
+            return render_template("reporting/receipt_unconfirmed.html", slug=slug), 503
+        session.pop(UNCONFIRMED, None)
+        if not stored:
+            session.pop("receipt", None)
+            return render_template("reporting/receipt_not_stored.html", slug=slug)
+    return render_template(
+        "reporting/receipt.html",
+        code=pending.code,
+        urgent=pending.urgent,
+        office_name=pending.office_name,
+        slug=slug,
+        form=NotedForm(),
+    )
+
+
+@bp.post("/melden/<slug>/eingang")
+def receipt_noted(slug: str) -> Response:
+    """ "I have noted the code": from now on it is gone for good."""
+    if NotedForm().validate():
+        session.pop("receipt", None)
+        session.pop(UNCONFIRMED, None)
+        flash(_("Der Code wird nicht mehr angezeigt. Mit ihm öffnen Sie hier Ihr Postfach."), "success")
+        return redirect(url_for("reporting.mailbox_login"), code=303)
+    return redirect(url_for("reporting.receipt", slug=slug), code=303)
 
 
 # The mailbox --------------------------------------------------------------------------------

@@ -103,8 +103,12 @@ def test_report_mailbox_and_reply_by_label(page: Page, form_path: str) -> None:
     expect(page.get_by_text("kann nicht wiederhergestellt werden")).to_be_visible()
     check_accessibility(page, "the receipt page")
 
+    # A reload shows the same code until the reporter confirms having noted it.
+    page.reload()
+    assert page.get_by_test_id("receipt-code").inner_text().strip() == code
+
     # The mailbox, opened with the code.
-    page.get_by_role("link", name="Zum Postfach").first.click()
+    page.get_by_role("button", name="Ich habe den Code notiert").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ihr Postfach")
     check_accessibility(page, "the mailbox login")
     page.get_by_label("Ihr Zugangscode").fill(code)

@@ -74,6 +74,31 @@ def test_password_is_hashed_with_argon2id(session: Session, config: Config, offi
     assert accounts.totp_secret(config, account) == officer.totp_secret
 
 
+# Two lanes, as the parameters before 0007 had four: what matters is that they differ.
+OLDER_PARAMS = crypto.Argon2Params(memory_kib=16, iterations=1, lanes=2)
+
+
+def test_hash_and_key_of_older_parameters_still_log_in_and_are_renewed(
+    session: Session, config: Config, officer: Person
+) -> None:
+    account = _account(session, officer)
+    private_key = crypto.unwrap_private_key(account.wrapped_private_key, officer.password)
+    account.password_hash = crypto.hash_password(officer.password, params=OLDER_PARAMS)
+    account.wrapped_private_key = crypto.wrap_private_key(private_key, officer.password, params=OLDER_PARAMS)
+    session.flush()
+    assert crypto.password_hash_needs_update(account.password_hash, config.argon2)
+    assert crypto.wrapped_key_needs_update(account.wrapped_private_key, config.argon2)
+
+    logged_in, unwrapped = check_password(session, config, officer.login, officer.password)
+    assert unwrapped == private_key
+    # Renewed with the password at hand: the next login derives with today's parameters only.
+    assert not crypto.password_hash_needs_update(logged_in.password_hash, config.argon2)
+    assert not crypto.wrapped_key_needs_update(logged_in.wrapped_private_key, config.argon2)
+    renewed = _account(session, officer)
+    assert crypto.unwrap_private_key(renewed.wrapped_private_key, officer.password) == private_key
+    assert check_password(session, config, officer.login, officer.password)[1] == private_key
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

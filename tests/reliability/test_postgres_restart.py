@@ -35,7 +35,10 @@ from workers.models import OutboxEntry
 pytestmark = pytest.mark.postgres
 
 CALM_TITLE = "Der Dienst ist gerade nicht erreichbar"
+# Said only where it is known: a change that failed before its commit.
 CALM_TEXT = "Es wurde nichts gespeichert."
+# A commit that broke off may or may not have held.
+UNSURE_TEXT = "lässt sich gerade nicht sagen"
 NEVER_SHOWN = (
     "Traceback",
     "psycopg",
@@ -103,7 +106,8 @@ def cluster(migrated_database: str) -> Iterator[Cluster]:
         server.start()  # running again, whatever happened in the test
 
 
-def calm_503(response: TestResponse) -> None:
+def calm_503(response: TestResponse, says: str | None = CALM_TEXT) -> str:
+    """Check the calm page; `says` is the sentence about saving it must carry (None: no such claim)."""
     assert response.status_code == 503
     assert response.mimetype == "text/html"
     assert response.headers["Cache-Control"] == "no-store"
@@ -111,10 +115,14 @@ def calm_503(response: TestResponse) -> None:
     assert "Location" not in response.headers
     page = response.get_data(as_text=True)
     assert CALM_TITLE in page
-    assert CALM_TEXT in page
+    if says is None:
+        assert CALM_TEXT not in page and UNSURE_TEXT not in page
+    else:
+        assert says in page
     assert '<html lang="de"' in page
     for word in NEVER_SHOWN:
         assert word not in page, word
+    return page
 
 
 def counts(app: Flask) -> tuple[int, int]:
@@ -165,22 +173,40 @@ def test_requests_during_a_postgres_outage_get_a_calm_503_and_the_app_serves_aga
     try:
         # The server goes away as a submission commits, after the view wrote everything.
         with StopAtCommit(app.extensions["komma"].engine, cluster) as cut:
-            calm_503(post_form(reporter, path, token))
+            # Nobody can know whether a commit that broke off held: the page does not claim
+            # "nothing was saved" and points to where the reporter can find out.
+            page = calm_503(post_form(reporter, path, token), says=UNSURE_TEXT)
+            assert "Nachsehen, ob die Meldung gespeichert wurde" in page
         assert cut.fired, "the submission never committed"
 
-        # While it is away: every page a person might use answers calmly, quickly.
+        # While it is away: every page a person might use answers calmly, quickly; reading
+        # pages make no claim about saving, a refused change says nothing was saved.
         started = time.monotonic()
+        unsure = reporter.get(f"{path}/eingang")
+        assert unsure.status_code == 503
+        assert "Wir können noch nicht bestätigen" in unsure.get_data(as_text=True)
         calm_503(post_form(reporter, path, token))
-        calm_503(reporter.get(path))
-        calm_503(reporter.get("/"))
-        calm_503(officer.get("/clearing/"))
-        calm_503(officer.get("/verwaltung/status"))
+        calm_503(reporter.get(path), says=None)
+        calm_503(reporter.get("/"), says=None)
+        calm_503(officer.get("/clearing/"), says=None)
+        calm_503(officer.get("/verwaltung/status"), says=None)
         health = reporter.get("/healthz")
         assert health.status_code == 503
-        assert json.loads(health.get_data()) == {"database": "unavailable", "redis": "not configured"}
+        assert json.loads(health.get_data()) == {
+            "status": "unavailable",
+            "database": "unavailable",
+            "redis": "not configured",
+        }
+        # Liveness touches no database: the supervisor must not restart a healthy process.
+        assert reporter.get("/healthz/live").status_code == 200
         assert time.monotonic() - started < 15
     finally:
         cluster.start()
+
+    # Back: the cut-off submission is known not to be stored, and the page says so.
+    told = reporter.get(f"{path}/eingang").get_data(as_text=True)
+    assert "Ihre Meldung wurde nicht gespeichert" in told
+    assert not RECEIPT_RE.search(told)
 
     # Back: the same app instance serves again, and the officer is still logged in.
     assert reporter.get("/healthz").status_code == 200
@@ -200,10 +226,36 @@ def test_requests_during_a_postgres_outage_get_a_calm_503_and_the_app_serves_aga
         response = reporter.get(path)
         statuses.append(response.status_code)
         if response.status_code == 503:
-            calm_503(response)
+            calm_503(response, says=None)
         time.sleep(0.02)
     restart.join()
     assert set(statuses) <= {200, 503}, statuses
     assert 503 in statuses, "no request fell into the restart"
     assert reporter.get(path).status_code == 200
     assert officer.get("/clearing/").status_code == 200
+
+
+def test_a_stored_report_shows_its_receipt_while_the_database_restarts(app: Flask, cluster: Cluster) -> None:
+    """The receipt page needs no database: a report committed just before a restart still shows
+    its code, and the code opens the mailbox once the database is back."""
+    config = app.extensions["komma"].config
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        office = add_office(session, config, "rstadt")
+    path = f"/melden/{office.town.slug}"
+    reporter = app.test_client()
+    response = post_form(reporter, path, csrf_token(reporter, path))
+    assert response.status_code == 303
+    try:
+        cluster.stop()
+        shown = reporter.get(response.headers["Location"])
+        assert shown.status_code == 200
+        match = RECEIPT_RE.search(shown.get_data(as_text=True))
+        assert match, "the receipt page needed the database"
+        # A reload while the database is still away shows the same code again.
+        assert match.group(1) in reporter.get(response.headers["Location"]).get_data(as_text=True)
+    finally:
+        cluster.start()
+    mailbox = app.test_client()
+    opened = mailbox.post("/postfach", data={"csrf_token": csrf_token(mailbox, "/postfach"), "code": match.group(1)})
+    assert opened.status_code == 303
+    assert opened.headers["Location"].endswith("/postfach/ansicht")

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 
 from core.db import session_scope
 from reporting.models import Case
+from tests.conftest import csrf_token
 from tests.reliability.conftest import delivered, outbox, rq_job
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
-from tests.reliability.world import add_office, pdf, post_report
+from tests.reliability.world import add_office, pdf, post_report, report_form
 from tests.workers.conftest import KommaProcess, wait_for
 
 pytestmark = pytest.mark.redis
@@ -99,28 +100,41 @@ def test_reports_during_a_redis_outage_are_kept_and_notified_exactly_once(
     assert {e.attempts for e in outbox(app, "notify_new_report")} == {0}
 
 
-def test_healthz_says_whether_database_and_redis_answer_and_nothing_else(
+def test_readiness_stays_up_while_redis_is_away_and_liveness_touches_nothing(
     make_app: Callable[..., Flask], own_redis: RedisServer
 ) -> None:
+    """/healthz is the load balancer's: reports need only the database, so a Redis outage reads
+    "degraded" with 200 (jobs wait in the outbox). /healthz/live is the supervisor's."""
     app = make_app(redis_url=own_redis.url)
     client = app.test_client()
 
-    def check(status: int, expected: dict[str, str]) -> None:
-        response = client.get("/healthz")
+    def check(path: str, status: int, expected: dict[str, str]) -> None:
+        response = client.get(path)
         assert response.status_code == status
         assert response.mimetype == "application/json"
         assert json.loads(response.get_data()) == expected
         assert "Set-Cookie" not in response.headers
         assert client.get_cookie("komma_session") is None
 
-    check(200, {"database": "ok", "redis": "ok"})
+    check("/healthz", 200, {"status": "ok", "database": "ok", "redis": "ok"})
     own_redis.stop()
     started = time.monotonic()
-    check(503, {"database": "ok", "redis": "unavailable"})
+    check("/healthz", 200, {"status": "degraded", "database": "ok", "redis": "unavailable"})
+    check("/healthz/live", 200, {"status": "alive"})
     assert time.monotonic() - started < 5
+    # Reports are still taken while the readiness check says "degraded".
+    path = "/melden/" + _town_slug(app)
+    reporter = app.test_client()
+    response = reporter.post(path, data={**report_form(), "csrf_token": csrf_token(reporter, path)})
+    assert response.status_code == 303
     own_redis.start()
-    check(200, {"database": "ok", "redis": "ok"})
+    check("/healthz", 200, {"status": "ok", "database": "ok", "redis": "ok"})
     # Without Redis configured (jobs inline), only the database counts.
     check_inline = make_app().test_client().get("/healthz")
     assert check_inline.status_code == 200
-    assert json.loads(check_inline.get_data()) == {"database": "ok", "redis": "not configured"}
+    assert json.loads(check_inline.get_data()) == {"status": "ok", "database": "ok", "redis": "not configured"}
+
+
+def _town_slug(app: Flask) -> str:
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        return add_office(session, app.extensions["komma"].config, "hstadt").town.slug

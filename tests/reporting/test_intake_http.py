@@ -279,16 +279,18 @@ def test_whole_path_form_receipt_mailbox_reply_consents(client: FlaskClient, ses
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/melden/{town.slug}/eingang")
 
-    # The receipt: 16 digits in groups of four, not cached, shown once.
+    # The receipt: 16 digits in groups of four, not cached, shown until the reporter confirms.
     code, receipt = read_receipt(client, town)
     assert receipt.status_code == 200
     assert "no-store" in receipt.headers["Cache-Control"]
     assert "nicht wiederhergestellt" in receipt.get_data(as_text=True)
     assert "110" not in receipt.get_data(as_text=True).split("<main", 1)[1].split("</main>", 1)[0]
-    again = client.get(f"/melden/{town.slug}/eingang")
+    receipt_path = f"/melden/{town.slug}/eingang"
+    assert client.post(receipt_path, data={"csrf_token": csrf_token(client, receipt_path)}).status_code == 303
+    again = client.get(receipt_path)
     assert again.status_code == 200
     text = again.get_data(as_text=True)
-    assert "bereits angezeigt" in text
+    assert "Hier wird kein Zugangscode angezeigt" in text
     assert not CODE_RE.search(text)
     assert code.replace(" ", "") not in text.replace(" ", "")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -10,9 +11,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+import crypto
 from core.db import utcnow
+from core.models import receipt_salt
 from core.secret_sessions import SecretSession
-from reporting.models import Case, CaseEvent, CaseMessage
+from reporting.case_crypto import unwrap_for_reporter, wrap_for_reporter
+from reporting.models import Case, CaseEvent, CaseMessage, ReporterAccess
+from reporting.receipt import RECEIPT_LIFETIME, open_receipt, seal_receipt
 from tests.conftest import csrf_token
 from tests.reporting import files
 from tests.reporting.test_canary import search_database, search_session_cookie
@@ -26,6 +31,7 @@ from tests.reporting.test_intake_http import (
     open_mailbox,
     post_mailbox,
     post_report,
+    read_receipt,
     submit,
 )
 from workers.models import OutboxEntry
@@ -156,17 +162,41 @@ def test_asking_twice_for_deletion_records_it_once(client: FlaskClient, session:
     assert jobs.count("notify_case_activity") == 1
 
 
-def test_an_unseen_receipt_expires(client: FlaskClient, session: Session) -> None:
+def test_an_unseen_receipt_expires(app: Flask, client: FlaskClient, session: Session) -> None:
     town = add_town(session)
     assert post_report(client, town).status_code == 303
-    (row,) = sessions_of(session, "receipt")
-    assert row.expires_at - utcnow() <= timedelta(minutes=10)
-    session.execute(update(SecretSession).values(expires_at=utcnow() - timedelta(seconds=1)))
-    session.commit()
-    page = client.get(f"/melden/{town.slug}/eingang").get_data(as_text=True)
-    assert "bereits angezeigt" in page
-    assert 'data-testid="receipt-code"' not in page
+    # Nothing of the receipt is kept server-side: it lives sealed in the cookie alone.
     assert sessions_of(session, "receipt") == []
+    secret = app.extensions["komma"].config.secret_key
+    with client.session_transaction() as cookie:
+        held = cookie["receipt"]
+        pending = open_receipt(secret, held["municipality"], held["sealed"])
+        assert pending is not None
+        aged = dataclasses.replace(pending, issued_at=utcnow() - RECEIPT_LIFETIME - timedelta(seconds=1))
+        held["sealed"] = seal_receipt(secret, held["municipality"], aged)
+        cookie["receipt"] = held
+    page = client.get(f"/melden/{town.slug}/eingang").get_data(as_text=True)
+    assert "Hier wird kein Zugangscode angezeigt" in page
+    assert 'data-testid="receipt-code"' not in page
+
+
+def test_the_receipt_is_shown_until_the_reporter_confirms_and_then_never_again(
+    client: FlaskClient, session: Session
+) -> None:
+    town = add_town(session)
+    assert post_report(client, town).status_code == 303
+    first, _page = read_receipt(client, town)
+    # A reload (or the way back from the language switch) shows the same code again.
+    again, _reloaded = read_receipt(client, town)
+    assert again == first
+    noted = client.post(
+        f"/melden/{town.slug}/eingang", data={"csrf_token": csrf_token(client, f"/melden/{town.slug}/eingang")}
+    )
+    assert noted.status_code == 303
+    assert noted.headers["Location"].endswith("/postfach")
+    gone = client.get(f"/melden/{town.slug}/eingang").get_data(as_text=True)
+    assert 'data-testid="receipt-code"' not in gone
+    assert first.replace(" ", "") not in gone.replace(" ", "")
 
 
 def test_the_receipt_is_not_shown_under_another_municipality(client: FlaskClient, session: Session) -> None:
@@ -174,11 +204,10 @@ def test_the_receipt_is_not_shown_under_another_municipality(client: FlaskClient
     other = add_town(session, "beispielheim", "Beispielheim")
     assert post_report(client, town).status_code == 303
     page = client.get(f"/melden/{other.slug}/eingang").get_data(as_text=True)
-    assert "bereits angezeigt" in page
+    assert "Hier wird kein Zugangscode angezeigt" in page
     assert 'data-testid="receipt-code"' not in page
-    # Asked for once, gone for good: the code is never shown twice, whatever the URL.
+    # Asked for under another address, it is dropped: the code is never shown there or after.
     assert 'data-testid="receipt-code"' not in client.get(f"/melden/{town.slug}/eingang").get_data(as_text=True)
-    assert sessions_of(session, "receipt") == []
 
 
 def test_the_receipt_code_is_stored_nowhere(app: Flask, client: FlaskClient, session: Session) -> None:
@@ -222,3 +251,54 @@ def test_leaving_without_a_token_is_refused(client: FlaskClient, session: Sessio
     left = client.post("/postfach/verlassen", data={"csrf_token": csrf_token(client, MAILBOX)})
     assert left.status_code == 303
     assert sessions_of(session, "mailbox") == []
+
+
+def test_a_code_issued_under_older_argon2_parameters_opens_and_is_renewed(
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes derived before 0007 (four lanes) keep opening; at their next use the access is
+    re-derived under today's parameters, so from then on one derivation finds it."""
+    config = app.extensions["komma"].config
+    older = crypto.Argon2Params(memory_kib=16, iterations=1, lanes=2)
+    town = add_town(session)
+    code = submit(client, town)
+    access = session.scalars(select(ReporterAccess)).one()
+    case_id = access.case_id
+    salt = receipt_salt(session)
+    today = crypto.derive_receipt_keys(code, salt=salt, pepper=config.receipt_pepper, params=config.argon2)
+    case_key = unwrap_for_reporter(today.reporter_key, access.wrapped_case_key, case_id)
+    # Put the access back as an installation before 0007 made it.
+    then = crypto.derive_receipt_keys(code, salt=salt, pepper=config.receipt_pepper, params=older)
+    session.delete(access)
+    session.flush()
+    session.add(
+        ReporterAccess(
+            lookup_id=then.lookup_id,
+            case_id=case_id,
+            wrapped_case_key=wrap_for_reporter(then.reporter_key, case_key, case_id),
+            kdf_params=older.encode(),
+        )
+    )
+    session.commit()
+
+    derivations: list[crypto.Argon2Params] = []
+    original = crypto.derive_receipt_keys
+
+    def counted(*args: object, **kwargs: object) -> crypto.ReceiptKeys:
+        derivations.append(kwargs["params"])  # type: ignore[arg-type]
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crypto, "derive_receipt_keys", counted)
+    assert login(client, code).status_code == 303
+    assert derivations == [config.argon2, older]
+    session.expire_all()
+    renewed = session.scalars(select(ReporterAccess)).one()
+    assert renewed.kdf_params == config.argon2.encode()
+    assert renewed.lookup_id == today.lookup_id
+
+    derivations.clear()
+    other = app.test_client()
+    assert login(other, code).status_code == 303
+    assert derivations == [config.argon2]
+    # A wrong code is still refused, whatever parameters are tried.
+    assert "nicht gefunden" in login(app.test_client(), "1234 5678 9012 3456").get_data(as_text=True)
