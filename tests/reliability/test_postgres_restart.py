@@ -116,7 +116,8 @@ def calm_503(response: TestResponse, says: str | None = CALM_TEXT) -> str:
     page = response.get_data(as_text=True)
     assert CALM_TITLE in page
     if says is None:
-        assert CALM_TEXT not in page and UNSURE_TEXT not in page
+        assert CALM_TEXT not in page
+        assert UNSURE_TEXT not in page
     else:
         assert says in page
     assert '<html lang="de"' in page
