@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+PROD_PORT ?= 8080
 
-.PHONY: run test lint format install translations browser-deps clean bench
+.PHONY: run test lint format install translations browser-deps clean bench prod prod-deps
 
 install: $(STAMP) translations
 
@@ -25,6 +26,16 @@ browser-deps:
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
 	@test -f node_modules/axe-core/axe.min.js || npm ci --silent --no-audit --no-fund
 
+# Debian's nginx for the production layout (`make prod`) and its tests.
+prod-deps:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; }; }
+
+# The production layout on this machine (nginx, gunicorn, two komma workers, komma cron) against
+# PostgreSQL and Redis on loopback; KOMMA_DATABASE_URL / KOMMA_REDIS_URL override the defaults.
+prod: install prod-deps
+	$(BIN)/python -m deploy.prod_local --port $(PROD_PORT)
+
 run: install
 	$(BIN)/komma db upgrade
 	$(BIN)/komma demo
@@ -38,7 +49,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install browser-deps lint
+test: install browser-deps prod-deps lint
 	$(BIN)/python -m pytest -q -W error $(PYTEST_ARGS)
 
 # Rebuild the message catalogue after changing user-facing text.

@@ -180,6 +180,17 @@ class LayoutProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def app_body_limit(max_request_bytes: int) -> int:
+    """The largest body the app behind gunicorn accepts: one byte under MAX_CONTENT_LENGTH.
+
+    gunicorn sets wsgi.input_terminated, so Werkzeug reads the body through a LimitedStream
+    with the maximum as its limit, which refuses (413) a body of exactly that length when it
+    tries the read that would find the end. nginx's limit is set to what the app really takes,
+    so that every body over it gets nginx's 413 page before gunicorn sees any of it.
+    """
+    return max_request_bytes - 1
+
+
 def nginx_conf(
     *,
     nginx_dir: Path,
@@ -298,10 +309,10 @@ class ProductionLayout:
 
     @property
     def body_limit(self) -> int:
-        """The app's whole-request limit under this environment; nginx's client_max_body_size."""
+        """The largest request body the app takes under this environment: nginx's client_max_body_size."""
         from core.config import Config
 
-        return Config.from_env(self.env).max_request_bytes
+        return app_body_limit(Config.from_env(self.env).max_request_bytes)
 
     # Start and stop ----------------------------------------------------------------------------
 
