@@ -156,7 +156,10 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = LONGES
 
 def more_receipts(ledger: Ledger, count: int, what: str, timeout: float = 30) -> None:
     seen = len(ledger.issued)
-    wait_until(lambda: len(ledger.issued) >= seen + count, f"{count} receipts {what}", timeout)
+    try:
+        wait_until(lambda: len(ledger.issued) >= seen + count, f"{count} receipts {what}", timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; answers: {dict(ledger.answers)}, {ledger.unexpected[:3]}") from None
 
 
 def all_running(faults: Faults) -> None:
