@@ -136,7 +136,11 @@ def running(faults: Faults) -> Faults:
     faults.redis.start()
     faults.smtp.start()
     faults.smtp.rcpt_delay = 0
-    faults.cluster.start()
+    try:
+        # Another session on this machine may be restarting the cluster right now: let it finish.
+        faults.cluster.wait_ready(timeout=30)
+    except RuntimeError:
+        faults.cluster.start()
     faults.layout.wait_ready(timeout=60)
     return faults
 
