@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import sys
 
 # The address deploy/nginx/komma-site.conf's upstream names; deploy/prod_local.py sets its own.
 bind = os.environ.get("KOMMA_BIND", "127.0.0.1:8000")
@@ -45,6 +46,8 @@ control_socket_disable = True
 
 def post_fork(server: object, worker: object) -> None:
     """Each worker opens its own database connections: pooled ones copied by fork belong to the master."""
-    import wsgi
-
-    wsgi.app.extensions["komma"].engine.dispose(close=False)
+    # The app preloaded from wsgi.py; another app run with these settings (a bench) has none.
+    app = getattr(sys.modules.get("wsgi"), "app", None)
+    komma = getattr(app, "extensions", {}).get("komma")
+    if komma is not None:
+        komma.engine.dispose(close=False)

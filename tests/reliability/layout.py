@@ -66,11 +66,13 @@ class Browser:
         self.headers = dict(headers or {})
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] = {}) -> Page:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Page:
         connection = http.client.HTTPConnection(
             self.host, self.port, timeout=self.timeout, source_address=(self.source, 0)
         )
-        sent = {**self.headers, **headers}
+        sent = {**self.headers, **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         start = time.perf_counter()
