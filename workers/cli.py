@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 
 from workers.relay import relay_pending
 from workers.scheduled import NAMED
-from workers.worker import NoRedisError, run_cron, run_worker
+from workers.worker import NoRedisError, RedisGoneError, run_cron, run_worker
 
 
 def _app() -> Flask:
@@ -28,17 +28,17 @@ def _app() -> Flask:
 )
 @with_appcontext
 def worker_command(burst: bool, jobs_modules: tuple[str, ...]) -> None:
-    """Run jobs from the "komma" queue (needs KOMMA_REDIS_URL)."""
+    """Run jobs from the "komma" queue (needs KOMMA_REDIS_URL); waits out Redis outages."""
     try:
         run_worker(_app(), burst=burst, jobs_modules=jobs_modules)
-    except NoRedisError as exc:
+    except (NoRedisError, RedisGoneError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
 @click.command("cron")
 @with_appcontext
 def cron_command() -> None:
-    """Enqueue scheduled work (relay, later deadlines and purges); run one per installation."""
+    """Enqueue scheduled work (relay, deadlines, purges); run one per installation; waits out Redis outages."""
     try:
         run_cron(_app())
     except NoRedisError as exc:

@@ -10,24 +10,30 @@ from datetime import datetime
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
+from redis.lock import Lock
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_scope, utcnow
-from workers.jobs import JobFailedError, run_entry, run_outbox_entry
+from workers.jobs import MAX_ATTEMPTS, JobFailedError, run_entry, run_outbox_entry
 from workers.models import OutboxEntry
+from workers.worker_heartbeat import horse_alive
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "komma"
 RETRY_INTERVALS = (10, 30, 60, 300, 900)
-# Statuses in which RQ still holds the job and will run it (again): the relay leaves it be.
-LIVE_STATUSES = frozenset(
-    {JobStatus.CREATED, JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-)
+# Statuses in which RQ still holds the job and will run it (again): the relay leaves it be. A
+# started job is held only while its work horse beats (workers.worker_heartbeat).
+WAITING_STATUSES = frozenset({JobStatus.CREATED, JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+# What a run lost with its work horse (a killed worker) leaves on the row. It counts as a failed
+# run, so a job that kills its worker every time ends up with an operator, not in a kill loop.
+LOST_RUN_ERROR = "WorkHorseLost"
+# How long one relay may look at an entry before another one may: longer than a relay pass takes.
+RELAY_LOCK_SECONDS = 60
 
 
 def rq_job_id(entry_id: str) -> str:
@@ -35,11 +41,15 @@ def rq_job_id(entry_id: str) -> str:
     return f"outbox-{entry_id}"
 
 
-def connect_redis(url: str, *, for_web: bool = False) -> Redis:
-    if for_web:
-        # A request must never hang on an unreachable Redis: fail fast, the relay re-sends.
+def connect_redis(url: str, *, fail_fast: bool = False) -> Redis:
+    if fail_fast:
+        # A request (or a horse's heartbeat) must never hang on an unreachable Redis: fail fast,
+        # the relay re-sends.
         return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    return Redis.from_url(url)
+    # Worker and cron: a Redis that stops answering without closing the connection (a network
+    # split) counts as lost after a while, not never. RQ raises the read timeout of its worker
+    # above the time it blocks waiting for a job.
+    return Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
 
 
 class Dispatcher:
@@ -59,7 +69,7 @@ class Dispatcher:
     def redis(self) -> Redis:
         assert self.redis_url is not None
         if self._redis is None:
-            self._redis = connect_redis(self.redis_url, for_web=True)
+            self._redis = connect_redis(self.redis_url, fail_fast=True)
         return self._redis
 
     def close(self) -> None:
@@ -78,11 +88,29 @@ class Dispatcher:
             log.warning("Redis unreachable, jobs left for the outbox relay: %s", type(exc).__name__)
 
     def resend(self, entry_ids: Sequence[str]) -> int:
-        """The relay: send entries again unless RQ still holds their job; returns how many."""
+        """The relay: send entries again unless RQ still holds their job; returns how many.
+
+        Each entry is looked at under a short lock in Redis, so of several relays running at
+        once only one drops and queues a given job, and never one that a horse still runs.
+        """
         if self.redis_url is None:
             return self.run_inline(entry_ids)
-        lost = [entry_id for entry_id in entry_ids if not self._held_by_rq(entry_id)]
-        return self.enqueue(lost)
+        locks: list[Lock] = []
+        lost: list[str] = []
+        try:
+            for entry_id in entry_ids:
+                lock = self.redis.lock(f"komma:relay:{entry_id}", timeout=RELAY_LOCK_SECONDS, blocking=False)
+                if not lock.acquire():
+                    continue  # another relay is looking at it right now
+                locks.append(lock)
+                if self._let_go_by_rq(entry_id):
+                    lost.append(entry_id)
+            return self.enqueue(lost)
+        finally:
+            for lock in locks:
+                # Expired or Redis gone: it frees itself after RELAY_LOCK_SECONDS.
+                with suppress(RedisError):
+                    lock.release()
 
     def enqueue(self, entry_ids: Sequence[str]) -> int:
         """Put entries on the queue, stamping dispatched_at; raises RedisError if Redis fails."""
@@ -122,17 +150,53 @@ class Dispatcher:
                 ran += 1
         return ran
 
-    def _held_by_rq(self, entry_id: str) -> bool:
+    def _let_go_by_rq(self, entry_id: str) -> bool:
+        """Whether RQ no longer holds the entry's job, so it may be queued again.
+
+        What is left of a job RQ let go (finished or failed for good while the row is not
+        completed, or started by a horse that died) is dropped so the same id can be queued.
+        """
+        job_id = rq_job_id(entry_id)
         try:
-            job = Job.fetch(rq_job_id(entry_id), connection=self.redis)
+            job = Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError:
+            # Lost with Redis or never queued; unless a horse still runs it (Redis came back empty).
+            return not horse_alive(self.redis, job_id)
+        status = job.get_status(refresh=False)
+        if status in WAITING_STATUSES:
             return False
-        if job.get_status(refresh=False) in LIVE_STATUSES:
-            return True
-        # Finished or failed for good while the row is not completed: drop the old job so the
-        # same id can be queued again.
+        may_run = True
+        if status == JobStatus.STARTED:
+            if horse_alive(self.redis, job_id):
+                return False
+            # Its horse died and no worker saw it die (the whole worker was killed): RQ would let
+            # the job go only when its started registry expires it, many minutes later.
+            may_run = self._count_lost_run(entry_id)
         job.delete()
-        return False
+        return may_run
+
+    def _count_lost_run(self, entry_id: str) -> bool:
+        """Count a run lost with its horse as a failed one; False once the entry gives up."""
+        now = utcnow()
+        attempts = OutboxEntry.attempts + 1
+        with session_scope(self.session_factory) as session:
+            counted = session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id == entry_id, OutboxEntry.completed_at.is_(None), OutboxEntry.failed_at.is_(None))
+                .values(
+                    attempts=attempts,
+                    last_error=LOST_RUN_ERROR,
+                    failed_at=case((attempts >= MAX_ATTEMPTS, now), else_=OutboxEntry.failed_at),
+                )
+                .returning(OutboxEntry.attempts, OutboxEntry.failed_at)
+            ).one_or_none()
+        if counted is None:
+            return False  # completed or given up since the relay looked
+        if counted.failed_at is not None:
+            log.warning("outbox entry %s lost its work horse; given up after %d attempts", entry_id, counted.attempts)
+            return False
+        log.warning("outbox entry %s lost its work horse; sent again (attempt %d)", entry_id, counted.attempts)
+        return True
 
     def _stamp_dispatched(self, entry_ids: Sequence[str], when: datetime | None) -> None:
         if not entry_ids:

@@ -21,8 +21,11 @@ BATCH_SIZE = 500
 def relay_pending(app: Flask, older_than_seconds: int = 30) -> int:
     """Re-send entries not completed and not given up whose dispatch is missing or old.
 
-    Rows still held by RQ (queued, running, waiting for a retry) are left alone, and a row is
-    only ever queued under its own RQ job id, so several relays may run at once.
+    Rows still held by RQ (queued, waiting for a retry, running in a work horse that still
+    beats) are left alone. A job RQ calls started whose horse stopped beating was lost with a
+    killed worker: it is sent again within seconds of the beat expiring, not when RQ's
+    registries expire it. Each row is looked at under a lock in Redis and only ever queued
+    under its own RQ job id, so several relays may run at once.
     """
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     with session_scope(app.extensions["komma"].session_factory) as session:
