@@ -2,19 +2,28 @@
 
 The marker is committed in its own short transaction right after the SMTP server accepted the
 mail, so a retried job skips recipients who already got it. Only a hash is stored: no address.
+A database that goes away between the two (a restart) is waited for, up to MARKER_PATIENCE,
+instead of failing the job: its retry would mail the same person again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from datetime import datetime
 
 from sqlalchemy import LargeBinary, select
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.config import Config
 from core.db import Base, UTCDateTime, utcnow
 from core.mail import send_mail
+
+log = logging.getLogger(__name__)
+# Longer than a PostgreSQL restart or failover takes; shorter than RQ's job timeout.
+MARKER_PATIENCE = 90.0
 
 
 class MailDelivery(Base):
@@ -38,7 +47,25 @@ def send_once(factory: sessionmaker[Session], config: Config, job_key: str, to: 
         if session.scalar(select(MailDelivery.key).where(MailDelivery.key == key)):
             return False
     send_mail(config, to, subject, body)
-    with factory() as session:
-        session.add(MailDelivery(key=key, sent_at=utcnow()))
-        session.commit()
+    _record(factory, key)
     return True
+
+
+def _record(factory: sessionmaker[Session], key: bytes) -> None:
+    """Commit the marker of a mail the SMTP server accepted, waiting out a database outage."""
+    deadline = time.monotonic() + MARKER_PATIENCE
+    delay = 0.5
+    while True:
+        try:
+            with factory() as session:
+                session.add(MailDelivery(key=key, sent_at=utcnow()))
+                session.commit()
+            return
+        except IntegrityError:
+            return  # recorded already, by a run of the same job that got here first
+        except (OperationalError, InterfaceError) as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("mail sent, database unavailable for its marker (%s); retrying", type(error).__name__)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -7,6 +7,7 @@ This restarts the machine's PostgreSQL cluster: every other connection to it is 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -26,9 +27,11 @@ from sqlalchemy.engine import Engine
 from werkzeug.test import TestResponse
 
 from core.db import session_scope
+from core.mail_log import send_once
 from reporting.models import Case
 from tests.clearing.helpers import logged_in_client
 from tests.conftest import csrf_token, need_service
+from tests.reliability.smtp_server import SmtpServer
 from tests.reliability.world import RECEIPT_RE, add_office, pdf, report_form
 from workers.models import OutboxEntry
 
@@ -260,3 +263,33 @@ def test_a_stored_report_shows_its_receipt_while_the_database_restarts(app: Flas
     opened = mailbox.post("/postfach", data={"csrf_token": csrf_token(mailbox, "/postfach"), "code": match.group(1)})
     assert opened.status_code == 303
     assert opened.headers["Location"].endswith("/postfach/ansicht")
+
+
+def test_a_mail_accepted_as_the_database_goes_away_is_recorded_once_it_is_back(app: Flask, cluster: Cluster) -> None:
+    """The marker of a sent mail waits out a restart: a retried job must not mail the person again."""
+    smtp = SmtpServer()
+    smtp.start()
+    restarted: list[threading.Thread] = []
+    accept = smtp._accept
+
+    def accept_then_stop_the_database(content: bytes) -> None:
+        accept(content)
+        # Between the SMTP server's "250 accepted" and the marker's commit.
+        cluster.stop()
+        later = threading.Timer(2.0, cluster.start)
+        later.start()
+        restarted.append(later)
+
+    smtp._accept = accept_then_stop_the_database  # type: ignore[method-assign]
+    config = dataclasses.replace(app.extensions["komma"].config, smtp_url=smtp.url)
+    factory = app.extensions["komma"].session_factory
+    try:
+        assert send_once(factory, config, "job-1", "eingang@example.org", "Neue Meldung", "Bitte anmelden.")
+        smtp._accept = accept  # type: ignore[method-assign]
+        assert not send_once(factory, config, "job-1", "eingang@example.org", "Neue Meldung", "Bitte anmelden.")
+        assert smtp.count() == 1
+        assert restarted, "the mail never arrived"
+    finally:
+        for timer in restarted:
+            timer.join(60)
+        smtp.stop()
