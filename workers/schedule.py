@@ -26,7 +26,9 @@ class ScheduledJob:
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
     # An interval job also runs once at start, so a restarted cron drains the outbox at once.
-    ScheduledJob(relay_outbox, interval=60),
+    # Every 30 s: a job lost with a killed worker is eligible 30 s after its dispatch at the
+    # latest (its horse's beat expires after 10 s), so it is sent again within a minute.
+    ScheduledJob(relay_outbox, interval=30),
     ScheduledJob(scheduled.deadline_scan, cron="5 * * * *", timeout=900),
     ScheduledJob(scheduled.housekeeping, cron="35 * * * *"),
     ScheduledJob(scheduled.statistics_refresh, cron="50 * * * *", timeout=1800),

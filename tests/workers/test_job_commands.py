@@ -55,7 +55,7 @@ def test_schedule_has_the_relay_and_the_periodic_jobs() -> None:
     jobs = {job["func_name"]: job for job in json.loads(scheduler.to_dict()["cron_jobs"])}
     relay = jobs["workers.relay.relay_outbox"]
     assert relay["queue_name"] == QUEUE_NAME
-    assert relay["interval"] == 60
+    assert relay["interval"] == 30
     expected = {
         "workers.scheduled.deadline_scan": "5 * * * *",
         "workers.scheduled.housekeeping": "35 * * * *",
