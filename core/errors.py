@@ -14,6 +14,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from core.web_session import UnconfirmedCommit
 
 log = logging.getLogger("komma.errors")
+# Methods that change nothing a person asked for: no sentence about saving on their error pages.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def describe_exception(error: BaseException) -> str:
@@ -54,7 +56,7 @@ def messages() -> dict[int, tuple[str, str]]:
 def _saved_nothing(message: str) -> str:
     """A change that failed before its commit was rolled back: say so, it spares a worry.
     Reading pages change nothing, so there the sentence would only confuse."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in SAFE_METHODS:
         return message
     return _("Es wurde nichts gespeichert.") + " " + message
 
@@ -70,7 +72,8 @@ def database_unavailable(
         type(error.orig).__name__ if error.orig else type(error).__name__,
     )
     title, message = messages()[503]
-    if not at_commit:
+    if not at_commit or request.method in SAFE_METHODS:
+        # A reading page that fails at its commit (an idle timer touched) changed nothing to ask about.
         return _page(503, title, _saved_nothing(message))
     text = _(
         "Die Verbindung zur Datenbank brach beim Speichern ab. Ob Ihre Eingabe gespeichert wurde, "

@@ -65,13 +65,16 @@ def _reference() -> str:
 
 def submit_report(session: Session, config: Config, municipality: Municipality, report: NewReport) -> Submitted:
     """Store a report encrypted, with its outbox notification, in the caller's transaction."""
-    if not throttle.spend(session, f"submit:{municipality.id}", timedelta(hours=1), SUBMISSIONS_PER_HOUR):
-        raise SubmissionBudgetSpent
     assert municipality.office_public_key, "a municipality that accepts reports has an office key"
     code = crypto.generate_receipt_code()
     keys = crypto.derive_receipt_keys(
         code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
     )
+    # The budget after the derivation: spending it locks the municipality's budget row until
+    # the commit, and concurrent reports to one municipality must not wait out each other's
+    # Argon2id run (a refused report costs a derivation, which the flood pays, not a reporter).
+    if not throttle.spend(session, f"submit:{municipality.id}", timedelta(hours=1), SUBMISSIONS_PER_HOUR):
+        raise SubmissionBudgetSpent
     case_key = crypto.random_key()
     case_id = new_id()
     now = utcnow()
