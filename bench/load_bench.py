@@ -326,14 +326,14 @@ def measure(
             print_row(f"{concurrency:>4}", mine, base)
         if TARGET_LEVEL in results:
             # The same level with every submission to one municipality (a burst after a public
-            # incident): concurrent submissions there wait for each other (see the note below).
+            # incident): they share the municipality's budget row, locked from its UPDATE to the commit.
             one_town = run_level("komma one municipality", TARGET_LEVEL, args.requests, komma_one_town)
             print_row(f"{TARGET_LEVEL:>3}*", one_town, results[TARGET_LEVEL][1])
         print("\nthr ratio = bare receipts/s / komma receipts/s; p95 ratio = komma p95 / bare p95")
         print(
             f"{TARGET_LEVEL}* = concurrency {TARGET_LEVEL} with every submission to one municipality (bare: the row "
-            f"above): the intake budget's UPDATE of the municipality's throttle row comes first in the transaction, "
-            f"so its row lock is held through the Argon2id derivation until the commit"
+            f"above): they share the intake budget's row, whose lock is taken after the Argon2id derivation and held "
+            f"only until the commit, so they should not queue behind each other"
         )
         print(f"load average now {os.getloadavg()[0]:.2f}")
     except LayoutError as error:
