@@ -59,6 +59,16 @@ class Submitted:
     receipt_code: str
 
 
+def _reporter_access(config: Config, keys: crypto.ReceiptKeys, case_id: str, case_key: bytes) -> ReporterAccess:
+    """The reporter's way in, under keys derived with today's Argon2 parameters."""
+    return ReporterAccess(
+        lookup_id=keys.lookup_id,
+        case_id=case_id,
+        wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id),
+        kdf_params=config.argon2.encode(),
+    )
+
+
 def _reference() -> str:
     return "K-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
 
@@ -104,14 +114,7 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     # The case row first: attachments have no relationship to Case, so the unit of work does not
     # order their INSERT after it by itself (FOREIGN KEY constraint failed).
     session.flush()
-    session.add(
-        ReporterAccess(
-            lookup_id=keys.lookup_id,
-            case_id=case_id,
-            wrapped_case_key=case_crypto.wrap_for_reporter(keys.reporter_key, case_key, case_id),
-            kdf_params=config.argon2.encode(),
-        )
-    )
+    session.add(_reporter_access(config, keys, case_id, case_key))
     session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
     for name in CONSENT_FIELDS:
         if report.consents.get(name):
@@ -213,14 +216,7 @@ def _open_with_older_parameters(
         case_id = access.case_id
         session.delete(access)
         session.flush()
-        session.add(
-            ReporterAccess(
-                lookup_id=current.lookup_id,
-                case_id=case_id,
-                wrapped_case_key=case_crypto.wrap_for_reporter(current.reporter_key, case_key, case_id),
-                kdf_params=config.argon2.encode(),
-            )
-        )
+        session.add(_reporter_access(config, current, case_id, case_key))
         session.flush()
         return case_id, case_key
     return None
