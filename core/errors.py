@@ -25,8 +25,8 @@ def describe_exception(error: BaseException) -> str:
     return f"{type(error).__name__} at {where}" if where else type(error).__name__
 
 
-def _page(status: int, title: str, message: str) -> tuple[str, int]:
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+def _page(status: int, title: str, message: str, link: tuple[str, str] | None = None) -> tuple[str, int]:
+    return render_template("errors/error.html", status=status, title=title, message=message, link=link), status
 
 
 def messages() -> dict[int, tuple[str, str]]:
@@ -79,8 +79,7 @@ def database_unavailable(
         "Die Verbindung zur Datenbank brach beim Speichern ab. Ob Ihre Eingabe gespeichert wurde, "
         "lässt sich gerade nicht sagen. Bitte senden Sie sie nicht sofort noch einmal."
     )
-    link = (fallback.url, fallback.label) if fallback else None
-    return render_template("errors/error.html", status=503, title=title, message=text, link=link), 503
+    return _page(503, title, text, (fallback.url, fallback.label) if fallback else None)
 
 
 def init_app(app: Flask) -> None:

@@ -171,11 +171,7 @@ def wrap_private_key(
 def unwrap_private_key(blob: bytes, password: str, *, purpose: str = "account-key") -> bytes:
     """Recover the private key; DecryptionError on a wrong password or a damaged blob."""
     ctx = context(purpose, "")
-    check_header(blob, Kind.WRAPPED_KEY)
-    if len(blob) != _WRAPPED_SIZE:
-        raise DecryptionError("wrapped key has the wrong length")
-    _, _, memory_kib, iterations, lanes, salt = _WRAP_HEAD.unpack_from(blob)
-    params = _stored_params(memory_kib, iterations, lanes)
+    params, salt = _wrapped_params(blob)
     head = blob[: _WRAP_HEAD.size]
     nonce = blob[_WRAP_HEAD.size : _WRAP_HEAD.size + NONCE_SIZE]
     key = argon2id_derive(_password_bytes(password), salt, params)
@@ -187,11 +183,16 @@ def unwrap_private_key(blob: bytes, password: str, *, purpose: str = "account-ke
 
 def wrapped_key_needs_update(blob: bytes, params: Argon2Params = PRODUCTION_ARGON2) -> bool:
     """True if the key was wrapped with other parameters; re-wrap after the next good unwrap."""
+    return _wrapped_params(blob)[0] != params
+
+
+def _wrapped_params(blob: bytes) -> tuple[Argon2Params, bytes]:
+    """The Argon2 parameters and salt in a wrapped key's header, checked."""
     check_header(blob, Kind.WRAPPED_KEY)
     if len(blob) != _WRAPPED_SIZE:
-        raise FormatError("wrapped key has the wrong length")
-    _, _, memory_kib, iterations, lanes, _salt = _WRAP_HEAD.unpack_from(blob)
-    return (memory_kib, iterations, lanes) != (params.memory_kib, params.iterations, params.lanes)
+        raise DecryptionError("wrapped key has the wrong length")
+    _, _, memory_kib, iterations, lanes, salt = _WRAP_HEAD.unpack_from(blob)
+    return _stored_params(memory_kib, iterations, lanes), salt
 
 
 def hash_password(password: str, *, params: Argon2Params = PRODUCTION_ARGON2) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import crypto
 from core.db import utcnow
@@ -64,7 +64,7 @@ def open_receipt(secret_key: str, municipality_id: str, value: object) -> Pendin
             urgent=bool(fields["urgent"]),
             case_id=str(fields["case"]),
             office_name=str(fields["office"]),
-            issued_at=datetime.fromtimestamp(int(fields["at"]), tz=utcnow().tzinfo),
+            issued_at=datetime.fromtimestamp(int(fields["at"]), tz=UTC),
         )
     except (ValueError, KeyError, TypeError, UnicodeError, crypto.CryptoError):
         return None

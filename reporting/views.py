@@ -103,6 +103,11 @@ def _hold_receipt(slug: str, municipality: Municipality, submitted: service.Subm
     )
 
 
+def _forget_receipt() -> None:
+    session.pop("receipt", None)
+    session.pop(UNCONFIRMED, None)
+
+
 def _held_receipt(slug: str) -> PendingReceipt | None:
     held = session.get("receipt")
     if not isinstance(held, dict) or held.get("slug") != slug:
@@ -116,8 +121,7 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
     pending = _held_receipt(slug)
     if pending is None:
         _open_municipality(slug)  # an unknown address is a 404, as everywhere
-        session.pop("receipt", None)
-        session.pop(UNCONFIRMED, None)
+        _forget_receipt()
         return render_template("reporting/receipt_gone.html")
     if session.get(UNCONFIRMED):
         stored = service.report_stored(state(current_app).engine, pending.case_id)
@@ -125,7 +129,7 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
             return render_template("reporting/receipt_unconfirmed.html", slug=slug), 503
         session.pop(UNCONFIRMED, None)
         if not stored:
-            session.pop("receipt", None)
+            _forget_receipt()
             return render_template("reporting/receipt_not_stored.html", slug=slug)
     return render_template(
         "reporting/receipt.html",
@@ -141,8 +145,7 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
 def receipt_noted(slug: str) -> Response:
     """ "I have noted the code": from now on it is gone for good."""
     if NotedForm().validate():
-        session.pop("receipt", None)
-        session.pop(UNCONFIRMED, None)
+        _forget_receipt()
         flash(_("Der Code wird nicht mehr angezeigt. Mit ihm öffnen Sie hier Ihr Postfach."), "success")
         return redirect(url_for("reporting.mailbox_login"), code=303)
     return redirect(url_for("reporting.receipt", slug=slug), code=303)

@@ -27,6 +27,8 @@ from tests.conftest import need_service
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
 from tests.workers.conftest import KommaProcess, make_app, marker_dir, start_komma, wait_for
+from tests.workers.sample_jobs import runs
+from workers import add_job
 from workers.dispatch import QUEUE_NAME, rq_job_id
 from workers.models import OutboxEntry
 
@@ -83,6 +85,19 @@ def connection(own_redis: RedisServer) -> Iterator[Redis]:
 
 
 # The outbox and RQ, as seen from outside ---------------------------------------------------------
+
+
+def queue_job(app: Flask, job: str, token: str) -> str:
+    """Commit an outbox entry for one of the test jobs (tests.reliability.slow_jobs); its id."""
+    with session_scope(app.extensions["komma"].session_factory) as session:
+        return add_job(session, job, token=token).id
+
+
+def running_blocked_job(app: Flask, worker: KommaProcess, token: str) -> str:
+    """Queue "test.block_then_mail" and return its entry id once a horse of `worker` runs it."""
+    entry_id = queue_job(app, "test.block_then_mail", token)
+    wait_for(lambda: bool(runs(token)), "the job to start", worker)
+    return entry_id
 
 
 def outbox(app: Flask, job: str | None = None) -> list[OutboxEntry]:

@@ -186,6 +186,11 @@ def require_services(database_url: str) -> None:
     assert redis_url is not None
     if problem := _redis_answers(redis_url):
         need_service("Redis", problem)
+    require_layout_tools()
+
+
+def require_layout_tools() -> None:
+    """What the layout runs besides the app: a redis-server of the test's own and Debian's nginx."""
     if shutil.which("redis-server") is None:
         need_service("redis-server", "the redis-server binary is not installed")
     if find_nginx() is None:

@@ -21,29 +21,26 @@ connection to the machine's cluster, so it happens once.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from redis import Redis
 from rq import Worker
-from sqlalchemy import make_url, select
+from sqlalchemy import select
 
 from core import create_app
 from core.db import session_scope
-from deploy.prod_local import LayoutError, ProductionLayout, find_nginx
+from deploy.prod_local import LayoutError, ProductionLayout
 from reporting.models import Case
-from tests.conftest import empty_tables, make_test_config, need_service
+from tests.conftest import empty_tables, make_test_config
 from tests.reliability.conftest import delivered
-from tests.reliability.layout import Browser, form_token
+from tests.reliability.layout import Browser, form_token, require_layout_tools
 from tests.reliability.layout_faults_helpers import CALM, Ledger, SlowSmtpServer, Traffic, kill_with_horse, settle
 from tests.reliability.redis_server import RedisServer
-from tests.reliability.test_postgres_restart import Cluster
+from tests.reliability.test_postgres_restart import Cluster, local_cluster
 from tests.reliability.world import DESCRIPTION, Office, add_office
 from workers.dispatch import LOST_RUN_ERROR
 from workers.models import OutboxEntry
@@ -72,27 +69,11 @@ class Faults:
         return self.layout.url
 
 
-def local_cluster(database_url: str) -> Cluster:
-    """The machine's PostgreSQL cluster behind database_url, or a skip (a failure in CI)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        need_service("PostgreSQL", "KOMMA_TEST_DATABASE_URL does not name a PostgreSQL database")
-    versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
-    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_isready") is None or not versions:
-        need_service("pg_ctlcluster", "the test cannot restart the local PostgreSQL cluster")
-    if url.host not in ("127.0.0.1", "localhost", None):
-        need_service("local PostgreSQL", f"{url.host} is not this machine's cluster")
-    return Cluster(versions[-1], url.port or 5432)
-
-
 @pytest.fixture(scope="module")
 def faults(migrated_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
     """The layout with a Redis and an SMTP sink the tests may stop, started once for the module."""
     cluster = local_cluster(migrated_database)
-    if shutil.which("redis-server") is None:
-        need_service("redis-server", "the redis-server binary is not installed")
-    if find_nginx() is None:
-        need_service("nginx", "Debian's nginx is not installed (make prod-deps)")
+    require_layout_tools()
 
     workdir = tmp_path_factory.mktemp("faults")
     (workdir / "redis").mkdir()

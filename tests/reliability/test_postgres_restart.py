@@ -92,9 +92,10 @@ class Cluster:
         self.wait_ready()
 
 
-@pytest.fixture
-def cluster(migrated_database: str) -> Iterator[Cluster]:
-    url = make_url(migrated_database)
+def local_cluster(database_url: str) -> Cluster:
+    """The machine's PostgreSQL cluster behind database_url; a skip on SQLite (the PostgreSQL pass
+    runs these tests), and a skip or, with services required, a failure without pg_ctlcluster."""
+    url = make_url(database_url)
     if url.get_backend_name() != "postgresql":
         pytest.skip("PostgreSQL only: restarts the database server (runs in the PostgreSQL pass)")
     versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
@@ -102,7 +103,12 @@ def cluster(migrated_database: str) -> Iterator[Cluster]:
         need_service("pg_ctlcluster", "the test cannot stop and start the local PostgreSQL cluster")
     if url.host not in ("127.0.0.1", "localhost", None):
         need_service("local PostgreSQL", f"{url.host} is not this machine's cluster")
-    server = Cluster(versions[-1], url.port or 5432)
+    return Cluster(versions[-1], url.port or 5432)
+
+
+@pytest.fixture
+def cluster(migrated_database: str) -> Iterator[Cluster]:
+    server = local_cluster(migrated_database)
     try:
         yield server
     finally:

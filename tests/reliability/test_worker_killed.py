@@ -21,24 +21,26 @@ from flask import Flask
 from redis import Redis
 from rq.job import JobStatus
 
-from core.db import session_scope
-from tests.reliability.conftest import alive, horse_pid, outbox, rq_job, run_retry_now, wait_for_retry
+from tests.reliability.conftest import (
+    alive,
+    horse_pid,
+    outbox,
+    queue_job,
+    rq_job,
+    run_retry_now,
+    running_blocked_job,
+    wait_for_retry,
+)
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.slow_jobs import address, release
 from tests.reliability.smtp_server import SmtpServer
 from tests.workers.conftest import KommaProcess, load_entry, wait_for
 from tests.workers.sample_jobs import runs
-from workers import add_job
 from workers.dispatch import LOST_RUN_ERROR, rq_job_id
 from workers.relay import relay_pending
 from workers.worker_heartbeat import HORSE_TTL, horse_alive, horse_key
 
 pytestmark = pytest.mark.redis
-
-
-def queue(app: Flask, job: str, token: str) -> str:
-    with session_scope(app.extensions["komma"].session_factory) as session:
-        return add_job(session, job, token=token).id
 
 
 def kill_horse(marker_dir: Path, token: str) -> None:
@@ -86,7 +88,7 @@ def test_a_job_killed_after_its_mail_runs_again_without_mailing_twice(
     app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)
     worker = start_worker()
     token = f"after-{victim}"
-    entry_id = queue(app, "test.mail_then_block", token)
+    entry_id = queue_job(app, "test.mail_then_block", token)
     wait_for(lambda: "mailed" in runs(token), "the mail", worker)
     smtp.wait_for(1)
     assert len(smtp.to(address(token))) == 1
@@ -139,8 +141,7 @@ def test_a_job_killed_before_its_mail_mails_once_after_one_relay_pass(
     app = make_app(redis_url=own_redis.url, smtp_url=smtp.url)
     worker = start_worker()
     token = "before"
-    entry_id = queue(app, "test.block_then_mail", token)
-    wait_for(lambda: bool(runs(token)), "the job to start", worker)
+    entry_id = running_blocked_job(app, worker, token)
     kill_worker(worker, marker_dir, token)
     killed = time.monotonic()
     assert smtp.count() == 0
@@ -170,8 +171,7 @@ def test_a_horse_that_outlives_its_worker_keeps_its_job(
     app = make_app(redis_url=own_redis.url)
     worker = start_worker()
     token = "orphan"
-    entry_id = queue(app, "test.block_then_mail", token)
-    wait_for(lambda: bool(runs(token)), "the job to start", worker)
+    entry_id = running_blocked_job(app, worker, token)
     pid = horse_pid(marker_dir, token)
     try:
         # The worker's main process and its scheduler die; the horse (a process group of its

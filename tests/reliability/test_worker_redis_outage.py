@@ -17,24 +17,17 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
-from core.db import session_scope
-from tests.reliability.conftest import run_retry_now, wait_for_retry
+from tests.reliability.conftest import queue_job, run_retry_now, running_blocked_job, wait_for_retry
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.slow_jobs import address, release
 from tests.reliability.smtp_server import SmtpServer
 from tests.workers.conftest import KommaProcess, load_entry, wait_for
 from tests.workers.sample_jobs import CONTENT, runs
-from workers import add_job
 from workers.dispatch import QUEUE_NAME
 
 pytestmark = pytest.mark.redis
 
 OUTAGE = 2  # seconds: the back-off grows past a second between tries
-
-
-def queue(app: Flask, job: str, token: str) -> str:
-    with session_scope(app.extensions["komma"].session_factory) as session:
-        return add_job(session, job, token=token).id
 
 
 def stop_promptly(process: KommaProcess, within: float = 1.5) -> None:
@@ -63,7 +56,7 @@ def test_the_worker_outlives_a_redis_outage_and_works_on_afterwards(
 
     # Back, and empty: the registration, the scheduler's lock and the queue are gone with it.
     own_redis.start()
-    entry_id = queue(app, "test.fail_once", "after-outage")
+    entry_id = queue_job(app, "test.fail_once", "after-outage")
     # The job fails once, so RQ's scheduler (restarted with the new worker) must run its retry.
     wait_for_retry(connection, entry_id, worker)
     run_retry_now(connection, entry_id, worker)
@@ -93,8 +86,7 @@ def test_sigterm_during_an_outage_still_waits_for_the_running_job(
     app = make_app(redis_url=own_redis.url)
     worker = start_worker()
     token = "warm"
-    entry_id = queue(app, "test.block_then_mail", token)
-    wait_for(lambda: bool(runs(token)), "the job to start", worker)
+    entry_id = running_blocked_job(app, worker, token)
 
     own_redis.stop()
     worker.process.send_signal(signal.SIGTERM)
