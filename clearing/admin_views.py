@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from wtforms import SelectChoice
 
 from clearing import agreements as agreement_rules
 from clearing import audit, partners, service
+from clearing import team as team_service
 from clearing.examples import EXAMPLE_AGREEMENT
 from clearing.forms import AgreementForm, CreateAccountForm, CreateMunicipalityForm, PartnerUserForm
 from clearing.partner_models import PartnerOrganisation
@@ -25,17 +27,63 @@ bp = Blueprint("admin", __name__, url_prefix="/verwaltung")
 
 def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = None) -> str:
     actor = staff.actor()
-    members = (
-        db_session()
-        .scalars(
-            select(Account)
-            .where(Account.municipality_id == actor.account.municipality_id)
-            .order_by(Account.role, Account.display_name)
-        )
-        .all()
+    members = team_service.members(db_session(), actor.account.municipality_id or "")
+    return render_template(
+        "clearing/team.html", form=form, members=members, created=created, plain=PlainForm(formdata=None), me=actor
     )
-    granted = {m.id for m in members if custody.has_grant(db_session(), m)}
-    return render_template("clearing/team.html", form=form, members=members, granted=granted, created=created)
+
+
+def _team_member(account_id: str) -> Account:
+    """An account of the coordinator's municipality, or 404."""
+    account = db_session().get(Account, account_id)
+    if account is None or account.municipality_id != staff.actor().account.municipality_id:
+        abort(404)
+    return account
+
+
+@bp.get("/team/<account_id>/deaktivieren")
+@staff.require("coordinator")
+def confirm_deactivate(account_id: str) -> str:
+    """Ask before an account is switched off: what it means for the person."""
+    account = _team_member(account_id)
+    if account.id == staff.actor().account.id or not account.active:
+        abort(404)
+    return render_template("clearing/team_deactivate.html", member=account, form=PlainForm())
+
+
+@bp.post("/team/<account_id>/deaktivieren")
+@staff.require("coordinator")
+def deactivate(account_id: str) -> Response:
+    """The account can no longer log in; its sessions end at once."""
+    return _set_active(account_id, active=False)
+
+
+@bp.post("/team/<account_id>/aktivieren")
+@staff.require("coordinator")
+def reactivate(account_id: str) -> Response:
+    """A deactivated account may log in again (with its own password and code)."""
+    return _set_active(account_id, active=True)
+
+
+def _set_active(account_id: str, *, active: bool) -> Response:
+    account = _team_member(account_id)
+    if PlainForm().validate():
+        try:
+            team_service.set_active(db_session(), staff.actor(), account, active)
+        except team_service.TeamRefused as refused:
+            flash(refused.reason, "error")
+        else:
+            if active:
+                flash(_("Das Konto von %(name)s ist wieder aktiv.", name=account.display_name), "success")
+            else:
+                flash(
+                    _(
+                        "Das Konto von %(name)s ist deaktiviert. Alle Sitzungen wurden beendet.",
+                        name=account.display_name,
+                    ),
+                    "success",
+                )
+    return redirect(url_for("admin.team"), code=303)  # type: ignore[return-value]
 
 
 @bp.route("/team", methods=["GET", "POST"])
@@ -176,7 +224,7 @@ def partners_page() -> str | Response:
     municipality_id = actor.account.municipality_id or ""
     orgs = partners.partners_of(db_session(), municipality_id)
     form = PartnerUserForm()
-    form.partner.choices = [(p.id, p.name) for p in orgs]
+    form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
     created = None
     if form.validate_on_submit():
         partner = next((p for p in orgs if p.id == form.partner.data), None)
@@ -208,7 +256,7 @@ def partners_page() -> str | Response:
                     detail="partner",
                 )
                 form = PartnerUserForm(formdata=None)
-                form.partner.choices = [(p.id, p.name) for p in orgs]
+                form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
     users = (
         db_session()
         .scalars(

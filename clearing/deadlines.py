@@ -76,3 +76,21 @@ def case_deadlines(
     if complaint_due:
         items.append(Deadline("complaint", complaint_due, False, today > complaint_due, (complaint_due - today).days))
     return items
+
+
+def next_deadline(
+    received_at: datetime,
+    acknowledged_at: datetime | None,
+    closed: bool,
+    complaint_due: date | None,
+    partner_due: datetime | None,
+    today: date,
+) -> Deadline | None:
+    """The earliest deadline still to meet (a partner's answer included); none once the case is closed."""
+    if closed:
+        return None
+    pending = [d for d in case_deadlines(received_at, acknowledged_at, False, complaint_due, today) if not d.met]
+    if partner_due is not None:
+        due = partner_due.date()
+        pending.append(Deadline("partner", due, False, today > due, (due - today).days))
+    return min(pending, key=lambda d: d.due, default=None)

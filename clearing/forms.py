@@ -16,9 +16,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from clearing import codes as clearing_codes
+from clearing.inbox import normalise_reference
 from reporting import codes
 from reporting.forms import CleanStringField, CleanTextAreaField, MultiCheckboxField, _choices, _too_long
 
@@ -36,6 +37,14 @@ STATUS_LABELS = {
     "awaiting_feedback": _l("Rückmeldung ausstehend"),
     "closed": _l("Abgeschlossen"),
     "withdrawn": _l("Zurückgezogen"),
+}
+
+# The inbox's "next deadline" column: which deadline it is (clearing.deadlines.Deadline.name).
+DEADLINE_LABELS = {
+    "acknowledgement": _l("Eingangsbestätigung"),
+    "feedback": _l("Rückmeldung an die meldende Person"),
+    "complaint": _l("Strafantrag (§ 77b StGB)"),
+    "partner": _l("Antwort des Partners"),
 }
 
 SORT_LABELS = {
@@ -64,8 +73,18 @@ class InboxFilterForm(FlaskForm):
     received_to = DateField(_l("Eingegangen bis"), validators=[Optional()])
     assigned = SelectField(_l("Zuständig"), validators=[Optional()], validate_choice=False)
     overdue = BooleanField(_l("Nur überfällige"))
+    reference = CleanStringField(
+        _l("Fallnummer"),
+        description=_l("Die ganze Fallnummer (K- und acht Zeichen) oder ein Teil davon"),
+        validators=[Optional(), _too_long(20)],
+    )
     sort = SelectField(_l("Sortierung"), choices=_choices(SORT_LABELS), default="newest", validators=[Optional()])
     page = IntegerField(_l("Seite"), default=1, validators=[Optional()])
+
+    def validate_reference(self, field: CleanStringField) -> None:
+        """A search needs letters or digits of a case reference."""
+        if field.data and not normalise_reference(field.data):
+            raise ValidationError(_l("Bitte geben Sie eine Fallnummer (K- und acht Zeichen) oder einen Teil davon ein."))
 
 
 class MessageForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""The inbox: filters on clear metadata, sorting, pagination; decrypts only the page shown."""
+"""The inbox: filters on clear metadata, acute cases pinned, sorting, pagination; decrypts only the page shown."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 import crypto
-from clearing.deadlines import overdue_limits
+from clearing.deadlines import Deadline, next_deadline, overdue_limits
+from clearing.models import Assessment
+from clearing.partner_models import Referral
 from clearing.scoping import case_query
 from clearing.workflow import OPEN_STATES
+from core.accounts import Account
 from core.db import utcnow
 from core.staff import Staff
 from reporting import case_crypto
@@ -33,6 +36,7 @@ class InboxFilter:
     received_to: date | None = None
     assigned: str = ""  # "" any | "me" | "none" | an account id
     overdue: bool = False
+    reference: str = ""  # normalised by normalise_reference: "K-AB12CD34" or a part of one
     sort: str = "newest"
     page: int = 1
 
@@ -44,6 +48,8 @@ class InboxRow:
     motives: list[str]
     summary: str
     overdue: bool
+    assignee: str
+    next_deadline: Deadline | None
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,23 @@ def _overdue_condition(today: date):  # type: ignore[no-untyped-def]
         Case.status.in_(OPEN_STATES),
         or_(and_(Case.acknowledged_at.is_(None), Case.received_at < ack_limit), Case.received_at < feedback_limit),
     )
+
+
+def normalise_reference(text: str) -> str:
+    """What an officer typed, as the references are written: "k ab12 cd34" -> "K-AB12CD34"."""
+    typed = text.strip().upper()
+    typed = typed[2:] if typed.startswith("K-") else typed
+    letters = "".join(ch for ch in typed if ch.isascii() and ch.isalnum())
+    if letters.startswith("K") and len(letters) == 9:
+        letters = letters[1:]
+    return f"K-{letters}" if len(letters) == 8 else letters
+
+
+def _reference_condition(reference: str):  # type: ignore[no-untyped-def]
+    # A whole reference is an exact match (the unique index); a part of one matches anywhere in it.
+    if reference.startswith("K-"):
+        return Case.reference == reference
+    return Case.reference.contains(reference, autoescape=True)
 
 
 def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key: bytes | None) -> InboxPage:
@@ -89,6 +112,8 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
         query = query.where(Case.assigned_to.is_(None))
     elif filters.assigned:
         query = query.where(Case.assigned_to == filters.assigned)
+    if filters.reference:
+        query = query.where(_reference_condition(filters.reference))
     # The same today as the case page (clearing.service.open_case_file).
     overdue = _overdue_condition(date.today())
     if filters.overdue:
@@ -97,27 +122,57 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     urgency_rank = case(URGENCY_ORDER, value=Case.urgency, else_=9)
+    # Open acute cases stay on top whatever the sort: the index holds urgency and status, so this
+    # costs no read of the rows.
+    pinned = case((and_(Case.urgency == "acute", Case.status.in_(OPEN_STATES)), 0), else_=1)
     order = {
-        "newest": (Case.received_at.desc(), Case.id),
-        "oldest": (Case.received_at.asc(), Case.id),
-        "urgency": (urgency_rank, Case.received_at.desc(), Case.id),
-        "status": (Case.status, Case.received_at.desc(), Case.id),
+        "newest": (pinned, Case.received_at.desc(), Case.id),
+        "oldest": (pinned, Case.received_at.asc(), Case.id),
+        "urgency": (pinned, urgency_rank, Case.received_at.desc(), Case.id),
+        "status": (pinned, Case.status, Case.received_at.desc(), Case.id),
     }[filters.sort if filters.sort in SORTS else "newest"]
     # The page's ids first, then only those rows: sorting the ids of every match reads the index
     # alone, while sorting whole rows would fetch each match's ciphertext from the table. The
     # filters apply to the ids; the rows need only the scope again.
     page_ids = query.with_only_columns(Case.id).order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    # The page's rows carry what the columns show: the assignee's name, the complaint deadline and
+    # the earliest partner answer due, all in this one statement (no query per row).
+    partner_due = (
+        select(func.min(Referral.due_at))
+        .where(Referral.case_id == Case.id, Referral.state == "sent")
+        .correlate(Case)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        case_query(actor).add_columns(overdue.label("is_overdue")).where(Case.id.in_(page_ids)).order_by(*order)
+        case_query(actor)
+        .add_columns(
+            overdue.label("is_overdue"),
+            Account.display_name,
+            Assessment.complaint_deadline,
+            partner_due.label("partner_due"),
+        )
+        .outerjoin(Account, Account.id == Case.assigned_to)
+        .outerjoin(Assessment, Assessment.case_id == Case.id)
+        .where(Case.id.in_(page_ids))
+        .order_by(*order)
     ).all()
     cases = [row[0] for row in rows]
     codes: dict[str, dict[str, list[str]]] = {c.id: {"incident_type": [], "motive": []} for c in cases}
     if cases:
         for code in session.scalars(select(CaseCode).where(CaseCode.case_id.in_(list(codes))).order_by(CaseCode.code)):
             codes[code.case_id].setdefault(code.kind, []).append(code.code)
+    today = date.today()
     result = [
-        InboxRow(c, codes[c.id]["incident_type"], codes[c.id]["motive"], _summary(c, office_key), bool(flag))
-        for c, flag in ((row[0], row[1]) for row in rows)
+        InboxRow(
+            c,
+            codes[c.id]["incident_type"],
+            codes[c.id]["motive"],
+            _summary(c, office_key),
+            bool(flag),
+            assignee or "",
+            next_deadline(c.received_at, c.acknowledged_at, c.status not in OPEN_STATES, complaint, partner, today),
+        )
+        for c, flag, assignee, complaint, partner in rows
     ]
     return InboxPage(result, total, page, pages, filters)
 

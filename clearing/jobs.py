@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from clearing.models import Reminder
 from clearing.partner_models import PartnerOrganisation, Referral
+from core import addresses
+from core.accounts import EmailConfirmation
 from core.models import Municipality
 from core.notify import mail_once, staff_addresses
 from reporting.models import Case
@@ -89,3 +92,25 @@ def notify_reminder(session: Session, reminder_id: str) -> None:
         "Komm.A Meldestelle: Erinnerung",
         f"Guten Tag,\n\n{REMINDER_TEXT.get(reminder.kind, 'eine Frist ist fällig')}.\nBitte melden Sie sich an: {{url}}/anmelden",
     )
+
+
+@job(addresses.SEND_JOB)
+def send_address_confirmation(session: Session, confirmation_id: str) -> None:
+    """The link that makes a new notification address count; sent once, then only its hash is kept."""
+    row = session.get(EmailConfirmation, confirmation_id)
+    if row is None:
+        return  # replaced by a newer request or removed: that link must not go out
+    token = addresses.token_to_send(current_app.extensions["komma"].config, row)
+    if token is None:
+        return
+    whose = "der Clearingstelle" if row.municipality_id else "Ihres Kontos"
+    mail_once(
+        session,
+        [row.address],
+        "Komm.A Meldestelle: Bitte bestätigen Sie Ihre E-Mail-Adresse",
+        f"Guten Tag,\n\ndiese Adresse soll die Benachrichtigungsadresse {whose} in der Meldestelle werden.\n"
+        "Bitte bestätigen Sie das innerhalb von 24 Stunden über diesen Link:\n"
+        f"{{url}}/e-mail-bestaetigen/{token}\n\n"
+        "Wenn Sie das nicht veranlasst haben, ignorieren Sie diese Nachricht; es ändert sich dann nichts.",
+    )
+    addresses.forget_token(row)

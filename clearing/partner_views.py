@@ -11,23 +11,23 @@ from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from clearing import partners, portal
+from clearing.packet_text import packet_sections
 from clearing.partner_models import PartnerOrganisation, Referral
-from clearing.referrals import ReferralRefused
-from clearing.routing_text import FIELD_LABELS, OUTCOME_LABELS, REFERRAL_STATE_LABELS
+from clearing.referrals import ReferralRefused, referral_reference
+from clearing.routing_text import OUTCOME_LABELS, PARTNER_STEP_LABELS, REFERRAL_STATE_LABELS
 from clearing.scoping import get_referral, referral_query
 from core import staff
 from core.accounts import Account
 from core.db import utcnow
 from core.login_forms import PlainForm
 from core.web_session import db_session
-from reporting import codes
 from reporting.forms import CleanTextAreaField, _choices, _too_long
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
 
 
 class UpdateForm(FlaskForm):
-    state = RadioField(_l("Neuer Stand"), validators=[Optional()], validate_choice=False)
+    state = RadioField(_l("Nächster Schritt"), validators=[Optional()], validate_choice=False)
     outcome = SelectField(
         _l("Ergebnis (bei Abschluss)"),
         choices=[SelectChoice("", _l("– bitte wählen –")), *_choices(OUTCOME_LABELS)],
@@ -56,6 +56,7 @@ def portal_home() -> str:
         states=REFERRAL_STATE_LABELS,
         now=utcnow(),
         has_key=staff.actor().partner_key is not None,
+        reference=referral_reference,
     )
 
 
@@ -69,15 +70,14 @@ def _page(referral: Referral, form: UpdateForm) -> str:
         view = portal.open_packet(db_session(), staff.actor(), referral, partner)
     except ReferralRefused as refused:
         return render_template("partner/unreadable.html", reason=refused.reason)
-    form.state.choices = [(s, REFERRAL_STATE_LABELS[s]) for s in portal.NEXT_STATES.get(referral.state, ())]
+    form.state.choices = [SelectChoice(s, PARTNER_STEP_LABELS[s]) for s in portal.NEXT_STATES.get(referral.state, ())]
     return render_template(
         "partner/referral.html",
         v=view,
+        sections=packet_sections(view.packet),
         form=form,
-        field_labels=FIELD_LABELS,
         states=REFERRAL_STATE_LABELS,
         outcomes=OUTCOME_LABELS,
-        codes=codes,
         now=utcnow(),
     )
 

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 import crypto
 from clearing import audit
 from clearing.partner_models import PartnerOrganisation, Referral, ReferralFile, ReferralUpdate
-from clearing.referrals import OUTCOMES, PARTNER_STATES, ReferralRefused, decrypt_update, encrypt_feedback, updates_of
+from clearing.referrals import (
+    OUTCOMES,
+    PARTNER_STATES,
+    ReferralRefused,
+    decrypt_update,
+    encrypt_feedback,
+    referral_reference,
+    updates_of,
+)
 from core.db import new_id, utcnow
 from core.staff import Staff
 from reporting.case_crypto import AttachmentMeta
@@ -62,7 +70,7 @@ def _chain(session: Session, referral: Referral) -> str:
 def open_packet(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation) -> PacketView:
     """Decrypt the packet for the partner; the first opening counts as "received"."""
     if referral.state == "withdrawn" or referral.packet_ciphertext is None:
-        return PacketView(referral, {}, [], [], "")
+        return PacketView(referral, {}, [], [], referral_reference(referral.id))
     key = referral_key(actor, referral, partner)
     packet = json.loads(
         crypto.box_decrypt(key, referral.packet_ciphertext, purpose="referral-packet", record_id=referral.id)
@@ -86,7 +94,7 @@ def open_packet(session: Session, actor: Staff, referral: Referral, partner: Par
         target_id=referral.id,
     )
     updates = [(u, decrypt_update(key, u)) for u in updates_of(session, [referral.id])[referral.id]]
-    return PacketView(referral, packet, files, updates, referral.id[:8].upper())
+    return PacketView(referral, packet, files, updates, referral_reference(referral.id))
 
 
 def download_file(

@@ -6,15 +6,15 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from clearing import referrals
+from clearing.packet_text import packet_sections
 from clearing.partner_models import PartnerOrganisation, Referral
 from clearing.referrals import ReferralRefused
-from clearing.routing_text import FIELD_LABELS, describe
+from clearing.routing_text import describe
 from clearing.scoping import get_case
 from clearing.views import bp
 from core import staff
 from core.login_forms import PlainForm
 from core.web_session import db_session
-from reporting import codes
 
 
 @bp.route("/fall/<case_id>/weiterleiten/<partner_key>", methods=["GET", "POST"])
@@ -42,7 +42,12 @@ def refer(case_id: str, partner_key: str) -> str | Response:
         flash(refused.reason, "error")
         return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
     return render_template(
-        "clearing/refer.html", case=case, p=shown, form=form, field_labels=FIELD_LABELS, describe=describe, codes=codes
+        "clearing/refer.html",
+        case=case,
+        p=shown,
+        sections=packet_sections(shown.packet),
+        form=form,
+        describe=describe,
     )
 
 

@@ -42,6 +42,11 @@ PARTNER_STATES = ("received", "accepted", "declined", "in_progress", "completed"
 OUTCOMES = ("counselling_started", "complaint_filed", "measures_taken", "no_action")
 
 
+def referral_reference(referral_id: str) -> str:
+    """The short reference office and partner both use for one referral (never the case's reference)."""
+    return f"W-{referral_id[:4].upper()}-{referral_id[4:8].upper()}"
+
+
 class ReferralRefused(Exception):
     """The referral cannot be made or changed; .reason is for the user."""
 
@@ -438,6 +443,10 @@ class ReferralLine:
     updates: list[tuple[ReferralUpdate, str]]
     overdue: bool
     stale: bool
+
+    @property
+    def reference(self) -> str:
+        return referral_reference(self.referral.id)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from clearing.routing import Reason
 from reporting.codes import CONSENT_SHORT, INCIDENT_TYPES, MOTIVES, PERPETRATORS
 
 FIELD_LABELS = {
-    "incident": _l("Art, Motiv, Zeit und Ort des Vorfalls (Codes)"),
+    "incident": _l("Art, Motiv, Zeit und Ort des Vorfalls"),
     "description": _l("Beschreibung des Vorfalls"),
     "place": _l("Ortsangabe"),
     "urls": _l("Links"),
@@ -33,6 +33,15 @@ REFERRAL_STATE_LABELS = {
     "completed": _l("abgeschlossen"),
     "cancelled": _l("storniert (Einwilligung zurückgezogen, Daten gelöscht)"),
     "withdrawn": _l("zurückgezogen (Einwilligung widerrufen)"),
+}
+
+# The partner's next step, as an action (the state it leads to is in REFERRAL_STATE_LABELS).
+PARTNER_STEP_LABELS = {
+    "received": _l("Eingang bestätigen"),
+    "accepted": _l("Annehmen"),
+    "declined": _l("Ablehnen (bitte unten einen Grund angeben)"),
+    "in_progress": _l("In Bearbeitung"),
+    "completed": _l("Abschließen (bitte ein Ergebnis wählen)"),
 }
 
 REMINDER_LABELS = {

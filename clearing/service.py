@@ -262,6 +262,14 @@ def change_status(session: Session, actor: Staff, case: Case, target: str, reaso
         add_note(session, actor, case, reason)
 
 
+def move_on(session: Session, actor: Staff, case: Case, target: str) -> str | None:
+    """After an assessment or a referral is saved, the status follows the work: None, or why it cannot."""
+    guards = workflow.Guards(
+        has_assessment=session.get(Assessment, case.id) is not None, pending_referrals=pending_referrals(session, case)
+    )
+    return workflow.advance(session, case, target, actor_id=actor.account.id, actor_role=actor.role, guards=guards)
+
+
 def officers_without_grant(session: Session, municipality_id: str) -> list[Account]:
     granted = select(OfficeKeyGrant.holder).where(OfficeKeyGrant.municipality_id == municipality_id)
     return list(

@@ -14,6 +14,7 @@ from clearing import statistics
 from clearing.codes import URGENCIES
 from clearing.models import StatisticsRefresh
 from clearing.routing_text import OUTCOME_LABELS
+from clearing.stats_chart import BarChart, bar_chart
 from core import staff
 from core.models import Municipality
 from core.web_session import db_session
@@ -77,6 +78,11 @@ def _municipality_tables(municipality: Municipality, year: int, period: str) -> 
     return statistics.tables(data, period, municipality.statistics_threshold, CODE_ORDER)
 
 
+def _charts(tables: list[statistics.Table]) -> dict[str, BarChart | None]:
+    """A bar chart per dimension where it shows more than the table (see stats_chart.bar_chart)."""
+    return {t.dimension: bar_chart(t, CODE_LABELS.get(t.dimension, {})) for t in tables}
+
+
 def _context(**extra: object) -> dict[str, object]:
     return {"dimension_labels": DIMENSION_LABELS, "code_labels": CODE_LABELS, "period_labels": PERIOD_LABELS, **extra}
 
@@ -88,10 +94,12 @@ def municipality_dashboard() -> str:
     municipality = _municipality()
     year, period = _year(), _period()
     refreshed = db_session().get(StatisticsRefresh, municipality.id)
+    tables = _municipality_tables(municipality, year, period)
     return render_template(
         "stats/dashboard.html",
         **_context(
-            tables=_municipality_tables(municipality, year, period),
+            tables=tables,
+            charts=_charts(tables),
             year=year,
             period=period,
             municipality=municipality,
@@ -107,9 +115,10 @@ def annual_report() -> str:
     """A printable annual report of the municipality."""
     municipality = _municipality()
     year = _year()
+    tables = _municipality_tables(municipality, year, "quarter")
     return render_template(
         "stats/annual.html",
-        **_context(tables=_municipality_tables(municipality, year, "quarter"), year=year, municipality=municipality),
+        **_context(tables=tables, charts=_charts(tables), year=year, municipality=municipality),
     )
 
 
@@ -160,10 +169,12 @@ def network_dashboard() -> str:
     """Across all municipalities that opted in; model against platform municipalities."""
     year = _year()
     tables, groups, members, threshold = _network_tables(year)
+    # The groups' tables get no chart: their totals are the quarters' totals, charted above them.
     return render_template(
         "stats/network.html",
         **_context(
             tables=tables,
+            charts=_charts(tables),
             groups=groups,
             members=members,
             threshold=threshold,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from clearing import codes as clearing_codes
 from clearing import referrals, service, workflow
 from clearing.forms import (
+    DEADLINE_LABELS,
     STATUS_LABELS,
     AssessmentForm,
     AssignForm,
@@ -17,7 +18,7 @@ from clearing.forms import (
     NoteForm,
     TransitionForm,
 )
-from clearing.inbox import InboxFilter, load_inbox
+from clearing.inbox import InboxFilter, load_inbox, normalise_reference
 from clearing.models import Reminder
 from clearing.routing_text import FIELD_LABELS, OUTCOME_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
 from clearing.scoping import get_case, reminder_query
@@ -52,6 +53,7 @@ def inbox() -> str:
         received_to=form.received_to.data if valid else None,
         assigned=form.assigned.data or "" if valid else "",
         overdue=bool(form.overdue.data) if valid else False,
+        reference=normalise_reference(form.reference.data or "") if valid else "",
         sort=form.sort.data or "newest" if valid else "newest",
         page=form.page.data or 1 if valid else 1,
     )
@@ -63,6 +65,12 @@ def inbox() -> str:
         .all()
     )
     args = {k: v for k, v in request.args.items() if k not in ("page", "lang")}
+    # "Meine Fälle" is the assignee filter set to the officer: the tabs are links, the rest stays.
+    others = {k: v for k, v in args.items() if k != "assigned"}
+    views = [
+        (_("Alle Fälle"), url_for("clearing.inbox", **others), not filters.assigned),
+        (_("Meine Fälle"), url_for("clearing.inbox", assigned="me", **others), filters.assigned == "me"),
+    ]
     return render_template(
         "clearing/inbox.html",
         page=page,
@@ -72,6 +80,8 @@ def inbox() -> str:
         plain_form=PlainForm(formdata=None),
         reminder_labels=REMINDER_LABELS,
         args=args,
+        views=views,
+        deadline_labels=DEADLINE_LABELS,
         codes=codes,
         clearing_codes=clearing_codes,
         status_labels=STATUS_LABELS,
@@ -96,6 +106,7 @@ def _case_page(case: Case, **forms: object) -> str:
         referrals=referrals.overview(db_session(), actor, case),
         plain_form=PlainForm(formdata=None),
         describe=describe,
+        timeline_text=workflow.timeline_text,
         field_labels=FIELD_LABELS,
         referral_states=REFERRAL_STATE_LABELS,
         outcome_labels=OUTCOME_LABELS,
@@ -157,6 +168,16 @@ def attachment(case_id: str, attachment_id: str) -> Response:
     return response
 
 
+def _flash_saved(saved: str, case_row: Case, not_moved: str | None) -> None:
+    """What was saved and the status it left the case in; if the status could not follow, why."""
+    status = STATUS_LABELS.get(case_row.status, case_row.status)
+    if not_moved is None:
+        flash(_("%(saved)s Status: %(status)s.", saved=saved, status=status), "success")
+    else:
+        flash(saved, "success")
+        flash(_("Der Status bleibt „%(status)s“: %(reason)s", status=status, reason=not_moved), "warning")
+
+
 def _redirect_to_case(case_row: Case, anchor: str = "") -> Response:
     return redirect(url_for("clearing.case", case_id=case_row.id) + anchor, code=303)  # type: ignore[return-value]
 
@@ -202,7 +223,7 @@ def assign(case_id: str) -> str | Response:
             form.officer.errors = [_("Diese Person gibt es in Ihrer Clearingstelle nicht.")]
         else:
             flash(_("Die Zuständigkeit wurde geändert."), "success")
-            return _redirect_to_case(case_row)
+            return _redirect_to_case(case_row, "#ablauf")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
     return _case_page(case_row, assign_form=form)
 
@@ -231,7 +252,11 @@ def assessment(case_id: str) -> str | Response:
                 notes=form.notes.data or "",
             ),
         )
-        flash(_("Die Bewertung wurde gespeichert."), "success")
+        _flash_saved(
+            _("Die Bewertung wurde gespeichert."),
+            case_row,
+            service.move_on(db_session(), staff.actor(), case_row, "assessed"),
+        )
         return _redirect_to_case(case_row, "#bewertung")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
     return _case_page(case_row, assessment_form=form)
@@ -253,7 +278,7 @@ def status(case_id: str) -> str | Response:
                 _("Der Status ist jetzt: %(status)s.", status=STATUS_LABELS.get(case_row.status, case_row.status)),
                 "success",
             )
-            return _redirect_to_case(case_row)
+            return _redirect_to_case(case_row, "#ablauf")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
     return _case_page(case_row, transition_form=form)
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from clearing import audit
 from core.db import utcnow
+from reporting import codes
 from reporting.models import Case, CaseEvent
 
 OPEN_STATES = ("received", "in_review", "assessed", "referred", "awaiting_feedback")
@@ -25,6 +26,34 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 # What the reporter's timeline says for each reached state (reporting.codes.EVENT_WORDS).
 TIMELINE_KIND = {"in_review": "in_review", "assessed": "assessed", "closed": "closed", "withdrawn": "withdrawn"}
+
+# The case page's timeline speaks to staff ("Nachricht der meldenden Person eingegangen"), where the
+# reporter's mailbox says "Sie haben eine Nachricht gesendet" (reporting.codes.EVENT_WORDS).
+STAFF_EVENT_WORDS = {
+    "received": _l("Meldung eingegangen"),
+    "in_review": _l("Prüfung begonnen"),
+    "assessed": _l("Bewertung gespeichert, Fall bewertet"),
+    "forwarded": _l("Weiterleitung gesendet an"),
+    "closed": _l("Fall abgeschlossen"),
+    "reopened": _l("Fall wieder aufgenommen"),
+    "withdrawn": _l("Meldung von der meldenden Person zurückgezogen"),
+    "reporter_message": _l("Nachricht der meldenden Person eingegangen"),
+    "office_message": _l("Nachricht an die meldende Person gesendet"),
+    "consent_granted": _l("Einwilligung der meldenden Person erteilt"),
+    "consent_withdrawn": _l("Einwilligung von der meldenden Person zurückgezogen"),
+    "deletion_requested": _l("Die meldende Person hat die Löschung beantragt"),
+}
+
+
+def timeline_text(kind: str, detail: str | None) -> str:
+    """A timeline entry for staff in words, never an event code."""
+    words = str(STAFF_EVENT_WORDS.get(kind, _l("Sonstiger Schritt")))
+    if kind == "forwarded":
+        return f"{words}: {codes.PARTNER_KIND_NAMES.get(detail or '', codes.PARTNER_KIND_NAMES['other'])}"
+    if kind.startswith("consent_") and detail in codes.CONSENT_SHORT:
+        return f"{words}: {codes.CONSENT_SHORT[detail]}"
+    return str(words)
+
 
 ACTION_LABELS = {
     "in_review": _l("Prüfung beginnen"),
@@ -103,3 +132,31 @@ def transition(
         detail=f"{previous}->{target}",
     )
     session.flush()
+
+
+# The way forward to a state, one step at a time (each step audited as its own transition).
+FORWARD = ("received", "in_review", "assessed", "referred")
+
+
+def advance(
+    session: Session, case: Case, target: str, *, actor_id: str | None, actor_role: str, guards: Guards
+) -> str | None:
+    """Move the case forward to `target` through the states between; None if done, else why not.
+
+    A case already at or past `target` stays where it is (None): a second assessment does not
+    move a referred case back.
+    """
+    if case.status == "awaiting_feedback" or (
+        case.status in FORWARD and FORWARD.index(case.status) >= FORWARD.index(target)
+    ):
+        return None
+    if case.status == "closed":
+        return str(_l("Der Fall ist abgeschlossen. Nehmen Sie ihn unter „Status und Zuständigkeit“ wieder auf."))
+    if case.status not in FORWARD:
+        return str(_l("Die Meldung wurde zurückgezogen; ihr Status ändert sich nicht mehr."))
+    for step in FORWARD[FORWARD.index(case.status) + 1 : FORWARD.index(target) + 1]:
+        try:
+            transition(session, case, step, actor_id=actor_id, actor_role=actor_role, guards=guards)
+        except TransitionRefused as refused:
+            return refused.reason
+    return None

@@ -70,6 +70,28 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EmailConfirmation(Base):
+    """A notification address waiting for its link to be opened: an account's own, or an office's.
+
+    Only the token's hash finds the row. The token itself sits in a box under the secret key just
+    until the mail job has sent it. The address becomes the target's only once the link is opened.
+    """
+
+    __tablename__ = "email_confirmation"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    token_box: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Exactly one target: a staff member's own address, or the office's shared mailbox.
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 @dataclass(frozen=True)
 class NewAccount:
     account: Account

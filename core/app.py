@@ -77,6 +77,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     workers.init_app(app)
 
     from clearing import jobs as _clearing_jobs  # noqa: F401 (registers the jobs)
+    from clearing import office_views as _office_views  # noqa: F401 (adds the office address page to admin_bp)
     from clearing import referral_views as _referral_views  # noqa: F401 (adds routes to clearing_bp)
     from clearing.admin_views import bp as admin_bp
     from clearing.partner_views import bp as partner_bp

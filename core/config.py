@@ -33,6 +33,8 @@ class Config:
     smtp_url: str | None = None
     mail_sender: str = "meldestelle@localhost"
     base_url: str = "http://127.0.0.1:5000"
+    # Where the accessibility statement sends feedback on barriers; empty: the mail sender.
+    accessibility_contact: str = ""
     # Uploads: the intake issue's limits, configurable per installation.
     max_files: int = 5
     max_file_bytes: int = 10 * 1024 * 1024
@@ -46,6 +48,11 @@ class Config:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def feedback_address(self) -> str:
+        """The address the accessibility statement names for feedback."""
+        return self.accessibility_contact or self.mail_sender
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -64,6 +71,7 @@ class Config:
             "smtp_url": env.get("KOMMA_SMTP_URL") or None,
             "mail_sender": env.get("KOMMA_MAIL_SENDER", cls.mail_sender),
             "base_url": env.get("KOMMA_BASE_URL", cls.base_url),
+            "accessibility_contact": env.get("KOMMA_ACCESSIBILITY_CONTACT", ""),
         }
         for name, var in (("max_files", "KOMMA_MAX_FILES"), ("max_file_bytes", "KOMMA_MAX_FILE_BYTES")):
             if env.get(var):

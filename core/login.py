@@ -1,4 +1,4 @@
-"""Staff login (password, then TOTP), logout, password change, "log out everywhere"."""
+"""Staff login (password, then TOTP), logout, password change, "log out everywhere", one's own e-mail address."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core import accounts, staff
+from core import accounts, addresses, staff
 from core.accounts import LoginDelayed, LoginRefused
 from core.app import current_config
 from core.custody import session_key_for
-from core.login_forms import CodeForm, LoginForm, PasswordChangeForm, PlainForm
+from core.login_forms import CodeForm, EmailForm, LoginForm, PasswordChangeForm, PlainForm
 from core.web_session import db_session
 
 bp = Blueprint("auth", __name__)
@@ -120,7 +120,91 @@ def account() -> str | Response:
             staff.start(current.account, session_key_for(db_session(), current.account, private_key))
             flash(_("Ihr Passwort wurde geändert. Alle anderen Sitzungen wurden beendet."), "success")
             return redirect(url_for("auth.account"), code=303)
-    return render_template("auth/account.html", form=form, everywhere=PlainForm(), staff=current)
+    return _account_page(current, form=form)
+
+
+def _account_page(
+    current: staff.Staff, *, form: PasswordChangeForm | None = None, email: EmailForm | None = None
+) -> str:
+    return render_template(
+        "auth/account.html",
+        form=form or PasswordChangeForm(formdata=None),
+        email_form=email or EmailForm(formdata=None),
+        pending=addresses.pending(db_session(), account=current.account),
+        everywhere=PlainForm(),
+        staff=current,
+    )
+
+
+def address_refused_message(refused: addresses.AddressRefused) -> str:
+    """The German sentence for a refused address (the office page uses it too)."""
+    if refused.reason == "too_many":
+        return _(
+            "Sie haben in der letzten Stunde zu viele Bestätigungslinks angefordert. Bitte versuchen Sie es später erneut."
+        )
+    if refused.reason == "no_mail":
+        return _("In dieser Installation ist kein Mailversand eingerichtet. Bitte wenden Sie sich an den Betrieb.")
+    return _("Bitte geben Sie eine gültige E-Mail-Adresse ein, zum Beispiel vorname.nachname@kommune.de.")
+
+
+@bp.post("/konto/e-mail")
+@staff.require()
+def request_email() -> str | Response:
+    """A new address for one's own notifications: a confirmation link goes there first."""
+    current = staff.current()
+    assert current is not None
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            addresses.request_confirmation(
+                db_session(), current_config(), form.address.data, actor=current.account, account=current.account
+            )
+        except addresses.AddressRefused as refused:
+            form.address.errors = [address_refused_message(refused)]
+        else:
+            flash(
+                _(
+                    "Wir haben einen Bestätigungslink an %(address)s gesendet. Die Adresse gilt, sobald Sie den Link öffnen (innerhalb von 24 Stunden).",
+                    address=form.address.data,
+                ),
+                "success",
+            )
+            return redirect(url_for("auth.account") + "#e-mail", code=303)
+    return _account_page(current, email=form)
+
+
+@bp.post("/konto/e-mail/entfernen")
+@staff.require()
+def remove_email() -> Response:
+    """No more notification mails to this account (a pending address is dropped too)."""
+    current = staff.current()
+    assert current is not None
+    if PlainForm().validate():
+        addresses.remove(db_session(), actor=current.account, account=current.account)
+        flash(_("Ihre E-Mail-Adresse wurde entfernt. Sie erhalten keine Benachrichtigungen mehr."), "success")
+    return redirect(url_for("auth.account") + "#e-mail", code=303)
+
+
+@bp.route("/e-mail-bestaetigen/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> tuple[str, int]:
+    """The link from the mail: a button confirms (a mail scanner's GET must not use the link up)."""
+    try:
+        row = (
+            addresses.confirm(db_session(), token)
+            if request.method == "POST"
+            else addresses.check_link(db_session(), token)
+        )
+    except addresses.LinkInvalid as invalid:
+        return render_template("auth/confirm_email.html", problem=invalid.reason, token=token), 410
+    confirmed = request.method == "POST"
+    return render_template(
+        "auth/confirm_email.html",
+        problem=None,
+        token=token,
+        address=row.address,
+        office=bool(row.municipality_id),
+        confirmed=confirmed,
+    ), 200
 
 
 @bp.post("/konto/ueberall-abmelden")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from core import addresses
 
 
 class LoginForm(FlaskForm):
@@ -40,6 +42,28 @@ class PasswordChangeForm(FlaskForm):
     repeat = PasswordField(
         _l("Neues Passwort wiederholen"),
         validators=[EqualTo("new_password", _l("Die beiden neuen Passwörter stimmen nicht überein."))],
+    )
+
+
+def _one_address(_form: FlaskForm, field: StringField) -> None:
+    try:
+        field.data = addresses.normalise(field.data or "")
+    except addresses.AddressRefused:
+        raise ValidationError(
+            _l("Bitte geben Sie eine gültige E-Mail-Adresse ein, zum Beispiel vorname.nachname@kommune.de.")
+        ) from None
+
+
+ADDRESS_VALIDATORS = [DataRequired(_l("Bitte geben Sie eine E-Mail-Adresse ein.")), _one_address]
+
+
+class EmailForm(FlaskForm):
+    """A new notification address; it counts only once the link mailed to it is opened."""
+
+    address = StringField(
+        _l("Neue E-Mail-Adresse"),
+        validators=ADDRESS_VALIDATORS,
+        description=_l("Wir senden einen Bestätigungslink an diese Adresse. Sie gilt erst, wenn Sie den Link öffnen."),
     )
 
 

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, current_app, render_template
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.app import current_config
+from core.models import municipalities_accepting_reports
+from core.web_session import db_session
+
 bp = Blueprint("pages", __name__)
+
+# The day the accessibility statement was last checked against the pages: change it with the statement.
+STATEMENT_CHECKED = date(2026, 12, 2)
 
 
 @bp.get("/barrierefreiheit")
 def accessibility() -> str:
     """Accessibility statement (BITV 2.0) with a feedback route."""
-    return render_template("pages/accessibility.html")
+    return render_template(
+        "pages/accessibility.html", contact=current_config().feedback_address, checked=STATEMENT_CHECKED
+    )
 
 
 @bp.get("/datenschutz")
@@ -26,7 +37,7 @@ def privacy() -> str:
 @bp.get("/leichte-sprache")
 def plain_language() -> str:
     """The reporting office explained in plain language."""
-    return render_template("pages/plain_language.html")
+    return render_template("pages/plain_language.html", municipalities=municipalities_accepting_reports(db_session()))
 
 
 @bp.get("/healthz/live")

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+import crypto
 from core.sanitize import clean_text
 from reporting import codes
 
@@ -84,6 +85,10 @@ class CleanTextAreaField(TextAreaField):
         _refuse_unreadable(self)
 
 
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
 def _too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("Bitte kürzen Sie diesen Text auf höchstens %(max)d Zeichen.", max=limit))
 
@@ -91,6 +96,13 @@ def _too_long(limit: int) -> Length:
 class ReportForm(FlaskForm):
     """What DOMAIN.md lists under "The report"."""
 
+    # Declared in the order the page shows them: the error summary lists errors in this order.
+    acute_danger = RadioField(
+        _l("Sind Sie jetzt in akuter Gefahr?"),
+        choices=_choices({"no": _l("Nein"), "yes": _l("Ja")}),
+        default="no",
+        validators=[InputRequired(_l("Bitte beantworten Sie die Frage nach akuter Gefahr."))],
+    )
     reporter_role = RadioField(
         _l("Wer meldet?"),
         choices=_choices(codes.REPORTER_ROLES),
@@ -101,6 +113,25 @@ class ReportForm(FlaskForm):
         choices=_choices(codes.AFFECTED_ROLES),
         validators=[InputRequired(_l("Bitte wählen Sie die Rolle der betroffenen Person."))],
     )
+    incident_types = MultiCheckboxField(
+        _l("Was ist passiert?"),
+        choices=_choices(codes.INCIDENT_TYPES),
+        validators=[DataRequired(_l("Bitte wählen Sie mindestens eine Art des Vorfalls."))],
+        description=_l("Mehrere Antworten sind möglich."),
+    )
+    description = CleanTextAreaField(
+        _l("Beschreiben Sie, was passiert ist"),
+        validators=[
+            DataRequired(_l("Bitte beschreiben Sie kurz, was passiert ist.")),
+            _too_long(LIMITS["description"]),
+        ],
+    )
+    motives = MultiCheckboxField(
+        _l("Was war aus Ihrer Sicht der Grund?"),
+        choices=_choices(codes.MOTIVES),
+        validators=[Optional()],
+        description=_l("Mehrere Antworten sind möglich."),
+    )
     incident_date = DateField(
         _l("Datum des Vorfalls"),
         validators=[Optional()],
@@ -108,10 +139,12 @@ class ReportForm(FlaskForm):
     )
     incident_month = StringField(
         _l("Ungefährer Monat (JJJJ-MM)"),
-        validators=[Optional(), Length(max=7)],
+        # No Length(): the format check covers it, and one field gets one message.
+        validators=[Optional()],
+        filters=[_strip],
         description=_l("Zum Beispiel 2026-10."),
     )
-    incident_time = StringField(_l("Uhrzeit (wenn bekannt)"), validators=[Optional(), Length(max=5)])
+    incident_time = StringField(_l("Uhrzeit (wenn bekannt)"), validators=[Optional()], filters=[_strip])
     ongoing = BooleanField(_l("Es dauert noch an"))
     known_since = DateField(_l("Seit wann wissen Sie davon?"), validators=[Optional()])
     channel = RadioField(
@@ -128,18 +161,6 @@ class ReportForm(FlaskForm):
         validators=[Optional(), _too_long(LIMITS["urls"])],
         description=_l("Ein Link pro Zeile, beginnend mit https://"),
     )
-    incident_types = MultiCheckboxField(
-        _l("Was ist passiert?"),
-        choices=_choices(codes.INCIDENT_TYPES),
-        validators=[DataRequired(_l("Bitte wählen Sie mindestens eine Art des Vorfalls."))],
-        description=_l("Mehrere Antworten sind möglich."),
-    )
-    motives = MultiCheckboxField(
-        _l("Was war aus Ihrer Sicht der Grund?"),
-        choices=_choices(codes.MOTIVES),
-        validators=[Optional()],
-        description=_l("Mehrere Antworten sind möglich."),
-    )
     perpetrator = RadioField(
         _l("Wer hat es getan?"), choices=_choices(codes.PERPETRATORS), default="unknown", validators=[Optional()]
     )
@@ -147,13 +168,6 @@ class ReportForm(FlaskForm):
         _l("Beschreibung der Täterin oder des Täters"),
         validators=[Optional(), _too_long(LIMITS["perpetrator_description"])],
         description=_l("Bitte nennen Sie andere Personen nur, wenn es nötig ist."),
-    )
-    description = CleanTextAreaField(
-        _l("Beschreiben Sie, was passiert ist"),
-        validators=[
-            DataRequired(_l("Bitte beschreiben Sie kurz, was passiert ist.")),
-            _too_long(LIMITS["description"]),
-        ],
     )
     files = MultipleFileField(
         _l("Beweise als Dateien (Bilder oder PDF)"),
@@ -171,12 +185,6 @@ class ReportForm(FlaskForm):
     )
     done_supervisor = BooleanField(_l("Ich habe meine Vorgesetzten informiert"))
     done_counselling = BooleanField(_l("Ich bin bereits in Beratung"))
-    acute_danger = RadioField(
-        _l("Sind Sie jetzt in akuter Gefahr?"),
-        choices=_choices({"no": _l("Nein"), "yes": _l("Ja")}),
-        default="no",
-        validators=[InputRequired(_l("Bitte beantworten Sie die Frage nach akuter Gefahr."))],
-    )
     consent_counselling = BooleanField(codes.CONSENTS["counselling"])
     consent_police = BooleanField(codes.CONSENTS["police"])
     consent_employer = BooleanField(codes.CONSENTS["employer"])
@@ -199,7 +207,7 @@ class ReportForm(FlaskForm):
     def validate_incident_month(self, field: Field) -> None:
         if not field.data:
             return
-        match = MONTH_RE.match(field.data.strip())
+        match = MONTH_RE.match(field.data)
         if not match or not 1 <= int(match.group(2)) <= 12 or not 1990 <= int(match.group(1)) <= 2100:
             raise ValidationError(_l("Bitte geben Sie den Monat als JJJJ-MM an, zum Beispiel 2026-10."))
 
@@ -208,7 +216,7 @@ class ReportForm(FlaskForm):
             raise ValidationError(_l("Das Datum liegt in der Zukunft. Bitte prüfen Sie es."))
 
     def validate_incident_time(self, field: Field) -> None:
-        if field.data and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", field.data.strip()):
+        if field.data and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", field.data):
             raise ValidationError(_l("Bitte geben Sie die Uhrzeit als HH:MM an, zum Beispiel 14:30."))
 
     def validate_urls(self, field: Field) -> None:
@@ -234,14 +242,29 @@ def url_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
+CODE_FORMAT_MESSAGE = _l(
+    "Der Code hat 16 Ziffern, zum Beispiel 1234 5678 9012 3456. Leerzeichen und Bindestriche dazwischen sind egal; "
+    "Buchstaben kommen nicht vor."
+)
+
+
 class ReceiptForm(FlaskForm):
     """Opening the mailbox with the receipt code."""
 
     code = StringField(
         _l("Ihr Zugangscode"),
-        validators=[DataRequired(_l("Bitte geben Sie Ihren 16-stelligen Zugangscode ein.")), Length(max=40)],
+        validators=[DataRequired(_l("Bitte geben Sie Ihren 16-stelligen Zugangscode ein."))],
         description=_l("16 Ziffern, Leerzeichen sind egal."),
     )
+
+    def validate_code(self, field: Field) -> None:
+        # The format is public (crypto.normalise_receipt_code): a malformed code is told so, not "not found".
+        if len(field.data) > 100:
+            raise ValidationError(CODE_FORMAT_MESSAGE)
+        try:
+            crypto.normalise_receipt_code(field.data)
+        except crypto.InvalidReceiptCode:
+            raise ValidationError(CODE_FORMAT_MESSAGE) from None
 
 
 class ReplyForm(FlaskForm):

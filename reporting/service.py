@@ -262,6 +262,7 @@ class MailboxMessage:
 @dataclass(frozen=True)
 class MailboxView:
     case: Case
+    report: dict[str, Any]
     steps: list[StatusStep]
     messages: list[MailboxMessage]
     report_files: list[str]
@@ -269,9 +270,11 @@ class MailboxView:
 
 
 def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
+    """The case as its reporter sees it, their report included: the receipt opens the case key itself."""
     case = session.get(Case, key.case_id)
     if case is None:
         raise ReceiptNotFound
+    report = case_crypto.decrypt_report(key.case_key, case.id, case.report_ciphertext)
     events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)).all()
     steps = [StatusStep(e.kind, e.at, e.detail) for e in events]
     attachments = session.scalars(
@@ -295,7 +298,7 @@ def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
         for m in rows
     ]
     consents = {name: case.consent(name) for name in CONSENT_FIELDS}
-    return MailboxView(case, steps, messages, names.get(None, []), consents)
+    return MailboxView(case, report, steps, messages, names.get(None, []), consents)
 
 
 def add_reporter_message(session: Session, key: MailboxKey, body: str, files: list[Evidence]) -> CaseMessage:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from core import secret_sessions
@@ -19,12 +21,22 @@ from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAtte
 from reporting.forms import ConfirmForm, ConsentForm, NotedForm, ReceiptForm, ReplyForm, ReportForm
 from reporting.intake import check_files, report_from_form
 from reporting.receipt import PendingReceipt, open_receipt, seal_receipt
+from reporting.report_text import report_lines
 
 bp = Blueprint("reporting", __name__)
 
 MAILBOX_IDLE = timedelta(minutes=15)
 # Set when the submission's commit failed without knowing whether it held.
 UNCONFIRMED = "receipt_unconfirmed"
+EMERGENCY_NUMBER = re.compile(r"(?<!\d)(110|112)(?!\d)")
+
+
+@bp.app_template_filter("tel_links")
+def tel_links(text: str) -> Markup:
+    """Escape a text and make the emergency numbers 110 and 112 in it callable links (for phones)."""
+    parts = EMERGENCY_NUMBER.split(str(text))  # numbers at the odd places
+    link = Markup('<a href="tel:{0}">{0}</a>')
+    return Markup("").join(link.format(part) if n % 2 else escape(part) for n, part in enumerate(parts))
 
 
 def _open_municipality(slug: str) -> Municipality:
@@ -47,10 +59,13 @@ def report(slug: str) -> str | Response:
     form = ReportForm()
     file_errors: list[str] = []
     chosen_files: list[str] = []
+    busy = False
     if form.is_submitted():
         files = check_files(request.files.getlist(form.files.name), current_config())
         file_errors, chosen_files = files.errors, files.chosen_names
         valid = form.validate()
+        # On the field itself: the error summary then lists them in page order, linked to the input.
+        form.files.errors = [*form.files.errors, *file_errors]
         if form.website.data:
             # A bot filled the hidden field: refuse without saying which field gave it away.
             flash(_("Ihre Meldung konnte nicht angenommen werden. Bitte versuchen Sie es erneut."), "error")
@@ -60,13 +75,7 @@ def report(slug: str) -> str | Response:
                     db_session(), current_config(), municipality, report_from_form(form, files.evidence)
                 )
             except SubmissionBudgetSpent:
-                flash(
-                    _(
-                        "Gerade gehen sehr viele Meldungen ein. Ihre Meldung wurde nicht gespeichert. "
-                        "Bitte versuchen Sie es in einer Stunde erneut. In akuter Gefahr rufen Sie 110."
-                    ),
-                    "error",
-                )
+                busy = True  # the page says so, with 110 as a link
             else:
                 _hold_receipt(slug, municipality, submitted)
                 return redirect(url_for("reporting.receipt", slug=slug), code=303)
@@ -78,6 +87,7 @@ def report(slug: str) -> str | Response:
         codes=codes,
         file_errors=file_errors,
         chosen_files=chosen_files,
+        busy=busy,
         config=current_config(),
     )
     return page if status == 200 else (page, 422)  # type: ignore[return-value]
@@ -136,9 +146,16 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
         code=pending.code,
         urgent=pending.urgent,
         office_name=pending.office_name,
+        issued_at=pending.issued_at,
+        mailbox_address=mailbox_address(),
         slug=slug,
         form=NotedForm(),
     )
+
+
+def mailbox_address() -> str:
+    """The mailbox's full address, as the reporter will type it later: the public one, no language."""
+    return current_config().base_url.rstrip("/") + url_for("reporting.mailbox_login", lang=None)
 
 
 @bp.post("/melden/<slug>/eingang")
@@ -203,12 +220,14 @@ def _render_mailbox(
     file_errors: list[str] | None = None,
 ) -> tuple[str, int]:
     view = service.mailbox_view(db_session(), key)
+    reply.files.errors = [*reply.files.errors, *(file_errors or [])]
     if not consent.is_submitted():
         for name, value in view.consents.items():
             consent[f"consent_{name}"].data = value
     page = render_template(
         "reporting/mailbox.html",
         view=view,
+        report=report_lines(view.report),
         reply=reply,
         consent=consent,
         delete=delete,

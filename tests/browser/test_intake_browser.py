@@ -7,9 +7,10 @@ import re
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.axe import check_accessibility
+from tests.browser.conftest import new_context
 
 pytestmark = pytest.mark.browser
 
@@ -172,3 +173,188 @@ def test_axe_helper_reports_violations(page: Page) -> None:
     message = str(failure.value)
     assert "html-has-lang [serious]" in message
     assert "    img: Fix any of the following" in message  # the target selector and the remedy
+
+
+# Issue 11: receipt, mailbox and form as a person meets them ---------------------------------
+
+
+def submit_minimal_report(page: Page, form_path: str) -> str:
+    """The required answers only, by label; returns the receipt code shown."""
+    page.goto(form_path)
+    page.get_by_role("radio", name="Ich habe es beobachtet").check()
+    page.get_by_role("radio", name="Bürgermeisterin oder Bürgermeister").check()
+    page.get_by_role("checkbox", name="Bedrohung").check()
+    page.get_by_label("Beschreiben Sie, was passiert ist").fill("Ein Drohbrief im Briefkasten.")
+    page.get_by_role("radio", name="Per Brief").check()
+    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Meldung ist eingegangen")
+    code = page.get_by_test_id("receipt-code").inner_text().strip()
+    assert RECEIPT_CODE_RE.match(code), code
+    return code
+
+
+def no_sideways_scroll(page: Page, what: str) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 320, f"{what} scrolls sideways at 320 px: {width} px wide"
+
+
+def test_receipt_survives_reload_language_switch_and_back_until_noted(page: Page, form_path: str) -> None:
+    code = submit_minimal_report(page, form_path)
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert page.get_by_test_id("receipt-code").inner_text().strip() == code
+    check_accessibility(page, "the receipt in English")
+    page.get_by_role("link", name="Deutsch").click()
+    assert page.get_by_test_id("receipt-code").inner_text().strip() == code
+    page.go_back()  # back to the English receipt: still the code, fetched again (no-store)
+    assert page.get_by_test_id("receipt-code").inner_text().strip() == code
+    page.go_forward()
+    page.reload()
+    assert page.get_by_test_id("receipt-code").inner_text().strip() == code
+
+    page.get_by_role("button", name="Ich habe den Code notiert").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihr Postfach")
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hier wird kein Zugangscode angezeigt")
+    assert code not in page.content()
+    page.go_back()  # the English receipt further back: gone as well
+    expect(page.get_by_role("heading", level=1)).to_have_text("No access code is shown here")
+    assert code not in page.content()
+
+
+def test_receipt_copy_button_is_an_enhancement_and_says_it_copied(page: Page, nojs_page: Page, form_path: str) -> None:
+    code = submit_minimal_report(page, form_path)
+    facts = page.locator("dl.receipt-facts")
+    expect(facts).to_contain_text("/postfach")
+    expect(facts).to_contain_text("Clearingstelle Musterstadt")
+    copy = page.get_by_role("button", name="Code kopieren")
+    expect(copy).to_be_visible()
+    copy.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text(re.compile("^Der Code wurde kopiert"))
+    check_accessibility(page, "the receipt after copying")
+    # Printed: the code, the mailbox address, the office and the date; no buttons.
+    page.emulate_media(media="print")
+    expect(page.get_by_test_id("receipt-code")).to_have_text(code)
+    expect(facts).to_be_visible()
+    expect(copy).to_be_hidden()
+    expect(page.get_by_role("button", name="Ich habe den Code notiert")).to_be_hidden()
+    page.emulate_media(media="screen")
+
+    submit_minimal_report(nojs_page, form_path)
+    expect(nojs_page.get_by_role("button", name="Code kopieren")).to_be_hidden()
+    expect(nojs_page.get_by_role("button", name="Seite drucken")).to_be_hidden()
+    expect(nojs_page.get_by_text("Zum Drucken wählen Sie")).to_be_visible()
+
+
+def test_no_keyboard_print_advice_on_a_phone(browser: Browser, live_server: str, form_path: str) -> None:
+    context = new_context(browser, live_server, viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    try:
+        phone = context.new_page()
+        submit_minimal_report(phone, form_path)
+        expect(phone.get_by_text("Zum Drucken wählen Sie")).to_be_visible()
+        expect(phone.get_by_text("Strg+P")).to_be_hidden()
+    finally:
+        context.close()
+    desktop = new_context(browser, live_server)
+    try:
+        page = desktop.new_page()
+        submit_minimal_report(page, form_path)
+        expect(page.get_by_text("Strg+P")).to_be_visible()
+    finally:
+        desktop.close()
+
+
+def test_failed_submit_focuses_the_summary_without_javascript(nojs_page: Page, form_path: str) -> None:
+    page = nojs_page
+    page.goto(form_path)
+    page.get_by_label("Ungefährer Monat (JJJJ-MM)").fill("2025-130")
+    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
+    summary = page.get_by_role("alert").filter(has_text="Bitte prüfen Sie Ihre Angaben")
+    expect(summary).to_be_focused()
+    links = summary.get_by_role("link")
+    hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
+    assert hrefs == [
+        "#reporter_role-0",
+        "#affected_role-0",
+        "#incident_types-0",
+        "#description",
+        "#incident_month",
+        "#channel-0",
+    ]
+    tops = [page.locator(href).evaluate("el => el.getBoundingClientRect().top + window.scrollY") for href in hrefs]
+    assert tops == sorted(tops), "the summary lists the errors in page order"
+    month = page.get_by_label("Ungefährer Monat (JJJJ-MM)")
+    expect(month).to_have_attribute("aria-invalid", "true")
+    assert page.locator(".field-error .error-message").filter(has_text="JJJJ-MM").count() == 1
+    # Keyboard: Tab from the focused summary reaches its first link, Enter moves to the field.
+    page.keyboard.press("Tab")
+    expect(links.first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("radio", name="Ich bin selbst betroffen")).to_be_focused()
+    # Every required question is marked in words, and the page explains the mark first.
+    expect(page.get_by_text("sind mit „(Pflichtangabe)“ gekennzeichnet")).to_be_visible()
+    assert page.locator("form .required-mark").count() == 6
+    expect(page.get_by_label("Beschreiben Sie, was passiert ist")).to_have_attribute("aria-required", "true")
+    # (axe-core cannot run where scripts are off; the same page is checked with them on above.)
+
+
+def test_emergency_numbers_can_be_called_from_the_page(page: Page, form_path: str) -> None:
+    page.goto(form_path)
+    danger = page.get_by_role("radiogroup", name=re.compile("^Sind Sie jetzt in akuter Gefahr"))
+    expect(danger.get_by_role("link", name="110")).to_have_attribute("href", "tel:110")
+    expect(danger.get_by_role("link", name="112")).to_have_attribute("href", "tel:112")
+    footer = page.get_by_role("contentinfo")
+    expect(footer.get_by_role("link", name="110")).to_have_attribute("href", "tel:110")
+    expect(footer.get_by_role("link", name="112")).to_have_attribute("href", "tel:112")
+
+
+def test_reporter_pages_reflow_at_320_px(browser: Browser, live_server: str, form_path: str) -> None:
+    context = new_context(browser, live_server, viewport={"width": 320, "height": 640})
+    try:
+        page = context.new_page()
+        page.goto("/")
+        no_sideways_scroll(page, "the start page")
+        page.goto(form_path)
+        no_sideways_scroll(page, "the form")
+        page.get_by_label("Beweise als Dateien (Bilder oder PDF)").set_input_files(
+            {
+                "name": "ein-sehr-langer-dateiname-ohne-leerzeichen-bildschirmfoto.txt",
+                "mimeType": "text/plain",
+                "buffer": b"x",
+            }
+        )
+        page.get_by_label("Beschreiben Sie, was passiert ist").fill(
+            "Donaudampfschifffahrtsgesellschaftskapitänsmütze " * 3
+        )
+        page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
+        expect(page.get_by_role("alert").first).to_be_visible()
+        no_sideways_scroll(page, "the form with errors")
+        code = submit_minimal_report(page, form_path)
+        no_sideways_scroll(page, "the receipt")
+        page.get_by_role("button", name="Ich habe den Code notiert").click()
+        no_sideways_scroll(page, "the mailbox login")
+        page.get_by_label("Ihr Zugangscode").fill(code)
+        page.get_by_role("button", name="Postfach öffnen").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Ihr Postfach")
+        no_sideways_scroll(page, "the mailbox")
+        check_accessibility(page, "the mailbox at 320 px")
+    finally:
+        context.close()
+
+
+def test_mailbox_shows_the_report_and_explains_a_malformed_code(page: Page, form_path: str) -> None:
+    code = submit_minimal_report(page, form_path)
+    page.get_by_role("button", name="Ich habe den Code notiert").click()
+    page.get_by_label("Ihr Zugangscode").fill("1234 5678")
+    page.get_by_role("button", name="Postfach öffnen").click()
+    expect(page.get_by_role("alert")).to_contain_text("Der Code hat 16 Ziffern")
+    expect(page.get_by_role("alert")).to_be_focused()
+    check_accessibility(page, "the mailbox login with a malformed code")
+    page.get_by_label("Ihr Zugangscode").fill(code)
+    page.get_by_role("button", name="Postfach öffnen").click()
+    report = page.get_by_role("region", name="Ihre Meldung")
+    expect(report).to_contain_text("Ein Drohbrief im Briefkasten.")
+    expect(report).to_contain_text("Bürgermeisterin oder Bürgermeister")
+    expect(report).to_contain_text("Per Brief")
+    check_accessibility(page, "the mailbox with the report")

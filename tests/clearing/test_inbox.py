@@ -133,15 +133,18 @@ def test_filters(app: Flask, cases: Cases, officer_a: Person, colleague: Person)
 def test_sorting(app: Flask, cases: Cases, officer_a: Person) -> None:
     c = cases
     client = logged_in_client(app, officer_a)
-    newest = [c.fresh, c.acute, c.late_ack, c.late_feedback, c.closed]
+    # The open acute case is pinned on top whatever the sort; the rest follow the sort.
+    newest = [c.acute, c.fresh, c.late_ack, c.late_feedback, c.closed]
     assert _listed(client) == [s.reference for s in newest]
     assert _listed(client, "sort=newest") == [s.reference for s in newest]
-    assert _listed(client, "sort=oldest") == [s.reference for s in reversed(newest)]
+    assert _listed(client, "sort=oldest") == [
+        s.reference for s in (c.acute, c.closed, c.late_feedback, c.late_ack, c.fresh)
+    ]
     assert _listed(client, "sort=urgency") == [
         s.reference for s in (c.acute, c.late_ack, c.fresh, c.late_feedback, c.closed)
     ]
     assert _listed(client, "sort=status") == [
-        s.reference for s in (c.late_feedback, c.closed, c.late_ack, c.fresh, c.acute)
+        s.reference for s in (c.acute, c.late_feedback, c.closed, c.late_ack, c.fresh)
     ]
 
 
@@ -293,3 +296,87 @@ def test_only_the_page_shown_is_decrypted(
     opened.clear()
     client.get("/clearing/?status=closed")
     assert opened == []
+
+
+def test_columns_for_the_next_deadline_and_the_assignee(app: Flask, cases: Cases, officer_a: Person) -> None:
+    rows = _rows(logged_in_client(app, officer_a).get("/clearing/").get_data(as_text=True))
+    # Unanswered for 10 days: the acknowledgement is the next deadline, overdue in words, not by colour alone.
+    late_ack = rows[cases.late_ack.reference][1]
+    assert "überfällig" in late_ack
+    assert "Eingangsbestätigung" in late_ack
+    assert "seit 3 Tagen" in late_ack
+    assert "Anna Fachkraft" in late_ack
+    # Answered long ago, but the three months for feedback have passed.
+    late_feedback = rows[cases.late_feedback.reference][1]
+    assert "Rückmeldung an die meldende Person" in late_feedback
+    assert "überfällig" in late_feedback
+    assert "niemand" in late_feedback
+    fresh = rows[cases.fresh.reference][1]
+    assert "Eingangsbestätigung" in fresh
+    assert "noch 7 Tage" in fresh
+    # A closed case has no deadline left; its assignee is still named.
+    closed = rows[cases.closed.reference][1]
+    assert "Karla Kollegin" in closed
+    assert "Eingangsbestätigung" not in closed
+
+
+def test_my_cases_view(app: Flask, cases: Cases, officer_a: Person) -> None:
+    client = logged_in_client(app, officer_a)
+    page = client.get("/clearing/?status=in_review").get_data(as_text=True)
+    mine = re.search(r'<a href="([^"]+)"( aria-current="page")?>Meine Fälle</a>', page)
+    assert mine is not None
+    assert not mine.group(2)
+    assert re.search(r'<a href="/clearing/\?status=in_review" aria-current="page">Alle Fälle</a>', page)
+    target = mine.group(1).replace("&amp;", "&")
+    assert parse_qs(urlsplit(target).query) == {"assigned": ["me"], "status": ["in_review"]}  # the filters stay
+    shown = client.get(target).get_data(as_text=True)
+    assert references_in(shown) == [cases.late_ack.reference]
+    assert 'aria-current="page">Meine Fälle</a>' in shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("K-AB12CD34", "K-AB12CD34"),
+        (" k-ab12 cd34 ", "K-AB12CD34"),
+        ("KAB12CD34", "K-AB12CD34"),
+        ("ab12cd34", "K-AB12CD34"),
+        ("ab12", "AB12"),
+        ("k-AB", "AB"),
+        ("%_", ""),
+    ],
+)
+def test_references_are_normalised_as_they_are_written(typed: str, expected: str) -> None:
+    assert inbox.normalise_reference(typed) == expected
+
+
+def test_search_by_reference(app: Flask, cases: Cases, officer_a: Person) -> None:
+    client = logged_in_client(app, officer_a)
+
+    def _listed(client: FlaskClient, query: str = "") -> list[str]:
+        # The table's rows only: the search field shows what was typed.
+        return list(_rows(client.get(f"/clearing/?{query}").get_data(as_text=True)))
+
+    wanted = cases.late_feedback.reference
+    assert _listed(client, f"reference={wanted}") == [wanted]
+    assert _listed(client, f"reference={wanted[2:].lower()}") == [wanted]
+    part = wanted[4:8]
+    assert wanted in _listed(client, f"reference={part}")
+    assert all(part in ref for ref in _listed(client, f"reference={part}"))
+    assert _listed(client, "reference=K-00000000") == []
+    # LIKE wildcards are letters like any other, not a way to list everything.
+    assert _listed(client, "reference=%25") == _listed(client)  # no letters: a clear message, no filter
+    refused = client.get("/clearing/?reference=%25%25")
+    assert refused.status_code == 200
+    assert "Bitte geben Sie eine Fallnummer (K- und acht Zeichen) oder einen Teil davon ein." in refused.get_data(
+        as_text=True
+    )
+    assert client.get("/clearing/?reference=" + "A" * 50).status_code == 200
+
+
+def test_a_closed_acute_case_is_not_pinned(app: Flask, session: Session, cases: Cases, officer_a: Person) -> None:
+    row = case_row(session, cases.acute.id)
+    row.status = "closed"
+    session.commit()
+    client = logged_in_client(app, officer_a)
+    assert _listed(client)[0] == cases.fresh.reference

@@ -150,6 +150,59 @@ def test_guards_refuse_with_a_reason(
     assert case.status == target
 
 
+@pytest.mark.parametrize(
+    ("source", "target", "steps", "refused"),
+    [
+        ("received", "assessed", ["received->in_review", "in_review->assessed"], None),
+        ("in_review", "assessed", ["in_review->assessed"], None),
+        ("assessed", "assessed", [], None),
+        ("referred", "assessed", [], None),  # a second assessment does not move a referred case back
+        ("awaiting_feedback", "referred", [], None),
+        ("in_review", "referred", ["in_review->assessed", "assessed->referred"], None),
+        ("closed", "assessed", [], "Der Fall ist abgeschlossen."),
+        ("withdrawn", "assessed", [], "zurückgezogen"),
+    ],
+)
+def test_advance_walks_the_states_between_each_one_audited(
+    session: Session, case: Case, source: str, target: str, steps: list[str], refused: str | None
+) -> None:
+    case.status = source
+    session.flush()
+    before, _timeline = _trail(session, case)
+    reason = workflow.advance(
+        session, case, target, actor_id=None, actor_role="officer", guards=Guards(has_assessment=True)
+    )
+    details, _timeline = _trail(session, case)
+    assert details == [*before, *steps]
+    if refused is None:
+        assert reason is None
+        assert case.status == (target if steps else source)
+    else:
+        assert reason is not None
+        assert refused in reason
+        assert case.status == source
+
+
+def test_advance_stops_at_a_guard_and_says_why(session: Session, case: Case) -> None:
+    reason = workflow.advance(
+        session, case, "assessed", actor_id=None, actor_role="officer", guards=Guards(has_assessment=False)
+    )
+    assert reason == "Bitte erfassen Sie zuerst die Bewertung."
+    assert case.status == "in_review"  # the steps it could take are taken, each audited
+
+
+def test_every_timeline_entry_has_staff_words() -> None:
+    from reporting.codes import EVENT_WORDS
+
+    for kind in EVENT_WORDS:
+        text = workflow.timeline_text(kind, None)
+        assert kind not in text, kind
+        assert not text.startswith(("Ihre", "Sie ")), kind
+    assert workflow.timeline_text("forwarded", "police") == "Weiterleitung gesendet an: Polizei"
+    assert workflow.timeline_text("consent_withdrawn", "police").endswith(": Weitergabe an die Polizei")
+    assert workflow.timeline_text("something_new", None) == "Sonstiger Schritt"
+
+
 # Through HTTP ------------------------------------------------------------------------------------------
 
 
@@ -180,12 +233,16 @@ def test_the_whole_workflow_over_http_with_the_reporters_timeline(
     assert case_row(session, submitted.id).status == "in_review"
 
     token = staff_csrf(client)
-    assert (
-        client.post(f"/clearing/fall/{submitted.id}/bewertung", data={**ASSESSMENT, "csrf_token": token}).status_code
-        == 303
+    saved = client.post(f"/clearing/fall/{submitted.id}/bewertung", data={**ASSESSMENT, "csrf_token": token})
+    assert saved.status_code == 303
+    assert saved.headers["Location"].endswith("#bewertung")  # back to the section saved
+    assert case_row(session, submitted.id).status == "assessed"  # saving the assessment moves the case on
+    assert "Die Bewertung wurde gespeichert. Status: Bewertet." in client.get(saved.headers["Location"]).get_data(
+        as_text=True
     )
-    assert _status(client, submitted.id, "assessed").status_code == 303
-    assert _status(client, submitted.id, "closed").status_code == 303
+    closed = _status(client, submitted.id, "closed")
+    assert closed.status_code == 303
+    assert closed.headers["Location"].endswith("#ablauf")
 
     refused = _status(client, submitted.id, "in_review")
     assert "Bitte geben Sie einen Grund für die Wiederaufnahme an." in refused.get_data(as_text=True)
@@ -213,6 +270,52 @@ def test_the_whole_workflow_over_http_with_the_reporters_timeline(
         "closed",
         "reopened",
     ]
+
+
+def test_the_case_page_has_a_section_navigation_and_a_staff_timeline(
+    app: Flask, session: Session, town_a: Town, officer_a: Person
+) -> None:
+    submitted = submit_case(session, config_of(app), town_a)
+    client = logged_in_client(app, officer_a)
+    page = client.get(f"/clearing/fall/{submitted.id}").get_data(as_text=True)
+    nav = page[page.index('<nav class="section-nav"') : page.index("</nav>", page.index('<nav class="section-nav"'))]
+    anchors = ["meldung", "bewertung", "weiterleitungen", "nachrichten", "ablauf", "notizen", "verlauf"]
+    for anchor in anchors:
+        assert f'href="#{anchor}"' in nav
+        assert f'id="{anchor}"' in page
+    # The sections come in the order the navigation lists them.
+    assert [page.index(f'<h2 id="{a}"') for a in anchors] == sorted(page.index(f'<h2 id="{a}"') for a in anchors)
+    assert "Meldung eingegangen" in page
+    assert "Ihre Meldung ist eingegangen" not in page
+    token = staff_csrf(client)
+    sent = client.post(f"/clearing/fall/{submitted.id}/nachricht", data={"body": "Guten Tag", "csrf_token": token})
+    assert sent.headers["Location"].endswith("#nachrichten")
+    note = client.post(f"/clearing/fall/{submitted.id}/notiz", data={"note": "intern", "csrf_token": token})
+    assert note.headers["Location"].endswith("#notizen")
+    assign = client.post(
+        f"/clearing/fall/{submitted.id}/zustaendig", data={"officer": officer_a.id, "csrf_token": token}
+    )
+    assert assign.headers["Location"].endswith("#ablauf")
+    page = client.get(f"/clearing/fall/{submitted.id}").get_data(as_text=True)
+    assert "Nachricht an die meldende Person gesendet" in page
+
+
+def test_an_assessment_on_a_closed_case_is_saved_and_the_flash_says_why_the_status_stays(
+    app: Flask, session: Session, town_a: Town, officer_a: Person
+) -> None:
+    submitted = submit_case(session, config_of(app), town_a)
+    case_row(session, submitted.id).status = "closed"
+    session.commit()
+    client = logged_in_client(app, officer_a)
+    saved = client.post(
+        f"/clearing/fall/{submitted.id}/bewertung", data={**ASSESSMENT, "csrf_token": staff_csrf(client)}
+    )
+    assert saved.status_code == 303
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Die Bewertung wurde gespeichert." in page
+    assert "Der Status bleibt „Abgeschlossen“: Der Fall ist abgeschlossen." in page
+    assert case_row(session, submitted.id).status == "closed"
+    assert session.get(Assessment, submitted.id) is not None
 
 
 def test_the_case_page_offers_only_the_allowed_steps(
@@ -367,7 +470,7 @@ def test_closing_with_an_open_referral_needs_a_reason(
         ).status_code
         == 303
     )
-    assert _status(client, submitted.id, "assessed").status_code == 303
+    assert case_row(session, submitted.id).status == "assessed"
     refer_case(session, town_a, officer_a, submitted.id, "opferberatung")
     assert case_row(session, submitted.id).status == "referred"  # sending moves the case on
 

@@ -313,9 +313,9 @@ def walk_through_everything(client: FlaskClient, session: Session, town: Town, c
     assert response.status_code == 303, response.get_data(as_text=True)
     code, _receipt = read_receipt(client, town)
 
-    # The canary typed into the code field: not found, and not kept.
+    # The canary typed into the code field: not a code, and not kept.
     wrong = login(client, canary)
-    assert "nicht gefunden" in wrong.get_data(as_text=True)
+    assert "Der Code hat 16 Ziffern" in wrong.get_data(as_text=True)
 
     page = open_mailbox(client, code)
     assert f"{canary}-beweis.jpg" in page

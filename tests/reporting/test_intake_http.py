@@ -256,7 +256,7 @@ def test_form_explains_who_reads_what_happens_anonymity_and_retention(client: Fl
     assert "3 Jahre" in page
     # The emergency numbers are in the HTML of the danger question itself, not added by a script.
     danger = page[
-        page.index('<fieldset class="danger">') : page.index("</fieldset>", page.index('<fieldset class="danger">'))
+        page.index('<fieldset class="danger"') : page.index("</fieldset>", page.index('<fieldset class="danger"'))
     ]
     assert "110" in danger
     assert "112" in danger

@@ -124,7 +124,9 @@ def test_a_reply_needs_text_and_acceptable_files(client: FlaskClient, session: S
     assert bad_file.status_code == 422
     text = bad_file.get_data(as_text=True)
     assert "Die Datei „notiz.png“ ist kein Bild" in text
-    assert "Probleme mit Dateien" in text
+    # In the one error summary, linked to the file input, and next to the input itself.
+    assert '<li><a href="#files">Weitere Dateien (Bilder oder PDF): Die Datei „notiz.png“ ist kein Bild' in text
+    assert 'id="files-error"' in text
     photo = files.encode(files.pattern(), "PNG")
     too_many = post_mailbox(client, "nachricht", {"body": "Viele"}, [(f"f{i}.png", photo) for i in range(6)])
     assert too_many.status_code == 422

@@ -1,0 +1,152 @@
+"""The referral packet in words: labels and choices from the report form's schema, dates in the reader's locale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from clearing.forms import AssessmentForm
+from clearing.routing_text import FIELD_LABELS
+from reporting.forms import ReportForm
+
+Text = Callable[[Any], str]
+
+# The packet's own keys that have no field of their own in a form.
+COMPLAINT_DEADLINE = _l("Strafantragsfrist (§ 77b StGB)")
+
+
+@dataclass(frozen=True)
+class PacketItem:
+    """One answer: its label (None when the section is the answer) and its words, or lines for a list."""
+
+    label: str | None
+    text: str
+    lines: tuple[str, ...] = ()
+    multiline: bool = False
+
+
+@dataclass(frozen=True)
+class PacketSection:
+    """One packet field as the agreement names it, with its answers."""
+
+    field: str
+    title: str
+    items: list[PacketItem]
+
+
+def _label(form: type[FlaskForm], name: str) -> str:
+    # The unbound field keeps the label it was declared with: the form's schema is the one source.
+    return str(getattr(form, name).args[0])
+
+
+def _chosen(form: type[FlaskForm], name: str) -> Text:
+    labels = {choice.value: choice.label for choice in getattr(form, name).kwargs["choices"]}
+
+    def words(value: Any) -> str:
+        values = value if isinstance(value, list | tuple) else [value]
+        return ", ".join(str(labels.get(str(v), v)) for v in values if v not in (None, "")) or "–"
+
+    return words
+
+
+def _plain(value: Any) -> str:
+    return str(value) if value not in (None, "") else "–"
+
+
+def _yes_no(value: Any) -> str:
+    return _("Ja") if value else _("Nein")
+
+
+def _day(value: Any) -> str:
+    try:
+        return str(format_date(date.fromisoformat(str(value))))
+    except ValueError:
+        return _plain(value)
+
+
+def _month(value: Any) -> str:
+    try:
+        year, month = str(value).split("-")
+        return str(format_date(date(int(year), int(month), 1), "MMMM yyyy"))
+    except ValueError:
+        return _plain(value)
+
+
+# Per group of the packet: its key, the form and field that define the label, and how to word a value.
+_REPORT = ReportForm
+_GROUPS: dict[str, list[tuple[str, type[FlaskForm] | None, str, Text]]] = {
+    "incident": [
+        ("incident_types", _REPORT, "incident_types", _chosen(_REPORT, "incident_types")),
+        ("motives", _REPORT, "motives", _chosen(_REPORT, "motives")),
+        ("incident_date", _REPORT, "incident_date", _day),
+        ("incident_month", _REPORT, "incident_month", _month),
+        ("incident_time", _REPORT, "incident_time", _plain),
+        ("ongoing", _REPORT, "ongoing", _yes_no),
+        ("channel", _REPORT, "channel", _chosen(_REPORT, "channel")),
+        ("platform", _REPORT, "platform", _plain),
+    ],
+    "already_done": [
+        ("police", _REPORT, "done_police", _yes_no),
+        ("supervisor", _REPORT, "done_supervisor", _yes_no),
+        ("counselling", _REPORT, "done_counselling", _yes_no),
+    ],
+    "perpetrator": [
+        ("context", _REPORT, "perpetrator", _chosen(_REPORT, "perpetrator")),
+        ("description", _REPORT, "perpetrator_description", _plain),
+    ],
+    "contact": [
+        ("contact", _REPORT, "contact", _chosen(_REPORT, "contact")),
+        ("contact_email", _REPORT, "contact_email", _plain),
+        ("contact_phone", _REPORT, "contact_phone", _plain),
+    ],
+    "assessment": [
+        ("urgency", AssessmentForm, "urgency", _chosen(AssessmentForm, "urgency")),
+        ("escalation_level", AssessmentForm, "escalation_level", _chosen(AssessmentForm, "escalation_level")),
+        ("offences", AssessmentForm, "offences", _chosen(AssessmentForm, "offences")),
+        ("complaint_deadline", None, "", _day),
+    ],
+}
+_SINGLE: dict[str, Text] = {
+    "description": _plain,
+    "place": _plain,
+    "affected_role": _chosen(_REPORT, "affected_role"),
+}
+_MULTILINE = {"description"}
+
+
+def _group(field: str, value: dict[str, Any]) -> list[PacketItem]:
+    items = []
+    for key, form, name, words in _GROUPS[field]:
+        if key not in value:
+            continue
+        if field == "incident" and key == "incident_month" and value.get("incident_date"):
+            continue  # the month is derived from the date: say it once
+        label = _label(form, name) if form is not None else str(COMPLAINT_DEADLINE)
+        multiline = key == "description"
+        items.append(PacketItem(label, words(value[key]) if value[key] is not None else "–", multiline=multiline))
+    return items
+
+
+def packet_sections(packet: dict[str, Any]) -> list[PacketSection]:
+    """What the packet holds, in the order the agreement's field list reads, in words."""
+    sections = []
+    for field, value in packet.items():
+        title = str(FIELD_LABELS.get(field, field))
+        if field in _GROUPS and isinstance(value, dict):
+            items = _group(field, value)
+        elif field == "urls":
+            urls = tuple(str(u) for u in value or ())
+            items = [PacketItem(None, "" if urls else "–", lines=urls)]
+        elif field in _SINGLE:
+            items = [PacketItem(None, _SINGLE[field](value), multiline=field in _MULTILINE)]
+        else:
+            items = [PacketItem(None, _plain(value))]
+        sections.append(PacketSection(field, title, items))
+    return sections
