@@ -36,10 +36,11 @@ prod-deps:
 prod: install prod-deps
 	$(BIN)/python -m deploy.prod_local --port $(PROD_PORT)
 
+# Quiet: the demo's logins, then "Komm.A läuft auf http://HOST:PORT" as the last line.
 run: install
-	$(BIN)/komma db upgrade
-	$(BIN)/komma demo
-	$(BIN)/komma run --host $(HOST) --port $(PORT)
+	@$(BIN)/komma db upgrade
+	@$(BIN)/komma demo
+	@$(BIN)/komma run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

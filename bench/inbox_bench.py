@@ -510,13 +510,17 @@ def page_specs(today: date, rare_officer: str) -> list[PageSpec]:
     urgency_rank = (
         "CASE c.urgency " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in URGENCY_ORDER.items()) + " ELSE 9 END"
     )
+    # The inbox pins open acute cases on top of every sort.
+    pinned = (
+        f"CASE WHEN c.urgency = 'acute' AND c.status IN ({', '.join(repr(s) for s in OPEN_STATES)}) THEN 0 ELSE 1 END"
+    )
     return [
-        PageSpec("first page", InboxFilter(), "", "c.received_at DESC, c.id"),
+        PageSpec("first page", InboxFilter(), "", f"{pinned}, c.received_at DESC, c.id"),
         PageSpec(
             "filtered page",
             InboxFilter(status="in_review", urgency="high", incident_type="threat", sort="urgency"),
             " AND c.status = 'in_review' AND c.urgency = 'high' AND " + codes.format("incident_type"),
-            f"{urgency_rank}, c.received_at DESC, c.id",
+            f"{pinned}, {urgency_rank}, c.received_at DESC, c.id",
             {"incident_type_kind": "incident_type", "incident_type": "threat"},
         ),
         PageSpec(
@@ -533,7 +537,7 @@ def page_specs(today: date, rare_officer: str) -> list[PageSpec]:
             + " AND "
             + codes.format("motive")
             + " AND c.received_at >= :received_from",
-            f"{urgency_rank}, c.received_at DESC, c.id",
+            f"{pinned}, {urgency_rank}, c.received_at DESC, c.id",
             {
                 "incident_type_kind": "incident_type",
                 "incident_type": "threat",
@@ -547,14 +551,14 @@ def page_specs(today: date, rare_officer: str) -> list[PageSpec]:
             "overdue, unassigned",
             InboxFilter(overdue=True, assigned="none"),
             " AND c.assigned_to IS NULL AND {overdue}",
-            "c.received_at DESC, c.id",
+            f"{pinned}, c.received_at DESC, c.id",
             role="extra",
         ),
         PageSpec(
             "one row (assigned to the rare officer)",
             InboxFilter(assigned=rare_officer),
             " AND c.assigned_to = :rare",
-            "c.received_at DESC, c.id",
+            f"{pinned}, c.received_at DESC, c.id",
             {"rare": rare_officer},
             role="count",
         ),

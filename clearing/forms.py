@@ -84,7 +84,9 @@ class InboxFilterForm(FlaskForm):
     def validate_reference(self, field: CleanStringField) -> None:
         """A search needs letters or digits of a case reference."""
         if field.data and not normalise_reference(field.data):
-            raise ValidationError(_l("Bitte geben Sie eine Fallnummer (K- und acht Zeichen) oder einen Teil davon ein."))
+            raise ValidationError(
+                _l("Bitte geben Sie eine Fallnummer (K- und acht Zeichen) oder einen Teil davon ein.")
+            )
 
 
 class MessageForm(FlaskForm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -118,23 +118,34 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
     overdue = _overdue_condition(date.today())
     if filters.overdue:
         query = query.where(overdue)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    # Open acute cases stay on top whatever the sort.
+    matches = query.order_by(None).subquery()
+    total, pinned_total = session.execute(
+        select(
+            func.count(), func.count().filter(and_(matches.c.urgency == "acute", matches.c.status.in_(OPEN_STATES)))
+        ).select_from(matches)
+    ).one()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     urgency_rank = case(URGENCY_ORDER, value=Case.urgency, else_=9)
-    # Open acute cases stay on top whatever the sort: the index holds urgency and status, so this
-    # costs no read of the rows.
-    pinned = case((and_(Case.urgency == "acute", Case.status.in_(OPEN_STATES)), 0), else_=1)
     order = {
-        "newest": (pinned, Case.received_at.desc(), Case.id),
-        "oldest": (pinned, Case.received_at.asc(), Case.id),
-        "urgency": (pinned, urgency_rank, Case.received_at.desc(), Case.id),
-        "status": (pinned, Case.status, Case.received_at.desc(), Case.id),
+        "newest": (Case.received_at.desc(), Case.id),
+        "oldest": (Case.received_at.asc(), Case.id),
+        "urgency": (urgency_rank, Case.received_at.desc(), Case.id),
+        "status": (Case.status, Case.received_at.desc(), Case.id),
     }[filters.sort if filters.sort in SORTS else "newest"]
     # The page's ids first, then only those rows: sorting the ids of every match reads the index
     # alone, while sorting whole rows would fetch each match's ciphertext from the table. The
-    # filters apply to the ids; the rows need only the scope again.
-    page_ids = query.with_only_columns(Case.id).order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    # filters apply to the ids; the rows need only the scope again. The pinned cases and the rest
+    # are two such id lists, each in the index's order (one ORDER BY over a "pinned first"
+    # expression would sort every match): the page is the pinned cases from its offset on, then
+    # the rest, and the rows statement keeps the first PAGE_SIZE of the two.
+    offset = (page - 1) * PAGE_SIZE
+    acute_open = and_(Case.urgency == "acute", Case.status.in_(OPEN_STATES))
+    ids = query.with_only_columns(Case.id)
+    pinned_ids = ids.where(acute_open).order_by(*order).limit(PAGE_SIZE).offset(offset)
+    rest_ids = ids.where(not_(acute_open)).order_by(*order).limit(PAGE_SIZE).offset(max(0, offset - pinned_total))
+    pinned_first = case((acute_open, 0), else_=1)
     # The page's rows carry what the columns show: the assignee's name, the complaint deadline and
     # the earliest partner answer due, all in this one statement (no query per row).
     partner_due = (
@@ -153,8 +164,9 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
         )
         .outerjoin(Account, Account.id == Case.assigned_to)
         .outerjoin(Assessment, Assessment.case_id == Case.id)
-        .where(Case.id.in_(page_ids))
-        .order_by(*order)
+        .where(or_(Case.id.in_(pinned_ids), Case.id.in_(rest_ids)))
+        .order_by(pinned_first, *order)
+        .limit(PAGE_SIZE)
     ).all()
     cases = [row[0] for row in rows]
     codes: dict[str, dict[str, list[str]]] = {c.id: {"incident_type": [], "motive": []} for c in cases}

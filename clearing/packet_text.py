@@ -134,10 +134,11 @@ def _group(field: str, value: dict[str, Any]) -> list[PacketItem]:
     return items
 
 
-def packet_sections(packet: dict[str, Any]) -> list[PacketSection]:
-    """What the packet holds, in the order the agreement's field list reads, in words."""
+def packet_sections(packet: dict[str, Any], fields: tuple[str, ...] | None = None) -> list[PacketSection]:
+    """What the packet holds, in words; in the order of the agreement's `fields` when given (files aside)."""
     sections = []
-    for field, value in packet.items():
+    for field in [f for f in fields if f != "files"] if fields is not None else list(packet):
+        value = packet.get(field)
         title = str(FIELD_LABELS.get(field, field))
         if field in _GROUPS and isinstance(value, dict):
             items = _group(field, value)

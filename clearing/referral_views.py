@@ -45,7 +45,7 @@ def refer(case_id: str, partner_key: str) -> str | Response:
         "clearing/refer.html",
         case=case,
         p=shown,
-        sections=packet_sections(shown.packet),
+        sections=packet_sections(shown.packet, shown.recommendation.fields),
         form=form,
         describe=describe,
     )

@@ -307,8 +307,10 @@ def _send(session: Session, actor: Staff, case: Case, referral: Referral, partne
         target_id=referral.id,
         detail=partner.kind,
     )
-    if case.status == "assessed":
-        workflow.transition(
+    # A case under review follows the referral, through "assessed" if it was reopened and referred
+    # on its earlier assessment (guards hold: the referral needed that assessment).
+    if case.status in ("in_review", "assessed"):
+        workflow.advance(
             session,
             case,
             "referred",

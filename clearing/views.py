@@ -65,6 +65,11 @@ def inbox() -> str:
         .all()
     )
     args = {k: v for k, v in request.args.items() if k not in ("page", "lang")}
+    # The filters stay folded away unless one is set ("Meine Fälle" and the search have their own controls).
+    filtering = bool(form.errors) or any(
+        value and (key not in ("assigned", "reference") or (key == "assigned" and value != "me"))
+        for key, value in args.items()
+    )
     # "Meine Fälle" is the assignee filter set to the officer: the tabs are links, the rest stays.
     others = {k: v for k, v in args.items() if k != "assigned"}
     views = [
@@ -81,6 +86,7 @@ def inbox() -> str:
         reminder_labels=REMINDER_LABELS,
         args=args,
         views=views,
+        filtering=filtering,
         deadline_labels=DEADLINE_LABELS,
         codes=codes,
         clearing_codes=clearing_codes,

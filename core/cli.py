@@ -27,12 +27,13 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
+@click.option("--verbose", is_flag=True, help="log each migration step")
 @with_appcontext
-def db_upgrade() -> None:
+def db_upgrade(verbose: bool) -> None:
     """Apply all migrations."""
     from core.migrate import upgrade_database
 
-    upgrade_database(state(current_app).config.database_url)
+    upgrade_database(state(current_app).config.database_url, verbose=verbose)
     click.echo("database is up to date")
 
 
@@ -165,6 +166,8 @@ DEMO_EXTENSIONS: list[Callable[[Session, Config, Municipality], list[str]]] = []
 DEMO_ACCOUNTS = (
     ("demo-fachkraft", "officer", "Demo-Fachkraft", "demo-passwort-fachkraft"),
     ("demo-koordination", "coordinator", "Demo-Koordination", "demo-passwort-koordination"),
+    # A second officer: referrals under the four-eyes rule need one to approve them.
+    ("demo-zweitpruefung", "officer", "Demo-Zweitprüfung", "demo-passwort-zweitpruefung"),
 )
 # The network operator belongs to no municipality: it creates them and sees the network statistics.
 DEMO_NETWORK_ACCOUNT = ("demo-netzwerk", "network_operator", "Demo-Netzwerk", "demo-passwort-netzwerk")
@@ -231,7 +234,9 @@ def _demo_network_operator(session: Session, config: Config) -> str:
             password=password,
             totp_confirmed=True,
         ).account
-    return f"  {login} / {password} / TOTP secret {totp_secret(config, account)}  (network operator: /verwaltung/netzwerk)"
+    return (
+        f"  {login} / {password} / TOTP secret {totp_secret(config, account)}  (network operator: /verwaltung/netzwerk)"
+    )
 
 
 def _refresh_statistics(session: Session) -> None:
@@ -249,7 +254,7 @@ def run(host: str, port: int) -> None:
     """Run the development server (its log names no client)."""
     from core.devserver import serve
 
-    serve(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
+    serve(current_app._get_current_object(), host, port, announce=click.echo)  # type: ignore[attr-defined]
 
 
 def register(app_cli: click.Group) -> None:

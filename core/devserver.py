@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import suppress
 
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, run_simple
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 log = logging.getLogger("komma.request")
 
@@ -27,5 +29,13 @@ class AnonymousRequestHandler(WSGIRequestHandler):
         log.info(format, *args)
 
 
-def serve(app: Flask, host: str, port: int) -> None:
-    run_simple(host, port, app, threaded=True, request_handler=AnonymousRequestHandler, use_reloader=False)
+def serve(app: Flask, host: str, port: int, *, announce: Callable[[str], None] = print) -> None:
+    """Serve until Ctrl-C; once the port is open, announce the address as the last line before any request."""
+    server = make_server(host, port, app, threaded=True, request_handler=AnonymousRequestHandler)
+    shown_host = f"[{host}]" if ":" in host else host
+    announce(f"Komm.A läuft auf http://{shown_host}:{server.server_port}")
+    try:
+        with suppress(KeyboardInterrupt):  # Ctrl-C is how the development server ends
+            server.serve_forever()
+    finally:
+        server.server_close()

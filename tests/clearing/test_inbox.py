@@ -380,3 +380,39 @@ def test_a_closed_acute_case_is_not_pinned(app: Flask, session: Session, cases: 
     session.commit()
     client = logged_in_client(app, officer_a)
     assert _listed(client)[0] == cases.fresh.reference
+
+
+def test_the_filters_are_folded_away_unless_one_is_set(app: Flask, cases: Cases, officer_a: Person) -> None:
+    client = logged_in_client(app, officer_a)
+    for query, unfolded in {
+        "": False,
+        "assigned=me": False,
+        "reference=AB12": False,
+        "page=2": False,
+        "status=received": True,
+        "assigned=none": True,
+        "overdue=y": True,
+        "sort=oldest": True,
+        "received_from=kein-datum": True,  # an error shows where it can be seen
+    }.items():
+        page = client.get(f"/clearing/?{query}").get_data(as_text=True)
+        assert ('<details class="filters" open>' in page) == unfolded, query
+        assert ('<details class="filters">' in page) != unfolded, query
+
+
+def test_acute_cases_are_pinned_across_pages(app: Flask, session: Session, town_a: Town, officer_a: Person) -> None:
+    made = _many(app, session, town_a, PAGE_SIZE + 5)
+    acute = [made[-1], made[-4], made[10]]  # the oldest ones too
+    for submitted in acute:
+        case_row(session, submitted.id).urgency = "acute"
+        session.commit()  # case_row expires what the session holds
+    client = logged_in_client(app, officer_a)
+    for sort in ("newest", "oldest", "status"):
+        first = _listed(client, f"sort={sort}")
+        second = _listed(client, f"sort={sort}&page=2")
+        assert len(first) == PAGE_SIZE
+        assert sorted(first + second) == sorted(s.reference for s in made), sort  # each once
+        assert set(first[:3]) == {s.reference for s in acute}, sort
+    newest = _listed(client) + _listed(client, "page=2")
+    assert newest[:3] == [made[10].reference, made[-4].reference, made[-1].reference]
+    assert newest[3:] == [s.reference for s in made if s not in acute]

@@ -19,6 +19,7 @@ import crypto
 from clearing.audit import AuditEvent
 from clearing.partner_models import PartnerKeyGrant, Referral, ReferralFile
 from clearing.partners import save_agreement
+from clearing.referrals import referral_reference
 from clearing.routing_text import FIELD_LABELS
 from core.config import Config
 from reporting.models import Attachment
@@ -337,7 +338,7 @@ def test_acute_override_waits_for_a_second_officer_and_is_audited(
         case_row(session, reported.case_id).reference,
         reported.case_id,
         referral.id,
-        referral.id[:8].upper(),
+        referral_reference(referral.id),
     ):
         assert absent not in text, absent
     assert "Weitergeleitet an: die Polizei" in mailbox_client(app, reported.receipt_code).get(
@@ -441,7 +442,7 @@ def test_withdrawn_consent_cancels_unopened_and_withdraws_opened_referrals(
     # The cancelled one is gone from the counselling centre's portal.
     counselling = logged_in_client(app, alliance.partners["opferberatung"])
     assert counselling.get(f"/partner/weiterleitung/{cancelled.id}").status_code == 404
-    assert cancelled.id[:8].upper() not in counselling.get("/partner/").get_data(as_text=True)
+    assert referral_reference(cancelled.id) not in counselling.get("/partner/").get_data(as_text=True)
     # The office sees the states.
     office_page = officer.get(f"/clearing/fall/{reported.case_id}").get_data(as_text=True)
     assert "storniert (Einwilligung zurückgezogen, Daten gelöscht)" in office_page

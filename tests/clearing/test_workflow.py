@@ -480,3 +480,23 @@ def test_closing_with_an_open_referral_needs_a_reason(
     assert case_row(session, submitted.id).status == "referred"
     assert _status(client, submitted.id, "closed", "Die Beratungsstelle hat übernommen.").status_code == 303
     assert case_row(session, submitted.id).status == "closed"
+
+
+def test_referring_a_reopened_case_moves_it_on_through_assessed(
+    app: Flask, session: Session, town_a: Town, officer_a: Person
+) -> None:
+    submitted = submit_case(session, config_of(app), town_a)
+    add_example_alliance(session, town_a)
+    client = logged_in_client(app, officer_a)
+    token = staff_csrf(client)
+    assert (
+        client.post(f"/clearing/fall/{submitted.id}/bewertung", data={**ASSESSMENT, "csrf_token": token}).status_code
+        == 303
+    )
+    assert _status(client, submitted.id, "closed").status_code == 303
+    assert _status(client, submitted.id, "in_review", "Neue Hinweise").status_code == 303
+    refer_case(session, town_a, officer_a, submitted.id, "opferberatung")
+    session.expire_all()
+    assert case_row(session, submitted.id).status == "referred"
+    details, _timeline = _trail(session, case_row(session, submitted.id))
+    assert details[-2:] == ["in_review->assessed", "assessed->referred"]

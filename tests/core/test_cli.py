@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import select
 
+from clearing.models import StatisticsRefresh
+from core.accounts import Account, account_by_login, totp_secret
+from core.cli import DEMO_NETWORK_ACCOUNT, DEMO_SLUG
+from core.config import PROJECT_ROOT
 from core.models import Municipality
 from core.tenancy import OfficeKeyGrant, parse_recovery_key
 from crypto import open_sealed, public_key_of
@@ -48,3 +59,85 @@ def test_demo_is_idempotent_and_appears_on_the_start_page(app: Flask) -> None:
     assert "exists" in runner.invoke(args=["demo"]).output
     page = app.test_client().get("/").get_data(as_text=True)
     assert "Musterstadt" in page
+
+
+def test_demo_prints_a_network_operator_and_counts_the_statistics(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    login, role, _name, password = DEMO_NETWORK_ACCOUNT
+    line = re.search(rf"^  {login} / {password} / TOTP secret ([A-Z2-7]+)", first.output, re.M)
+    assert line, first.output
+    session = app.extensions["komma"].session_factory()
+    account = account_by_login(session, login)
+    assert account is not None
+    assert account.role == role
+    assert account.municipality_id is None
+    assert totp_secret(app.extensions["komma"].config, account) == line.group(1)
+    municipality = session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG))
+    assert municipality is not None
+    assert municipality.statistics_opt_in
+    assert session.get(StatisticsRefresh, municipality.id) is not None
+    session.close()
+    # Again: nothing new, the same login printed, the statistics counted once more.
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert "exists" in again.output
+    assert line.group(0) in again.output
+    session = app.extensions["komma"].session_factory()
+    assert len(session.scalars(select(Account).where(Account.role == role)).all()) == 1
+    session.close()
+
+
+def komma(tmp_path: Path, *args: str, port: int | None = None) -> subprocess.Popen[str]:
+    """`komma ARGS` as a newcomer runs it, on an SQLite file of its own."""
+    env = {**os.environ, "KOMMA_INSTANCE_PATH": str(tmp_path / "instance"), "KOMMA_ARGON2": "test"}
+    env.pop("KOMMA_DATABASE_URL", None)
+    env.pop("KOMMA_REDIS_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from core.cli import main; main()", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_make_run_migrates_quietly_and_ends_with_the_address(tmp_path: Path) -> None:
+    upgrade = komma(tmp_path, "db", "upgrade")
+    out, err = upgrade.communicate(timeout=120)
+    assert upgrade.returncode == 0, err
+    # No Alembic chatter: the one line of the command, nothing on stderr.
+    assert (out, err) == ("database is up to date\n", "")
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = komma(tmp_path, "run", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline() == f"Komm.A läuft auf http://127.0.0.1:{port}\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+            assert response.status == 200
+    finally:
+        server.terminate()
+        _out, err = server.communicate(timeout=30)
+    # Only the request log follows, naming no client.
+    assert "127.0.0.1" not in err
+    assert "Running on" not in err
+
+
+def test_readme_links_nothing_outside_the_repository_and_names_port_and_host() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert "make run PORT=8000 HOST=0.0.0.0" in readme
+    # No link at all to a web address (autolinks, Markdown links, reference definitions), and any
+    # address written out is this machine's.
+    assert not re.search(r"<https?://|\]\(\s*https?://|^\s*\[[^\]]+\]:\s*https?://", readme, re.M | re.I)
+    hosts = set(re.findall(r"https?://([^/:\s`)>]+)", readme, re.I))
+    assert hosts <= {"127.0.0.1", "localhost", "H", "HOST"}, hosts
+    # Markdown links lead to files of the repository.
+    for target in re.findall(r"\]\(([^)\s]+)\)", readme):
+        path = (PROJECT_ROOT / target.split("#", 1)[0]).resolve()
+        assert PROJECT_ROOT.resolve() in path.parents, target
+        assert path.exists(), target

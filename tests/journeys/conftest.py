@@ -26,9 +26,7 @@ from tests.journeys.site import JOURNEY_TIMEOUT_MS, Journey, Site, running_site
 HERE = Path(__file__).resolve().parent
 CALL_FAILED = pytest.StashKey[bool]()
 DURATIONS = pytest.StashKey[list[tuple[str, str, str, float]]]()
-# Generous: a login derives Argon2id keys, and the machine may be busy with other tests.
-TIMEOUT_MS = JOURNEY_TIMEOUT_MS
-EXPECT_DEFAULT_MS = 5_000
+EXPECT_DEFAULT_MS = 5_000  # Playwright's own, restored after each journey
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -91,7 +89,7 @@ def journey(browser: Browser, site: Site, request: pytest.FixtureRequest) -> Ite
     """Pages for one journey; fails it if any page reached was not checked with axe-core."""
     started = time.monotonic()
     opened = Journey(browser, site.base_url)
-    expect.set_options(timeout=TIMEOUT_MS)
+    expect.set_options(timeout=JOURNEY_TIMEOUT_MS)
     try:
         yield opened
     finally:

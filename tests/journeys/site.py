@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ class Site:
     redis: Redis | None = None
     worker: KommaProcess | None = None
     demo_output: str = ""
-    _seen_mails: int = field(default=0)
 
     @property
     def recovery_key(self) -> str:
@@ -80,7 +79,7 @@ class Site:
 
     @property
     def mode(self) -> str:
-        """Which of the two modes runs: "postgresql+worker" style names for the durations report."""
+        """Which mode runs, for the durations report: "postgresql+worker" or "sqlite+inline jobs"."""
         database = state(self.app).engine.dialect.name
         return f"{database}+{'worker' if self.worker else 'inline jobs'}"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from core.cli import DEMO_SLUG
 from tests.journeys import steps
@@ -40,8 +40,12 @@ def test_coordinator_sees_team_agreements_jobs_and_statistics(journey: Journey, 
     # The team: the demo's officer and the coordinator themself.
     open_area(page, "Team", "Team der Clearingstelle")
     accounts = page.get_by_role("table", name="Konten Ihrer Kommune")
-    expect(accounts.get_by_role("row").filter(has_text=steps.OFFICER)).to_contain_text("Demo-Fachkraft")
-    expect(accounts.get_by_role("row").filter(has_text=steps.COORDINATOR)).to_contain_text("aktiv (Ihr Konto)")
+
+    def account_row(login: str) -> Locator:
+        return accounts.get_by_role("row").filter(has=page.get_by_role("cell", name=login, exact=True))
+
+    expect(account_row(steps.OFFICER)).to_contain_text("Demo-Fachkraft")
+    expect(account_row(steps.COORDINATOR)).to_contain_text("aktiv (Ihr Konto)")
 
     # The alliance agreement the demo installed is the active version.
     open_area(page, "Vereinbarungen", "Bündnisvereinbarungen")
