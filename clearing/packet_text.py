@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from flask_babel import format_date
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from clearing.forms import AssessmentForm
 from clearing.routing_text import FIELD_LABELS
 from reporting.forms import ReportForm
+from reporting.report_text import choice_words, day_words, field_label, month_words, yes_no
 
 Text = Callable[[Any], str]
 
@@ -41,42 +39,13 @@ class PacketSection:
     items: list[PacketItem]
 
 
-def _label(form: type[FlaskForm], name: str) -> str:
-    # The unbound field keeps the label it was declared with: the form's schema is the one source.
-    return str(getattr(form, name).args[0])
-
-
 def _chosen(form: type[FlaskForm], name: str) -> Text:
-    labels = {choice.value: choice.label for choice in getattr(form, name).kwargs["choices"]}
-
-    def words(value: Any) -> str:
-        values = value if isinstance(value, list | tuple) else [value]
-        return ", ".join(str(labels.get(str(v), v)) for v in values if v not in (None, "")) or "–"
-
-    return words
+    words = choice_words(form, name)
+    return lambda value: words(value) or "–"
 
 
 def _plain(value: Any) -> str:
     return str(value) if value not in (None, "") else "–"
-
-
-def _yes_no(value: Any) -> str:
-    return _("Ja") if value else _("Nein")
-
-
-def _day(value: Any) -> str:
-    try:
-        return str(format_date(date.fromisoformat(str(value))))
-    except ValueError:
-        return _plain(value)
-
-
-def _month(value: Any) -> str:
-    try:
-        year, month = str(value).split("-")
-        return str(format_date(date(int(year), int(month), 1), "MMMM yyyy"))
-    except ValueError:
-        return _plain(value)
 
 
 # Per group of the packet: its key, the form and field that define the label, and how to word a value.
@@ -85,17 +54,17 @@ _GROUPS: dict[str, list[tuple[str, type[FlaskForm] | None, str, Text]]] = {
     "incident": [
         ("incident_types", _REPORT, "incident_types", _chosen(_REPORT, "incident_types")),
         ("motives", _REPORT, "motives", _chosen(_REPORT, "motives")),
-        ("incident_date", _REPORT, "incident_date", _day),
-        ("incident_month", _REPORT, "incident_month", _month),
+        ("incident_date", _REPORT, "incident_date", day_words),
+        ("incident_month", _REPORT, "incident_month", month_words),
         ("incident_time", _REPORT, "incident_time", _plain),
-        ("ongoing", _REPORT, "ongoing", _yes_no),
+        ("ongoing", _REPORT, "ongoing", yes_no),
         ("channel", _REPORT, "channel", _chosen(_REPORT, "channel")),
         ("platform", _REPORT, "platform", _plain),
     ],
     "already_done": [
-        ("police", _REPORT, "done_police", _yes_no),
-        ("supervisor", _REPORT, "done_supervisor", _yes_no),
-        ("counselling", _REPORT, "done_counselling", _yes_no),
+        ("police", _REPORT, "done_police", yes_no),
+        ("supervisor", _REPORT, "done_supervisor", yes_no),
+        ("counselling", _REPORT, "done_counselling", yes_no),
     ],
     "perpetrator": [
         ("context", _REPORT, "perpetrator", _chosen(_REPORT, "perpetrator")),
@@ -110,7 +79,7 @@ _GROUPS: dict[str, list[tuple[str, type[FlaskForm] | None, str, Text]]] = {
         ("urgency", AssessmentForm, "urgency", _chosen(AssessmentForm, "urgency")),
         ("escalation_level", AssessmentForm, "escalation_level", _chosen(AssessmentForm, "escalation_level")),
         ("offences", AssessmentForm, "offences", _chosen(AssessmentForm, "offences")),
-        ("complaint_deadline", None, "", _day),
+        ("complaint_deadline", None, "", day_words),
     ],
 }
 _SINGLE: dict[str, Text] = {
@@ -128,7 +97,7 @@ def _group(field: str, value: dict[str, Any]) -> list[PacketItem]:
             continue
         if field == "incident" and key == "incident_month" and value.get("incident_date"):
             continue  # the month is derived from the date: say it once
-        label = _label(form, name) if form is not None else str(COMPLAINT_DEADLINE)
+        label = field_label(form, name) if form is not None else str(COMPLAINT_DEADLINE)
         multiline = key == "description"
         items.append(PacketItem(label, words(value[key]) if value[key] is not None else "–", multiline=multiline))
     return items

@@ -10,6 +10,7 @@ from typing import Any
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 
 from reporting.forms import ReportForm
 
@@ -26,25 +27,39 @@ class ReportLine:
     multiline: bool = False
 
 
-def _label(name: str) -> str:
-    # The unbound field keeps the label it was declared with: the form is the one source of wording.
-    return str(getattr(ReportForm, name).args[0])
+Words = Callable[[Any], str]
 
 
-def _chosen(name: str, value: Any) -> str:
-    labels = {choice.value: str(choice.label) for choice in getattr(ReportForm, name).kwargs["choices"]}
-    values = value if isinstance(value, list | tuple) else [value]
-    return ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
+def field_label(form: type[FlaskForm], name: str) -> str:
+    """A field's label as its form declares it: the unbound field keeps it, the form is the one source of wording."""
+    return str(getattr(form, name).args[0])
 
 
-def _day(value: Any) -> str:
+def choice_words(form: type[FlaskForm], name: str) -> Words:
+    """Stored choice values (one or a list) as the form's choice labels, joined by commas."""
+    labels = {choice.value: str(choice.label) for choice in getattr(form, name).kwargs["choices"]}
+
+    def words(value: Any) -> str:
+        values = value if isinstance(value, list | tuple) else [value]
+        return ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
+
+    return words
+
+
+def yes_no(value: Any) -> str:
+    return _("Ja") if value else _("Nein")
+
+
+def day_words(value: Any) -> str:
+    """An ISO date in the reader's locale; anything else as it is."""
     try:
         return str(format_date(date.fromisoformat(str(value))))
     except ValueError:
         return str(value)
 
 
-def _month(value: Any) -> str:
+def month_words(value: Any) -> str:
+    """A "YYYY-MM" month as "Oktober 2026"; anything else as it is."""
     try:
         year, month = str(value).split("-")
         return str(format_date(date(int(year), int(month), 1), "MMMM yyyy"))
@@ -52,32 +67,40 @@ def _month(value: Any) -> str:
         return str(value)
 
 
+def _label(name: str) -> str:
+    return field_label(ReportForm, name)
+
+
+def _chosen(name: str) -> Words:
+    return choice_words(ReportForm, name)
+
+
 def _text(value: Any) -> str:
     return str(value)
 
 
 # Form field name -> how its stored value reads; in the order the form asks.
-_WORDING: list[tuple[str, Callable[[Any], str]]] = [
-    ("reporter_role", lambda v: _chosen("reporter_role", v)),
-    ("affected_role", lambda v: _chosen("affected_role", v)),
-    ("incident_types", lambda v: _chosen("incident_types", v)),
+_WORDING: list[tuple[str, Words]] = [
+    ("reporter_role", _chosen("reporter_role")),
+    ("affected_role", _chosen("affected_role")),
+    ("incident_types", _chosen("incident_types")),
     ("description", _text),
-    ("motives", lambda v: _chosen("motives", v)),
-    ("incident_date", _day),
-    ("incident_month", _month),
+    ("motives", _chosen("motives")),
+    ("incident_date", day_words),
+    ("incident_month", month_words),
     ("incident_time", _text),
     ("ongoing", lambda v: _("Ja")),
-    ("known_since", _day),
-    ("channel", lambda v: _chosen("channel", v)),
+    ("known_since", day_words),
+    ("channel", _chosen("channel")),
     ("place", _text),
     ("platform", _text),
     ("urls", _text),
-    ("perpetrator", lambda v: _chosen("perpetrator", v)),
+    ("perpetrator", _chosen("perpetrator")),
     ("perpetrator_description", _text),
     ("evidence_found", _text),
     ("already_done", _text),
     ("police_reference", _text),
-    ("contact", lambda v: _chosen("contact", v)),
+    ("contact", _chosen("contact")),
     ("contact_email", _text),
     ("contact_phone", _text),
 ]
@@ -87,7 +110,7 @@ _DONE = {"police": "done_police", "supervisor": "done_supervisor", "counselling"
 
 def report_lines(report: dict[str, Any]) -> list[ReportLine]:
     """What the reporter sent, answered questions only, each under the form's own label."""
-    lines = [ReportLine(_label("acute_danger"), _("Ja") if report.get("acute_danger") else _("Nein"))]
+    lines = [ReportLine(_label("acute_danger"), yes_no(report.get("acute_danger")))]
     for name, words in _WORDING:
         value = report.get(name)
         if name == "already_done":

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import pyotp
 import pytest
 from babel.dates import format_date
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from clearing.deadlines import add_months
-from core.accounts import account_by_login, totp_secret
-from core.app import state
-from core.db import session_scope
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context
-from tests.browser.test_intake_browser import RECEIPT_CODE_RE, small_png
+from tests.browser.steps import COORDINATOR, OFFICER, RECEIPT_CODE_RE, log_in, small_png
 
 pytestmark = pytest.mark.browser
 
-OFFICER = ("demo-fachkraft", "demo-passwort-fachkraft")
-COORDINATOR = ("demo-koordination", "demo-passwort-koordination")
 DESCRIPTION = "Im Bürgerbüro wurde ich am Schalter als Volksverräter beschimpft."
 OFFICE_MESSAGE = "Danke für Ihre Meldung. Wir haben sie geprüft und melden uns zu den nächsten Schritten."
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -37,37 +30,6 @@ def second_context(browser: Browser, live_server: str) -> Iterator[BrowserContex
     ctx = new_context(browser, live_server)
     yield ctx
     ctx.close()
-
-
-def totp_code(app: Flask, login: str) -> str:
-    """A code the app will accept now: codes cannot be reused, so take a step after the last one used."""
-    komma = state(app)
-    with session_scope(komma.session_factory) as session:
-        account = account_by_login(session, login)
-        assert account is not None, login
-        secret, last_step = totp_secret(komma.config, account), account.last_totp_step
-    totp = pyotp.TOTP(secret)
-    step = max(int(time.time()) // totp.interval, last_step + 1)
-    while step > int(time.time()) // totp.interval + 1:  # the app accepts one step ahead at most
-        time.sleep(1)
-    return totp.generate_otp(step)
-
-
-def log_in(page: Page, app: Flask, login: str, password: str, *, check_pages: bool = False) -> None:
-    """Password first, then the TOTP code, both filled by label."""
-    page.goto("/anmelden")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Anmeldung für Mitarbeitende")
-    if check_pages:
-        check_accessibility(page, "the staff login")
-    page.get_by_label("Benutzername").fill(login)
-    page.get_by_label("Passwort").fill(password)
-    page.get_by_role("button", name="Weiter").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sicherheitscode")
-    if check_pages:
-        check_accessibility(page, "the TOTP code page")
-    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(totp_code(app, login))
-    page.get_by_role("button", name="Anmelden").click()
-    expect(page.get_by_role("navigation", name="Bereiche").get_by_role("button", name="Abmelden")).to_be_visible()
 
 
 def submit_report(page: Page, form_path: str) -> str:

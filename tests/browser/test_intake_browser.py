@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context
+from tests.browser.steps import RECEIPT_CODE_RE, small_png
 
 pytestmark = pytest.mark.browser
 
-RECEIPT_CODE_RE = re.compile(r"^\d{4} \d{4} \d{4} \d{4}$")
 BORDER_WIDTH = "el => parseFloat(getComputedStyle(el).borderTopWidth)"
-
-
-def small_png() -> bytes:
-    image = Image.new("RGB", (24, 16), (30, 80, 120))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def active_element_id(page: Page) -> str:

@@ -18,7 +18,7 @@ from clearing.referrals import referral_reference
 from core.app import state
 from core.db import session_scope
 from tests.browser.axe import check_accessibility
-from tests.browser.test_clearing_browser import log_in
+from tests.browser.steps import CLOSE, DECLINE, expect_state, log_in, next_steps, open_referral, send_update
 from tests.clearing.helpers import refer_case, submit_case
 from tests.clearing.referral_helpers import Alliance, build_alliance
 
@@ -26,52 +26,6 @@ pytestmark = pytest.mark.browser
 
 FEEDBACK = "Wir haben Kontakt aufgenommen; ein erstes Gespräch ist vereinbart."
 REASON = "Für diesen Fall sind wir nicht zuständig: bitte an die Antidiskriminierungsstelle."
-SENT = "Ihre Rückmeldung wurde verschlüsselt an die Clearingstelle gesendet."
-CLOSE = "Abschließen (bitte ein Ergebnis wählen)"
-DECLINE = "Ablehnen (bitte unten einen Grund angeben)"
-FEEDBACK_LABEL = "Rückmeldung an die Clearingstelle (bei Ablehnung: Grund)"
-
-
-# Steps a partner takes (also used by the partner journey in tests/journeys). -----------------------
-
-
-def open_referral(page: Page, reference: str) -> None:
-    """From the portal's list to one referral, by its reference."""
-    page.get_by_role("navigation", name="Bereiche").get_by_role("link", name="Weiterleitungen").click()
-    page.get_by_role("link", name=f"Weiterleitung {reference}").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Weiterleitung {reference}")
-
-
-def send_update(page: Page, step: str | None = None, *, text: str = "", outcome: str | None = None) -> None:
-    """Choose the next step by its label (and an outcome, a text), then send."""
-    form = page.get_by_role("region", name="Stand ändern und Rückmeldung geben")
-    if step:
-        form.get_by_role("radio", name=step).check()
-    if outcome:
-        form.get_by_label("Ergebnis (bei Abschluss)").select_option(label=outcome)
-    if text:
-        form.get_by_label(FEEDBACK_LABEL).fill(text)
-    form.get_by_role("button", name="Verschlüsselt senden").click()
-
-
-def expect_state(page: Page, state_words: str) -> None:
-    """The page says it was sent, and the history's last entry carries the new state."""
-    expect(page.get_by_role("status")).to_contain_text(SENT)
-    history = page.get_by_role("region", name="Ihre bisherigen Rückmeldungen")
-    expect(history).to_contain_text(state_words)
-
-
-def next_steps(page: Page) -> list[str]:
-    """The labels of the radios offered as the next step."""
-    group = page.get_by_role("group", name="Nächster Schritt")
-    if not group.count():
-        return []
-    return [
-        label.strip() for label in group.get_by_role("radio").evaluate_all("rs => rs.map(r => r.labels[0].innerText)")
-    ]
-
-
-# -------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

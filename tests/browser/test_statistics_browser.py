@@ -25,7 +25,7 @@ from core.db import session_scope
 from core.models import Municipality
 from reporting.service import NewReport, submit_report
 from tests.browser.axe import check_accessibility
-from tests.browser.test_clearing_browser import COORDINATOR, log_in
+from tests.browser.steps import COORDINATOR, log_in
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from core.app import state
 from core.db import session_scope
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context
-from tests.browser.test_clearing_browser import log_in
+from tests.browser.steps import log_in
 from tests.clearing.referral_helpers import Alliance, build_alliance, partner_org
 
 pytestmark = pytest.mark.browser

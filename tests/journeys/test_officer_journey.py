@@ -18,7 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from core.cli import DEMO_ACCOUNTS, DEMO_SLUG
 from reporting.codes import CONSENTS
-from tests.browser.test_partner_browser import CLOSE, expect_state, open_referral, send_update
+from tests.browser.steps import CLOSE, expect_state, open_referral, send_update
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
 from tests.journeys.site import Site

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from core.cli import DEMO_SLUG
 from reporting.codes import CONSENTS
-from tests.browser.test_partner_browser import CLOSE, DECLINE, expect_state, next_steps, open_referral, send_update
+from tests.browser.steps import CLOSE, DECLINE, expect_state, next_steps, open_referral, send_update
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
 from tests.journeys.site import Site
