@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -90,10 +91,10 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A running SMTP server for one test; stopped afterwards."""
-    server = SmtpServer("127.0.0.1", free_port())
+@contextmanager
+def running_smtp_server(host: str = "127.0.0.1") -> Iterator[SmtpServer]:
+    """A running SMTP server on a free port until the block ends."""
+    server = SmtpServer(host, free_port())
     loop = asyncio.new_event_loop()
     controller = Controller(server, hostname=server.host, port=server.port, loop=loop, server_hostname="localhost")
     controller.start()
@@ -102,3 +103,10 @@ def smtp_server() -> Iterator[SmtpServer]:
     finally:
         controller.stop()
         loop.close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server for one test; stopped afterwards."""
+    with running_smtp_server() as server:
+        yield server

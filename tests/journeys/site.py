@@ -8,7 +8,6 @@ commit. Either way the mails land in an aiosmtpd sink the journeys can wait on, 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
 from redis import Redis
@@ -35,7 +33,7 @@ from core.app import state
 from core.devserver import AnonymousRequestHandler
 from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, empty_tables, make_test_config, need_service
 from tests.journeys.guard import forget, guard
-from tests.smtp import ReceivedMail, SmtpServer, free_port
+from tests.smtp import ReceivedMail, SmtpServer, free_port, running_smtp_server
 from tests.workers.conftest import KommaProcess
 from workers.dispatch import QUEUE_NAME
 from workers.scheduled import NAMED
@@ -131,20 +129,6 @@ class Site:
 
 
 @contextmanager
-def smtp_sink() -> Iterator[SmtpServer]:
-    """tests.smtp's server, for a whole module rather than one test."""
-    server = SmtpServer(HOST, free_port())
-    loop = asyncio.new_event_loop()
-    controller = Controller(server, hostname=server.host, port=server.port, loop=loop, server_hostname="localhost")
-    controller.start()
-    try:
-        yield server
-    finally:
-        controller.stop()
-        loop.close()
-
-
-@contextmanager
 def serving(app: Flask, port: int) -> Iterator[None]:
     """The app served by werkzeug (threaded, with the client-free request log) in a background thread."""
     server = make_server(HOST, port, app, threaded=True, request_handler=AnonymousRequestHandler)
@@ -208,7 +192,7 @@ def running_site(database_url: str, workdir: Path) -> Iterator[Site]:
         if redis is not None:
             stack.callback(redis.close)
             stack.callback(redis.flushdb)
-        smtp = stack.enter_context(smtp_sink())
+        smtp = stack.enter_context(running_smtp_server(HOST))
         port = free_port()
         base_url = f"http://{HOST}:{port}"
         redis_url = os.environ.get("KOMMA_TEST_REDIS_URL") if redis is not None else None

@@ -87,17 +87,29 @@ def log_in_as(page: Page, account: Login) -> None:
     log_in(page, account.login, account.password, account.totp_secret)
 
 
-def send_report(page: Page, slug: str, description: str, *, statistics: bool = True) -> str:
+def send_report(
+    page: Page,
+    slug: str,
+    description: str,
+    *,
+    incident: str = "Beleidigung oder Verleumdung",
+    acute: bool | None = None,
+    consents: tuple[str, ...] = (),
+    statistics: bool = True,
+) -> str:
     """A reporter's report through the form, by label (no file, mailbox contact); the receipt code shown."""
     page.goto(f"/melden/{slug}")
     checked_once(page, "the report form")
+    if acute is not None:  # the form's only yes/no question: "Sind Sie jetzt in akuter Gefahr?"
+        page.get_by_role("radio", name="Ja" if acute else "Nein", exact=True).check()
     page.get_by_role("radio", name="Ich bin selbst betroffen").check()
     page.get_by_role("radio", name="Beschäftigte oder Beschäftigter der Verwaltung").check()
-    page.get_by_role("checkbox", name="Beleidigung oder Verleumdung").check()
+    page.get_by_role("checkbox", name=incident, exact=True).check()
     page.get_by_label("Beschreiben Sie, was passiert ist").fill(description)
     page.get_by_role("radio", name="Im Dienstgebäude oder am Arbeitsplatz").check()
-    consent = page.get_by_role("checkbox", name="Meine Meldung darf anonym in die Statistik eingehen.")
-    consent.set_checked(statistics)
+    for consent in consents:
+        page.get_by_role("checkbox", name=consent).check()
+    page.get_by_role("checkbox", name="Meine Meldung darf anonym in die Statistik eingehen.").set_checked(statistics)
     page.get_by_role("radio", name="Nur über das Postfach (empfohlen, am sichersten)").check()
     page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Meldung ist eingegangen")

@@ -39,26 +39,8 @@ POLICE = "Polizeipräsidium, Staatsschutz (Ansprechstelle für Amts- und Mandats
 REFERENCE = r"Weiterleitung (W-[0-9A-F]{4}-[0-9A-F]{4})"
 CONFIRM_LINK_RE = re.compile(r"https?://\S+/e-mail-bestaetigen/\S+")
 CASE_REFERENCE_RE = re.compile(r"Fall (K-[A-Z0-9]{8})")
+CONSENTED = (str(CONSENTS["counselling"]), str(CONSENTS["police"]))
 CASES_RE = re.compile(r"^\d+ F(all|älle)$")  # the inbox table's name: how many cases it lists
-
-
-def report(page: Page, description: str, *, acute: bool) -> None:
-    """A report through the public form, by label: a threat, consent to counselling and to the police."""
-    page.goto(f"/melden/{DEMO_SLUG}")
-    steps.checked_once(page, "the report form")
-    # The only yes/no question of the form: "Sind Sie jetzt in akuter Gefahr?"
-    page.get_by_role("radio", name="Ja" if acute else "Nein", exact=True).check()
-    page.get_by_role("radio", name="Ich bin selbst betroffen").check()
-    page.get_by_role("radio", name="Beschäftigte oder Beschäftigter der Verwaltung").check()
-    page.get_by_role("checkbox", name="Bedrohung", exact=True).check()
-    page.get_by_label("Beschreiben Sie, was passiert ist").fill(description)
-    page.get_by_role("radio", name="Im Dienstgebäude oder am Arbeitsplatz").check()
-    page.get_by_role("checkbox", name=str(CONSENTS["counselling"])).check()
-    page.get_by_role("checkbox", name=str(CONSENTS["police"])).check()
-    page.get_by_role("radio", name="Nur über das Postfach (empfohlen, am sichersten)").check()
-    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Meldung ist eingegangen")
-    steps.checked_once(page, "the receipt")
 
 
 def confirm_address(officer: Page, site: Site) -> None:
@@ -137,8 +119,8 @@ def test_officer_journey(journey: Journey, site: Site) -> None:
 
     # 2) Two reports come in, the acute one first; each new report is announced by a mail without content.
     reporter = journey.new_page()
-    report(reporter, ACUTE, acute=True)
-    report(reporter, CALM, acute=False)
+    steps.send_report(reporter, DEMO_SLUG, ACUTE, incident="Bedrohung", acute=True, consents=CONSENTED)
+    steps.send_report(reporter, DEMO_SLUG, CALM, incident="Bedrohung", acute=False, consents=CONSENTED)
     site.wait_for_mail(lambda m: "Neue Meldung" in m.subject, to=ADDRESS)
     announced = [m for m in site.smtp.mails if "Neue Meldung" in m.subject]
     for mail in announced:

@@ -27,22 +27,6 @@ REASON = "Online-Beleidigungen begleitet bei uns eine andere Stelle; bitte an di
 REFERENCE_RE = re.compile(r"Weiterleitung (W-[0-9A-F]{4}-[0-9A-F]{4})")
 
 
-def report(page: Page, description: str) -> None:
-    """The reporter's side of the form, by label, with consent to counselling."""
-    page.goto(f"/melden/{DEMO_SLUG}")
-    steps.checked(page, "the report form")
-    page.get_by_role("radio", name="Ich bin selbst betroffen").check()
-    page.get_by_role("radio", name="Beschäftigte oder Beschäftigter der Verwaltung").check()
-    page.get_by_role("checkbox", name="Beleidigung oder Verleumdung").check()
-    page.get_by_label("Beschreiben Sie, was passiert ist").fill(description)
-    page.get_by_role("radio", name="Im Dienstgebäude oder am Arbeitsplatz").check()
-    page.get_by_role("checkbox", name=str(CONSENTS["counselling"])).check()
-    page.get_by_role("radio", name="Nur über das Postfach (empfohlen, am sichersten)").check()
-    page.get_by_role("button", name="Meldung verschlüsselt absenden").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Meldung ist eingegangen")
-    steps.checked(page, "the receipt")
-
-
 def refer_to_counselling(officer: Page, description: str) -> str:
     """Inbox -> case -> assessment -> preview -> confirm; returns the referral's reference on the case page."""
     officer.get_by_role("navigation", name="Bereiche").get_by_role("link", name="Eingang").click()
@@ -90,8 +74,8 @@ def case_page_of(officer: Page, description: str) -> None:
 def test_partner_journey(journey: Journey, site: Site) -> None:
     # 1) Two reports come in through the public form.
     reporter = journey.new_page()
-    report(reporter, FIRST)
-    report(reporter, SECOND)
+    steps.send_report(reporter, DEMO_SLUG, FIRST, consents=(str(CONSENTS["counselling"]),))
+    steps.send_report(reporter, DEMO_SLUG, SECOND, consents=(str(CONSENTS["counselling"]),))
 
     # 2) The demo officer refers both cases to the counselling centre.
     officer = journey.new_page()
