@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -197,8 +197,13 @@ def confirm_email(token: str) -> tuple[str, int]:
     except addresses.LinkInvalid as invalid:
         return render_template("auth/confirm_email.html", problem=invalid.reason, token=token), 410
     confirmed = request.method == "POST"
+    # A link followed from a mail program arrives without the SameSite=Strict session cookie; a
+    # form (with its CSRF token) would start a new session and so log the reader out. One link
+    # within the site first brings the cookie along; "weiter" stops the hop where there is none.
+    hop = not confirmed and not request.cookies.get(current_app.config["SESSION_COOKIE_NAME"])
     return render_template(
         "auth/confirm_email.html",
+        hop=hop and not request.args.get("weiter"),
         problem=None,
         token=token,
         address=row.address,

@@ -164,3 +164,24 @@ def test_a_new_report_reaches_the_officer_and_the_office_without_content(
         for secret in (DESCRIPTION, submitted.reference, "Bedrohung", "threat", "Rassismus", "racism"):
             assert secret not in mail.text
             assert secret not in mail.subject
+
+
+def test_a_link_from_a_mail_program_keeps_the_reader_logged_in(
+    mail_app: Flask, db: Session, town: Town, smtp_server: SmtpServer
+) -> None:
+    officer = add_person(db, config_of(mail_app), town, "hop-fachkraft")
+    client = logged_in_client(mail_app, officer)
+    set_address(client, "hop@mailstadt.example")
+    path = link_in(smtp_server, "hop@mailstadt.example")
+    # A click in a mail program is a cross-site navigation: the SameSite=Strict cookie stays home.
+    arriving = mail_app.test_client(use_cookies=False).get(path)
+    assert "Set-Cookie" not in arriving.headers, "no new session replaces the old"
+    assert f'href="{path}?weiter=1"' in arriving.get_data(as_text=True)
+    assert "csrf_token" not in arriving.get_data(as_text=True)
+    # The link within the site brings the cookie along: the reader is still logged in and confirms.
+    assert "Adresse bestätigen" in client.get(f"{path}?weiter=1").get_data(as_text=True)
+    # Without any session (another device), "weiter" shows the form instead of hopping again.
+    assert "Adresse bestätigen" in mail_app.test_client().get(f"{path}?weiter=1").get_data(as_text=True)
+    status, _text = confirm(client, path)
+    assert status == 200
+    assert client.get("/konto").status_code == 200

@@ -31,6 +31,7 @@ from tests.journeys.site import PHONE_VIEWPORT, Login, Site  # noqa: F401 (PHONE
 
 # The demo's staff (`komma demo`); the TOTP secrets are generated per run: Site.login(name) has them.
 OFFICER, OFFICER_PASSWORD = DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[0][3]
+CONFIRM_LINK_RE = re.compile(r"https?://\S+/e-mail-bestaetigen/\S+")  # the link in an address confirmation
 COORDINATOR, COORDINATOR_PASSWORD = DEMO_ACCOUNTS[1][0], DEMO_ACCOUNTS[1][3]
 PARTNER, PARTNER_PASSWORD = DEMO_PARTNER_ACCOUNTS[0][0], DEMO_PARTNER_ACCOUNTS[0][3]
 NETWORK_OPERATOR, NETWORK_OPERATOR_PASSWORD = DEMO_NETWORK_ACCOUNT[0], DEMO_NETWORK_ACCOUNT[3]

@@ -1,5 +1,6 @@
-"""Journey 4: the coordinator logs in with TOTP and goes through team, agreements, job status and the
-statistics, which show the reports sent through the form once the statistics refresh job ran."""
+"""Journey 4: the coordinator logs in with TOTP and goes through the team (deactivating and taking back
+a colleague), the office's notification address, agreements, job status and the statistics, which show
+the reports sent through the form once the statistics refresh job ran."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date
 
 from playwright.sync_api import Locator, Page, expect
 
-from core.cli import DEMO_SLUG
+from core.cli import DEMO_ACCOUNTS, DEMO_SLUG
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
 from tests.journeys.site import Site
@@ -16,6 +17,8 @@ from tests.journeys.site import Site
 # At the demo's threshold of 5 a count of 6 is shown as it is; the seventh report has no
 # statistics consent and must not be counted.
 COUNTED_REPORTS = 6
+SECOND_OFFICER = DEMO_ACCOUNTS[2][0]
+OFFICE_ADDRESS = "clearingstelle@musterstadt.example"
 DESCRIPTION = "Am Schalter im Bürgerbüro wurde ich wegen meiner Herkunft beleidigt."
 
 
@@ -46,6 +49,36 @@ def test_coordinator_sees_team_agreements_jobs_and_statistics(journey: Journey, 
 
     expect(account_row(steps.OFFICER)).to_contain_text("Demo-Fachkraft")
     expect(account_row(steps.COORDINATOR)).to_contain_text("aktiv (Ihr Konto)")
+
+    # A colleague leaves: the second officer is deactivated (after a confirmation page), then taken back.
+    second = account_row(SECOND_OFFICER)
+    second.get_by_role("link", name="Deaktivieren").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("deaktivieren?")
+    steps.checked(page, "the deactivation's confirmation page")
+    page.get_by_role("button", name="Ja, Konto deaktivieren").click()
+    expect(page.get_by_role("status")).to_contain_text("ist deaktiviert. Alle Sitzungen wurden beendet.")
+    expect(second).to_contain_text("deaktiviert")
+    steps.checked(page, "the team page after a deactivation")
+    second.get_by_role("button", name="Wieder aktivieren").click()
+    expect(page.get_by_role("status")).to_contain_text("ist wieder aktiv")
+    expect(second.get_by_role("link", name="Deaktivieren")).to_be_visible()
+    steps.checked(page, "the team page after a reactivation")
+
+    # The office's shared address for notifications, confirmed by the link mailed to it.
+    open_area(page, "Benachrichtigungen", "Benachrichtigungsadresse der Clearingstelle")
+    page.get_by_label("Neue Adresse der Clearingstelle").fill(OFFICE_ADDRESS)
+    page.get_by_role("button", name="Bestätigungslink senden").click()
+    expect(page.get_by_text(f"Wartet auf Bestätigung: {OFFICE_ADDRESS}")).to_be_visible()
+    steps.checked(page, "the office address page, address pending")
+    link = steps.CONFIRM_LINK_RE.search(site.wait_for_mail(to=OFFICE_ADDRESS).text)
+    assert link, "the confirmation mail carries its link"
+    page.goto(link.group(0))
+    steps.checked(page, "the confirmation page")
+    page.get_by_role("button", name="Adresse bestätigen").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Clearingstelle gehen jetzt an {OFFICE_ADDRESS}")
+    steps.checked(page, "the confirmed address")
+    open_area(page, "Benachrichtigungen", "Benachrichtigungsadresse der Clearingstelle")
+    expect(page.get_by_text(f"Bestätigte Adresse: {OFFICE_ADDRESS}")).to_be_visible()
 
     # The alliance agreement the demo installed is the active version.
     open_area(page, "Vereinbarungen", "Bündnisvereinbarungen")

@@ -37,7 +37,6 @@ CLOSING_REASON = "Die Polizei ermittelt; die Beratung ist abgeschlossen."
 COUNSELLING = "Opferberatung für Betroffene rechter und rassistischer Gewalt"
 POLICE = "Polizeipräsidium, Staatsschutz (Ansprechstelle für Amts- und Mandatsträger)"
 REFERENCE = r"Weiterleitung (W-[0-9A-F]{4}-[0-9A-F]{4})"
-CONFIRM_LINK_RE = re.compile(r"https?://\S+/e-mail-bestaetigen/\S+")
 CASE_REFERENCE_RE = re.compile(r"Fall (K-[A-Z0-9]{8})")
 CONSENTED = (str(CONSENTS["counselling"]), str(CONSENTS["police"]))
 CASES_RE = re.compile(r"^\d+ F(all|älle)$")  # the inbox table's name: how many cases it lists
@@ -53,7 +52,7 @@ def confirm_address(officer: Page, site: Site) -> None:
     expect(officer.get_by_role("status")).to_contain_text(f"Bestätigungslink an {ADDRESS}")
     steps.checked(officer, "the account page, address pending")
     mail = site.wait_for_mail(to=ADDRESS)
-    link = CONFIRM_LINK_RE.search(mail.text)
+    link = steps.CONFIRM_LINK_RE.search(mail.text)
     assert link, mail.text
     officer.goto(link.group(0))
     expect(officer.get_by_role("heading", level=1)).to_have_text("E-Mail-Adresse bestätigen")
