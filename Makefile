@@ -40,7 +40,7 @@ prod: install prod-deps
 run: install
 	@$(BIN)/komma db upgrade
 	@$(BIN)/komma demo
-	@$(BIN)/komma run --host $(HOST) --port $(PORT)
+	@KOMMA_BASE_URL="$${KOMMA_BASE_URL:-http://$(HOST):$(PORT)}" $(BIN)/komma run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
