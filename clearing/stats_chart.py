@@ -47,6 +47,7 @@ class BarChart:
     largest_label: str
     largest_value: int
     protected: int
+    line_em: float = LINE_EM  # the distance between a label's wrapped lines, as the template draws them
 
 
 def bar_chart(table: Table, labels: Mapping[str, object]) -> BarChart | None:
