@@ -211,8 +211,8 @@ class AssessmentInput:
     notes: str
 
 
-def save_assessment(session: Session, actor: Staff, case: Case, data: AssessmentInput) -> Assessment:
-    """Create or replace the assessment; the case's urgency follows it."""
+def save_assessment(session: Session, actor: Staff, case: Case, data: AssessmentInput) -> str | None:
+    """Create or replace the assessment; the case's urgency and status follow it. None, or why the status cannot."""
     key = case_key(actor, case)
     assessment = session.get(Assessment, case.id) or Assessment(case_id=case.id)
     assessment.urgency = data.urgency
@@ -238,7 +238,7 @@ def save_assessment(session: Session, actor: Staff, case: Case, data: Assessment
     case.urgency = data.urgency
     _audit(session, actor, case, "assessment.saved")
     session.flush()
-    return assessment
+    return move_on(session, actor, case, "assessed")
 
 
 def pending_referrals(session: Session, case: Case) -> int:
@@ -263,7 +263,7 @@ def change_status(session: Session, actor: Staff, case: Case, target: str, reaso
 
 
 def move_on(session: Session, actor: Staff, case: Case, target: str) -> str | None:
-    """After an assessment or a referral is saved, the status follows the work: None, or why it cannot."""
+    """The status follows the work done (an assessment saved): None, or why it cannot."""
     guards = workflow.Guards(
         has_assessment=session.get(Assessment, case.id) is not None, pending_referrals=pending_referrals(session, case)
     )

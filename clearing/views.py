@@ -241,7 +241,7 @@ def assessment(case_id: str) -> str | Response:
     case_row = get_case(db_session(), staff.actor(), case_id)
     form = AssessmentForm()
     if form.validate():
-        service.save_assessment(
+        status_note = service.save_assessment(
             db_session(),
             staff.actor(),
             case_row,
@@ -261,7 +261,7 @@ def assessment(case_id: str) -> str | Response:
         _flash_saved(
             _("Die Bewertung wurde gespeichert."),
             case_row,
-            service.move_on(db_session(), staff.actor(), case_row, "assessed"),
+            status_note,
         )
         return _redirect_to_case(case_row, "#bewertung")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.

@@ -130,11 +130,10 @@ def _chain_of_six(session: Session, town: Town, officer: Person, case_id: str) -
     assert case is not None
     service.open_case_file(session, actor, case)
     service.send_message(session, actor, case, "Antwort")
-    service.add_note(session, actor, case, "Notiz")
+    # Saving the assessment moves the case on: received -> in review -> assessed, each a transition.
     service.save_assessment(
         session, actor, case, service.AssessmentInput("high", 2, ["threat"], [], [], None, False, False, None, "")
     )
-    service.change_status(session, actor, case, "in_review", "")
     service.assign(session, actor, case, officer.id)
     # Another chain, intact, which must not hide the broken one.
     audit.record(session, chain=audit.NETWORK_CHAIN, action="municipality.created", actor_id=None, actor_role="cli")
@@ -143,8 +142,8 @@ def _chain_of_six(session: Session, town: Town, officer: Person, case_id: str) -
     assert [(e.seq, e.action) for e in events] == [
         (1, "case.viewed"),
         (2, "message.sent"),
-        (3, "note.added"),
-        (4, "assessment.saved"),
+        (3, "assessment.saved"),
+        (4, "case.transition"),
         (5, "case.transition"),
         (6, "case.assigned"),
     ]

@@ -149,7 +149,7 @@ def _form(endpoint: str, m: MatrixWorld) -> dict[str, Any]:
             "motives": ["racism"],
             "offences": ["s241"],
         },
-        "clearing.status": lambda: {"target": "in_review", "reason": ""},
+        "clearing.status": lambda: {"target": "awaiting_feedback", "reason": ""},  # the case is referred
         "admin.team": lambda: {"login": "neue-person", "display_name": "Neue Person", "role": "officer"},
         "admin.network": lambda: {"slug": "neustadt", "name": "Neustadt"},
         "admin.agreements": lambda: {"text": EXAMPLE_AGREEMENT},

@@ -163,4 +163,3 @@ def assess_every_case(site: Site) -> None:
                     notes="",
                 ),
             )
-            service.change_status(session, staff, case, "assessed", "")

@@ -253,7 +253,6 @@ def assess(session: Session, staff: Staff, case: Case) -> None:
             notes="Begründung der Fachkraft: Drohung nach der Ratssitzung.",
         ),
     )
-    service.change_status(session, staff, case, "assessed", "")
     session.flush()
 
 

@@ -83,6 +83,16 @@ def office_case_key(session: Session, town: Town, case: Case) -> bytes:
     return case_crypto.open_case_key(office_private_key(session, town), case.sealed_case_key, case.id)
 
 
+def office_message(session: Session, town: Town, case: Case, body: str) -> None:
+    """A message from the office to the reporter, encrypted as the clearing office writes it; committed."""
+    message_id = new_id()
+    ciphertext = case_crypto.encrypt_message(office_case_key(session, town, case), message_id, body)
+    session.add(
+        CaseMessage(id=message_id, case_id=case.id, author="office", created_at=utcnow(), ciphertext=ciphertext)
+    )
+    session.commit()
+
+
 @dataclass(frozen=True)
 class OfficeView:
     """What the clearing office can decrypt of a case."""
@@ -471,19 +481,8 @@ def test_office_message_appears_in_the_mailbox(client: FlaskClient, session: Ses
     town = add_town(session)
     code = submit(client, town)
     case = session.scalars(select(Case)).one()
-    case_key = office_case_key(session, town, case)
-    message_id = new_id()
     body = "Guten Tag, wir haben Ihre Meldung erhalten und melden uns bis Freitag."
-    session.add(
-        CaseMessage(
-            id=message_id,
-            case_id=case.id,
-            author="office",
-            created_at=utcnow(),
-            ciphertext=case_crypto.encrypt_message(case_key, message_id, body),
-        )
-    )
-    session.commit()
+    office_message(session, town, case, body)
     page = open_mailbox(client, code)
     assert body in page
     assert "message-office" in page

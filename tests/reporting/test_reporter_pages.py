@@ -8,14 +8,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import new_id, utcnow
-from reporting import case_crypto
-from reporting.models import Case, CaseMessage
+from reporting.models import Case
 from tests.reporting.test_intake_http import (
     add_town,
     full_report,
     login,
-    office_case_key,
+    office_message,
     open_mailbox,
     post_report,
     read_receipt,
@@ -169,18 +167,8 @@ def test_mailbox_messages_have_no_stray_blank_lines(client: FlaskClient, session
     town = add_town(session)
     code = submit(client, town)
     case = session.scalars(select(Case)).one()
-    message_id = new_id()
     body = "Guten Tag,\nwir melden uns bis Freitag."
-    session.add(
-        CaseMessage(
-            id=message_id,
-            case_id=case.id,
-            author="office",
-            created_at=utcnow(),
-            ciphertext=case_crypto.encrypt_message(office_case_key(session, town, case), message_id, body),
-        )
-    )
-    session.commit()
+    office_message(session, town, case, body)
     page = open_mailbox(client, code)
     # The pre-wrap box holds the text and nothing else (site.css: `.message > div`).
     assert f"<div>{body}</div>" in page
