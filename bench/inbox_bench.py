@@ -1,6 +1,6 @@
 """Measures the clearing office's inbox over 100 000 cases in PostgreSQL against the same query without decryption.
 
-The inbox is clearing.inbox.load_inbox as the inbox view calls it, for an officer who logged in
+The inbox is clearing.cases.inbox.load_inbox as the inbox view calls it, for an officer who logged in
 with password (Argon2 at test parameters, which only the login pays, not the page) and holds the
 office key: a count, the page statement (25 rows) and one query for the page's codes, then the
 summary of each row on the page decrypted (HPKE open of the case key, then the report's box).
@@ -64,9 +64,9 @@ import _common
 from _common import Timings, ms
 
 import crypto
-from clearing.deadlines import overdue_limits
-from clearing.inbox import PAGE_SIZE, URGENCY_ORDER, InboxFilter, InboxPage, load_inbox
-from clearing.workflow import OPEN_STATES
+from clearing.cases.deadlines import overdue_limits
+from clearing.cases.inbox import PAGE_SIZE, URGENCY_ORDER, InboxFilter, InboxPage, load_inbox
+from clearing.cases.workflow import OPEN_STATES
 from core.accounts import Account, check_password, create_account
 from core.custody import grant_office_key, office_key_for, office_key_from_recovery
 from core.db import make_engine, make_session_factory

@@ -2,7 +2,7 @@
 
 Two dashboards, each judged against the issue's target (p95 under 1 s and at most 1.5x the bare
 query) and each also fetched as a page:
-- municipality: clearing.stats_views._municipality_tables for the largest municipality, this year,
+- municipality: clearing.statistics.views._municipality_tables for the largest municipality, this year,
   by quarter (what the page shows): the municipality row, statistics.counts (one SELECT ... GROUP BY
   over the union of statistics_live and statistics_rollup) and statistics.tables (one protected
   table per dimension, small cells and their complements suppressed). "Bare" is that one aggregate
@@ -72,9 +72,12 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import Timings, bench_config, migrated_database, ms
-from clearing import statistics, stats_views
-from clearing.models import Assessment, AssessmentCode, StatisticsLive, StatisticsRollup
-from clearing.partner_models import PartnerOrganisation, Referral
+from clearing.cases.models import Assessment, AssessmentCode
+from clearing.partners.models import PartnerOrganisation
+from clearing.referrals.models import Referral
+from clearing.statistics import service as statistics
+from clearing.statistics import views as stats_views
+from clearing.statistics.models import StatisticsLive, StatisticsRollup
 from core import create_app
 from core.accounts import Account, create_account, totp_secret
 from core.db import make_engine, make_session_factory

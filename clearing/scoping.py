@@ -10,8 +10,8 @@ from flask import abort
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
-from clearing.models import Reminder
-from clearing.partner_models import Referral
+from clearing.cases.models import Reminder
+from clearing.referrals.models import Referral
 from core.staff import Staff
 from reporting.models import Case
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,28 +72,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     from core import cli
 
     cli.register(app.cli)
-
-    import workers
-
-    workers.init_app(app)
-
-    from clearing import jobs as _clearing_jobs  # noqa: F401 (registers the jobs)
-    from clearing import office_views as _office_views  # noqa: F401 (adds the office address page to admin_bp)
-    from clearing import referral_views as _referral_views  # noqa: F401 (adds routes to clearing_bp)
-    from clearing.admin_views import bp as admin_bp
-    from clearing.partner_views import bp as partner_bp
-    from clearing.stats_views import bp as stats_bp
-    from clearing.views import bp as clearing_bp
-    from core.login import bp as login_bp
-    from reporting.views import bp as reporting_bp
-
-    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, partner_bp, stats_bp):
-        app.register_blueprint(blueprint)
+    _wire_features(app)
     staff.init_app(app)
-
-    from clearing import cli as clearing_cli
-
-    clearing_cli.init_app(app)
     return app
 
 
@@ -104,3 +85,79 @@ def state(app: Flask) -> KommaState:
 def current_config() -> Config:
     """The configuration of the app handling this request or command."""
     return state(current_app).config
+
+
+# The feature modules whose import defines tables (alembic, tests and the app need them all).
+MODEL_MODULES = (
+    "core.models",
+    "core.tenancy",
+    "core.accounts",
+    "workers.models",
+    "core.secret_sessions",
+    "core.throttle",
+    "core.mail_log",
+    "reporting.models",
+    "clearing.cases.models",
+    "clearing.statistics.models",
+    "clearing.audit.models",
+    "clearing.partners.models",
+    "clearing.referrals.models",
+)
+
+# Where each role lands after logging in; "" for anyone else.
+HOME_ENDPOINTS = {
+    "": "reporting.index",
+    "officer": "clearing.inbox",
+    "coordinator": "admin.team",
+    "network_operator": "admin.network",
+    "partner": "partner.portal",
+}
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def _wire_features(app: Flask) -> None:
+    """The one place that joins the features to the app: blueprints, jobs, commands and schedule.
+
+    Features import core, crypto and workers; nothing in those imports a feature, except here.
+    """
+    import workers
+    from clearing import demo
+    from clearing.audit import cli as audit_cli
+    from clearing.audit import signals as _audit_signals  # noqa: F401 (address changes into the audit chain)
+    from clearing.audit.jobs import audit_check
+    from clearing.cases import jobs as case_jobs
+    from clearing.cases.views import bp as clearing_bp
+    from clearing.office import address_views as _office_address_views  # noqa: F401 (routes on admin_bp)
+    from clearing.office import jobs as _office_jobs  # noqa: F401 (registers the jobs)
+    from clearing.office.views import bp as admin_bp
+    from clearing.partners import cli as partners_cli
+    from clearing.partners import views as _partner_views  # noqa: F401 (routes on admin_bp)
+    from clearing.referrals import jobs as _referral_jobs  # noqa: F401 (registers the jobs)
+    from clearing.referrals import views as _referral_views  # noqa: F401 (routes on clearing_bp)
+    from clearing.referrals.portal_views import bp as partner_bp
+    from clearing.statistics.jobs import statistics_refresh
+    from clearing.statistics.views import bp as stats_bp
+    from core.login import bp as login_bp
+    from reporting import jobs as _reporting_jobs  # noqa: F401 (registers the jobs)
+    from reporting.views import bp as reporting_bp
+    from workers.schedule import ScheduledJob
+
+    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, partner_bp, stats_bp):
+        app.register_blueprint(blueprint)
+    for feature_cli in (audit_cli, partners_cli, demo):
+        feature_cli.init_app(app)
+    app.extensions["komma_home_endpoints"] = HOME_ENDPOINTS
+    workers.init_app(
+        app,
+        schedule=(
+            ScheduledJob("deadlines", case_jobs.deadline_scan, cron="5 * * * *", timeout=900),
+            ScheduledJob("housekeeping", case_jobs.housekeeping, cron="35 * * * *"),
+            ScheduledJob("statistics", statistics_refresh, cron="50 * * * *", timeout=1800),
+            ScheduledJob("retention", case_jobs.retention_purge, cron="15 3 * * *", timeout=3600),
+            ScheduledJob("audit", audit_check, cron="45 3 * * *", timeout=3600),
+        ),
+    )

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy.orm import Session
 
-from core.accounts import ROLES, AccountError, account_by_login, create_account, totp_secret
+from core.accounts import ROLES, AccountError, account_by_login, create_account
 from core.app import create_app, state
-from core.config import Config
 from core.custody import CustodyError, grant_office_key, office_key_from_recovery
 from core.db import session_scope
 from core.models import Municipality
 from core.tenancy import TenancyError, create_municipality, municipality_by_slug
-
-DEMO_SLUG = "musterstadt"
 
 
 @click.group("db")
@@ -158,94 +153,6 @@ def office_grant(slug: str, login: str, recovery_key: str) -> None:
     click.echo(f"{login} now holds the office key of {slug}")
 
 
-DEMO_PARTNER_ACCOUNTS = (("demo-beratung", "partner", "Demo-Beratung", "demo-passwort-beratung"),)
-
-# Features add demo data here (clearing: the example alliance and its partner users).
-DEMO_EXTENSIONS: list[Callable[[Session, Config, Municipality], list[str]]] = []
-
-DEMO_ACCOUNTS = (
-    ("demo-fachkraft", "officer", "Demo-Fachkraft", "demo-passwort-fachkraft"),
-    ("demo-koordination", "coordinator", "Demo-Koordination", "demo-passwort-koordination"),
-    # A second officer: referrals under the four-eyes rule need one to approve them.
-    ("demo-zweitpruefung", "officer", "Demo-Zweitprüfung", "demo-passwort-zweitpruefung"),
-)
-# The network operator belongs to no municipality: it creates them and sees the network statistics.
-DEMO_NETWORK_ACCOUNT = ("demo-netzwerk", "network_operator", "Demo-Netzwerk", "demo-passwort-netzwerk")
-
-
-@click.command("demo")
-@with_appcontext
-def demo() -> None:
-    """Create the demo municipality with demo staff and a network operator (idempotent); refresh the statistics."""
-    config = state(current_app).config
-    with session_scope(state(current_app).session_factory) as session:
-        network_line = _demo_network_operator(session, config)
-        if municipality_by_slug(session, DEMO_SLUG):
-            click.echo(f"demo municipality {DEMO_SLUG} exists")
-            for login, _role, _name, password in DEMO_ACCOUNTS + DEMO_PARTNER_ACCOUNTS:
-                account = account_by_login(session, login)
-                if account is not None:
-                    click.echo(f"  {login} / {password} / TOTP secret {totp_secret(config, account)}")
-            click.echo(network_line)
-            _refresh_statistics(session)
-            return
-        created = create_municipality(session, DEMO_SLUG, "Musterstadt", office_name="Clearingstelle Musterstadt")
-        # A model municipality sharing its counts, so the network statistics have something to show.
-        created.municipality.statistics_opt_in = True
-        created.municipality.network_role = "model"
-        office_key = office_key_from_recovery(session, created.municipality, created.recovery_key)
-        lines = []
-        for login, role, name, password in DEMO_ACCOUNTS:
-            new = create_account(
-                session,
-                config,
-                login=login,
-                role=role,
-                municipality_id=created.municipality.id,
-                display_name=name,
-                password=password,
-                totp_confirmed=True,
-            )
-            if role == "officer":
-                grant_office_key(session, office_key, new.account)
-            lines.append(f"  {login} / {password} / TOTP secret {new.totp_secret}")
-        for extend in DEMO_EXTENSIONS:
-            lines.extend(extend(session, config, created.municipality))
-        lines.append(network_line)
-        _refresh_statistics(session)
-    click.echo("demo municipality Musterstadt created")
-    click.echo(f"recovery key (demo only): {created.recovery_key}")
-    click.echo("demo staff (login / password / TOTP secret for your authenticator app), log in at /anmelden:")
-    click.echo("\n".join(lines))
-
-
-def _demo_network_operator(session: Session, config: Config) -> str:
-    """The demo network operator, created when missing; its login line."""
-    login, role, name, password = DEMO_NETWORK_ACCOUNT
-    account = account_by_login(session, login)
-    if account is None:
-        account = create_account(
-            session,
-            config,
-            login=login,
-            role=role,
-            municipality_id=None,
-            display_name=name,
-            password=password,
-            totp_confirmed=True,
-        ).account
-    return (
-        f"  {login} / {password} / TOTP secret {totp_secret(config, account)}  (network operator: /verwaltung/netzwerk)"
-    )
-
-
-def _refresh_statistics(session: Session) -> None:
-    """What the hourly statistics job does, so the demo's statistics pages show the reports sent so far."""
-    from clearing.statistics import refresh
-
-    refresh(session)
-
-
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -258,7 +165,7 @@ def run(host: str, port: int) -> None:
 
 
 def register(app_cli: click.Group) -> None:
-    for command in (db_group, municipality_group, account_group, office_group, demo, run):
+    for command in (db_group, municipality_group, account_group, office_group, run):
         app_cli.add_command(command)
 
 

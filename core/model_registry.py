@@ -1,24 +1,7 @@
-"""Imports every models module so Base.metadata is complete (alembic, tests, create_all)."""
+"""Every table in Base.metadata, for alembic and tests: the list lives with the app's wiring."""
 
 from __future__ import annotations
 
-import importlib
+from core.app import MODEL_MODULES, import_all_models
 
-MODEL_MODULES = (
-    "core.models",
-    "core.tenancy",
-    "core.accounts",
-    "workers.models",
-    "core.secret_sessions",
-    "core.throttle",
-    "core.mail_log",
-    "reporting.models",
-    "clearing.models",
-    "clearing.audit",
-    "clearing.partner_models",
-)
-
-
-def import_all_models() -> None:
-    for name in MODEL_MODULES:
-        importlib.import_module(name)
+__all__ = ["MODEL_MODULES", "import_all_models"]

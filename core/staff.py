@@ -7,13 +7,13 @@ server half, after which the cookie opens nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 
 from core import secret_sessions
 from core.accounts import Account
@@ -135,12 +135,9 @@ def require(*roles: str) -> Callable[[F], F]:
 
 
 def home_endpoint(role: str) -> str:
-    return {
-        "officer": "clearing.inbox",
-        "coordinator": "admin.team",
-        "network_operator": "admin.network",
-        "partner": "partner.portal",
-    }.get(role, "reporting.index")
+    """Where a role lands after logging in; core/app.py names the pages ("" for everyone else)."""
+    homes: Mapping[str, str] = current_app.extensions["komma_home_endpoints"]
+    return homes.get(role) or homes[""]
 
 
 def init_app(app: Flask) -> None:

@@ -12,7 +12,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import crypto
-from clearing.referrals import consents_changed
 from core import throttle
 from core.config import Config
 from core.db import new_id, utcnow
@@ -21,6 +20,7 @@ from reporting import case_crypto
 from reporting.case_crypto import AttachmentMeta
 from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
 from reporting.models import CONSENT_FIELDS, Attachment, Case, CaseCode, CaseEvent, CaseMessage, ReporterAccess
+from reporting.signals import consents_changed
 from reporting.uploads import CleanFile
 from workers import add_job
 
@@ -339,7 +339,7 @@ def change_consents(session: Session, key: MailboxKey, wanted: dict[str, bool]) 
     if changed:
         session.flush()
         # Referrals that depended on a withdrawn consent are cancelled or withdrawn at once.
-        consents_changed(session, case, changed)
+        consents_changed.send(session, case=case, changed=changed)
         add_job(session, "notify_case_activity", case_id=case.id)
     return changed
 

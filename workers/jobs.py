@@ -22,15 +22,10 @@ ENTRY_ID_KEY = "komma_outbox_entry_id"
 # A handler takes the job's own session and the entry's ids; it writes, never commits.
 Handler = Callable[..., object]
 
-# Modules whose import registers the project's handlers: each feature package adds its jobs.py,
-# so the web process (add_job checks names) and every worker know the same jobs.
-JOB_MODULES: tuple[str, ...] = ("reporting.jobs", "clearing.jobs")
-
 # 1 run + RQ's 5 retries; after that the entry waits for an operator instead of the relay.
 MAX_ATTEMPTS = 6
 
 _handlers: dict[str, Handler] = {}
-_modules_loaded = False
 
 
 class UnknownJobError(LookupError):
@@ -61,17 +56,13 @@ def job(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def load_job_modules(extra: Iterable[str] = ()) -> None:
-    """Import the modules that register handlers (the project's and any given ones)."""
-    global _modules_loaded
-    for module in (*JOB_MODULES, *extra):
+def load_job_modules(modules: Iterable[str] = ()) -> None:
+    """Import further modules that register handlers (the app factory imports the project's own)."""
+    for module in modules:
         importlib.import_module(module)
-    _modules_loaded = True
 
 
 def handler_for(name: str) -> Handler:
-    if name not in _handlers and not _modules_loaded:
-        load_job_modules()
     try:
         return _handlers[name]
     except KeyError:

@@ -30,7 +30,7 @@ from rq.scheduler import RQScheduler
 
 from workers.dispatch import QUEUE_NAME, connect_redis
 from workers.jobs import load_job_modules
-from workers.schedule import register_schedule
+from workers.schedule import register_schedule, schedule_of
 from workers.worker_heartbeat import horse_heartbeat
 
 log = logging.getLogger(__name__)
@@ -388,7 +388,7 @@ def run_cron(app: Flask) -> None:
     """
     url = redis_url_for(app)
     scheduler = CronScheduler(connection=connect_redis(url))
-    register_schedule(scheduler)
+    register_schedule(scheduler, schedule_of(app))
     stop = StopSignal()
     stop.listen()
     went_away = False

@@ -12,8 +12,8 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from clearing.demo import DEMO_SLUG
 from core import create_app
-from core.cli import DEMO_SLUG
 from core.devserver import AnonymousRequestHandler
 from tests.browser.axe import AXE_JS
 from tests.conftest import empty_tables, make_test_config, need_service

@@ -12,7 +12,7 @@ from babel.dates import format_date
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from clearing.deadlines import add_months
+from clearing.cases.deadlines import add_months
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context
 from tests.browser.steps import COORDINATOR, OFFICER, RECEIPT_CODE_RE, log_in, small_png

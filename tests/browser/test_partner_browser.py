@@ -13,8 +13,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from clearing.partner_models import Referral
-from clearing.referrals import referral_reference
+from clearing.referrals.models import Referral
+from clearing.referrals.service import referral_reference
 from core.app import state
 from core.db import session_scope
 from tests.browser.axe import check_accessibility

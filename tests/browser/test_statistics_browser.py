@@ -16,11 +16,11 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from clearing import statistics
-from clearing.models import Assessment, AssessmentCode
+from clearing.cases.models import Assessment, AssessmentCode
+from clearing.demo import DEMO_SLUG
+from clearing.statistics import service as statistics
 from core.accounts import create_account
 from core.app import state
-from core.cli import DEMO_SLUG
 from core.db import session_scope
 from core.models import Municipality
 from reporting.service import NewReport, submit_report

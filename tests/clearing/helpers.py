@@ -335,9 +335,9 @@ def office_actor(session: Session, town: Town, person: Person) -> Any:
 
 
 def add_example_alliance(session: Session, town: Town) -> None:
-    from clearing import agreements
-    from clearing.examples import EXAMPLE_AGREEMENT
-    from clearing.partners import save_agreement
+    from clearing.partners import agreements
+    from clearing.partners.examples import EXAMPLE_AGREEMENT
+    from clearing.partners.service import save_agreement
 
     save_agreement(session, town.id, agreements.parse_yaml(EXAMPLE_AGREEMENT), actor_id=None, actor_role="cli")
     session.commit()
@@ -345,8 +345,9 @@ def add_example_alliance(session: Session, town: Town) -> None:
 
 def refer_case(session: Session, town: Town, officer: Person, case_id: str, partner_key: str = "opferberatung") -> str:
     """Assess the case (if not yet) and refer it as the officer would; returns the referral id."""
-    from clearing import referrals, service
-    from clearing.models import Assessment
+    from clearing.cases import service
+    from clearing.cases.models import Assessment
+    from clearing.referrals import service as referrals
 
     actor = office_actor(session, town, officer)
     case = session.get(Case, case_id)

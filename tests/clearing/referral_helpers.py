@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 import crypto
-from clearing import agreements as agreement_rules
-from clearing.examples import EXAMPLE_AGREEMENT
-from clearing.partner_models import PartnerOrganisation, Referral, ReferralFile
-from clearing.partners import add_partner_user, partner_by_key, partner_key_for, save_agreement
+from clearing.partners import agreements as agreement_rules
+from clearing.partners.examples import EXAMPLE_AGREEMENT
+from clearing.partners.models import PartnerOrganisation
+from clearing.partners.service import add_partner_user, partner_by_key, partner_key_for, save_agreement
+from clearing.referrals.models import Referral, ReferralFile
 from core.accounts import check_password
 from core.config import Config
 from core.custody import office_key_from_recovery

@@ -22,10 +22,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clearing.examples import EXAMPLE_AGREEMENT
-from clearing.models import Reminder
-from clearing.partner_models import Referral
-from clearing.partners import add_partner_user, partner_by_key
+from clearing.cases.models import Reminder
+from clearing.partners.examples import EXAMPLE_AGREEMENT
+from clearing.partners.service import add_partner_user, partner_by_key
+from clearing.referrals.models import Referral
 from core.config import Config
 from core.db import Base
 from reporting.models import Case

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearing.audit import AuditEvent
+from clearing.audit.models import AuditEvent
 from core import addresses
 from core.accounts import Account, EmailConfirmation
 from core.config import Config

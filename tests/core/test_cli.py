@@ -14,9 +14,9 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from clearing.models import StatisticsRefresh
+from clearing.demo import DEMO_NETWORK_ACCOUNT, DEMO_SLUG
+from clearing.statistics.models import StatisticsRefresh
 from core.accounts import Account, account_by_login, totp_secret
-from core.cli import DEMO_NETWORK_ACCOUNT, DEMO_SLUG
 from core.config import PROJECT_ROOT
 from core.models import Municipality
 from core.tenancy import OfficeKeyGrant, parse_recovery_key

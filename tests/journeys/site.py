@@ -36,7 +36,7 @@ from tests.journeys.guard import forget, guard
 from tests.smtp import ReceivedMail, SmtpServer, free_port, running_smtp_server
 from tests.workers.conftest import KommaProcess
 from workers.dispatch import QUEUE_NAME
-from workers.scheduled import NAMED
+from workers.schedule import schedule_of
 
 HOST = "127.0.0.1"
 # A demo login line of `komma demo`: "  login / password / TOTP secret SECRET  (comment)".
@@ -109,12 +109,12 @@ class Site:
             time.sleep(0.1)
 
     def run_job(self, name: str) -> None:
-        """Run a scheduled job now (a key of workers.scheduled.NAMED, e.g. "statistics").
+        """Run a scheduled job now (a name in the app's schedule, e.g. "statistics").
 
         With a worker it goes through Redis as `komma cron` would send it and the worker runs it;
         without, it runs here as `komma jobs run NAME` would.
         """
-        function = NAMED[name]
+        function = next(item.func for item in schedule_of(self.app) if item.name == name)
         if self.redis is None:
             with self.app.app_context():
                 function()

@@ -16,10 +16,10 @@ import pyotp
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
-from clearing import service
+from clearing.cases import service
+from clearing.demo import DEMO_ACCOUNTS, DEMO_NETWORK_ACCOUNT, DEMO_PARTNER_ACCOUNTS, DEMO_SLUG
 from core.accounts import account_by_login
 from core.app import state
-from core.cli import DEMO_ACCOUNTS, DEMO_NETWORK_ACCOUNT, DEMO_PARTNER_ACCOUNTS, DEMO_SLUG
 from core.custody import office_key_from_recovery
 from core.db import session_scope
 from core.models import Municipality

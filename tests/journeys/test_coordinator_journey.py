@@ -9,7 +9,7 @@ from datetime import date
 
 from playwright.sync_api import Locator, Page, expect
 
-from core.cli import DEMO_ACCOUNTS, DEMO_SLUG
+from clearing.demo import DEMO_ACCOUNTS, DEMO_SLUG
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
 from tests.journeys.site import Site

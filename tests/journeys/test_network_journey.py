@@ -8,7 +8,7 @@ from datetime import date
 
 from playwright.sync_api import Page, expect
 
-from core.cli import DEMO_SLUG
+from clearing.demo import DEMO_SLUG
 from tests.journeys import steps
 from tests.journeys.site import Journey, Site
 

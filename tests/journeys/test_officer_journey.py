@@ -16,14 +16,14 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from core.cli import DEMO_ACCOUNTS, DEMO_SLUG
+from clearing.demo import DEMO_ACCOUNTS, DEMO_SLUG
 from reporting.codes import CONSENTS
 from tests.browser.steps import CLOSE, expect_state, open_referral, send_update
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
 from tests.journeys.site import Site
 
-# The demo's second officer (core.cli.DEMO_ACCOUNTS): the second pair of eyes.
+# The demo's second officer (clearing.demo.DEMO_ACCOUNTS): the second pair of eyes.
 SECOND_OFFICER = next(login for login, role, *_ in DEMO_ACCOUNTS[1:] if role == "officer")
 OFFICER_NAME = DEMO_ACCOUNTS[0][2]
 ADDRESS = "fachkraft@musterstadt.example"

@@ -12,7 +12,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from core.cli import DEMO_SLUG
+from clearing.demo import DEMO_SLUG
 from reporting.codes import CONSENTS
 from tests.browser.steps import CLOSE, DECLINE, expect_state, next_steps, open_referral, send_update
 from tests.journeys import steps

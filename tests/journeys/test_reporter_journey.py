@@ -13,10 +13,10 @@ from playwright.sync_api import FilePayload, Locator, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
 
-from clearing import service
+from clearing.cases import service
+from clearing.demo import DEMO_SLUG
 from core.accounts import account_by_login
 from core.app import state
-from core.cli import DEMO_SLUG
 from core.custody import office_key_from_recovery
 from core.db import session_scope
 from core.models import Municipality

@@ -13,10 +13,11 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from clearing import service
-from clearing.models import Reminder
-from clearing.partner_models import PartnerOrganisation, Referral
-from clearing.routing_text import REMINDER_LABELS
+from clearing.cases import service
+from clearing.cases.models import Reminder
+from clearing.partners.models import PartnerOrganisation
+from clearing.referrals.labels import REMINDER_LABELS
+from clearing.referrals.models import Referral
 from core.db import session_scope, utcnow
 from reporting.models import Case
 from tests.clearing.helpers import logged_in_client

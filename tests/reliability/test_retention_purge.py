@@ -21,8 +21,10 @@ from sqlalchemy import MetaData, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from clearing import audit, service, statistics
-from clearing.models import StatisticsRollup
+from clearing.audit import service as audit
+from clearing.cases import service
+from clearing.statistics import service as statistics
+from clearing.statistics.models import StatisticsRollup
 from core.db import utcnow
 from core.secret_sessions import SecretSession
 from reporting.models import Case

@@ -18,12 +18,15 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearing import agreements as agreement_rules
-from clearing import portal, referrals, service
-from clearing.examples import EXAMPLE_AGREEMENT
-from clearing.maintenance import scan_deadlines
-from clearing.partner_models import PartnerOrganisation, Referral
-from clearing.partners import add_partner_user, partner_by_key, partner_key_for, save_agreement
+from clearing.cases import service
+from clearing.cases.maintenance import scan_deadlines
+from clearing.partners import agreements as agreement_rules
+from clearing.partners.examples import EXAMPLE_AGREEMENT
+from clearing.partners.models import PartnerOrganisation
+from clearing.partners.service import add_partner_user, partner_by_key, partner_key_for, save_agreement
+from clearing.referrals import portal
+from clearing.referrals import service as referrals
+from clearing.referrals.models import Referral
 from core import secret_sessions
 from core.accounts import Account, check_password
 from core.config import Config

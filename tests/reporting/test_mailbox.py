@@ -229,7 +229,7 @@ def test_the_receipt_code_is_stored_nowhere(app: Flask, client: FlaskClient, ses
 
 
 def test_a_shredded_case_closes_the_mailbox(client: FlaskClient, session: Session) -> None:
-    from clearing.maintenance import shred_case
+    from clearing.cases.maintenance import shred_case
 
     town = add_town(session)
     code = submit(client, town)

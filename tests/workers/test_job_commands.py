@@ -17,7 +17,7 @@ from tests.workers.conftest import CLOSED_REDIS_URL
 from tests.workers.sample_jobs import runs
 from workers import add_job
 from workers.dispatch import QUEUE_NAME
-from workers.schedule import register_schedule
+from workers.schedule import register_schedule, schedule_of
 
 
 @pytest.mark.parametrize("command", ["worker", "cron"])
@@ -47,21 +47,21 @@ def test_outbox_relay_reports_an_unreachable_redis(make_app: Callable[..., Flask
     assert "Redis is unreachable" in result.output
 
 
-def test_schedule_has_the_relay_and_the_periodic_jobs() -> None:
+def test_schedule_has_the_relay_and_the_periodic_jobs(app: Flask) -> None:
     # Registering talks to no server; the URL only satisfies the constructor.
     connection = Redis.from_url("redis://127.0.0.1:1/0")
     scheduler = CronScheduler(connection=connection)
-    register_schedule(scheduler)
+    register_schedule(scheduler, schedule_of(app))
     jobs = {job["func_name"]: job for job in json.loads(scheduler.to_dict()["cron_jobs"])}
     relay = jobs["workers.relay.relay_outbox"]
     assert relay["queue_name"] == QUEUE_NAME
     assert relay["interval"] == 30
     expected = {
-        "workers.scheduled.deadline_scan": "5 * * * *",
-        "workers.scheduled.housekeeping": "35 * * * *",
-        "workers.scheduled.statistics_refresh": "50 * * * *",
-        "workers.scheduled.retention_purge": "15 3 * * *",
-        "workers.scheduled.audit_check": "45 3 * * *",
+        "clearing.cases.jobs.deadline_scan": "5 * * * *",
+        "clearing.cases.jobs.housekeeping": "35 * * * *",
+        "clearing.statistics.jobs.statistics_refresh": "50 * * * *",
+        "clearing.cases.jobs.retention_purge": "15 3 * * *",
+        "clearing.audit.jobs.audit_check": "45 3 * * *",
     }
     for name, cron in expected.items():
         assert jobs[name]["cron"] == cron, name

@@ -1,0 +1,194 @@
+"""Scheduled work: the deadline scan, the retention purge (crypto-shredding), the audit-chain check.
+
+Each function takes a session, is safe to run twice (a second run finds nothing new) and never
+commits; the scheduled wrappers in workers.scheduled own the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from clearing.audit import service as audit
+from clearing.cases.deadlines import acknowledgement_due, add_months, feedback_due
+from clearing.cases.models import Assessment, Reminder
+from clearing.cases.workflow import OPEN_STATES
+from clearing.partners.models import PartnerOrganisation
+from clearing.referrals.models import Referral
+from clearing.statistics.models import StatisticsRollup
+from clearing.statistics.service import refresh as refresh_statistics
+from core.models import Municipality
+from core.secret_sessions import SecretSession, purge_expired
+from core.throttle import ThrottleWindow
+from reporting.models import Case
+from workers import add_job
+from workers.models import OutboxEntry
+
+COMPLAINT_WARNING = timedelta(days=14)
+PARTNER_WARNING = timedelta(days=1)
+
+
+def _remind(
+    session: Session,
+    municipality_id: str,
+    kind: str,
+    due: date | None,
+    case_id: str | None = None,
+    referral_id: str | None = None,
+) -> bool:
+    key = f"{kind}:{case_id or '-'}:{referral_id or '-'}:{due.isoformat() if due else '-'}"
+    if session.scalar(select(Reminder.id).where(Reminder.dedupe_key == key)):
+        return False
+    reminder = Reminder(
+        municipality_id=municipality_id, case_id=case_id, referral_id=referral_id, kind=kind, due_on=due, dedupe_key=key
+    )
+    session.add(reminder)
+    session.flush()
+    add_job(session, "notify_reminder", reminder_id=reminder.id)
+    return True
+
+
+def scan_deadlines(session: Session, now: datetime) -> int:
+    """Reminders for acknowledgements, 3-month feedback, partner responses and complaint deadlines."""
+    created = 0
+    today = now.date()
+    open_cases = session.scalars(select(Case).where(Case.status.in_(OPEN_STATES)))
+    for case in open_cases:
+        ack = acknowledgement_due(case.received_at)
+        if case.acknowledged_at is None and ack <= now + timedelta(days=1):
+            created += _remind(session, case.municipality_id, "acknowledgement", ack.date(), case_id=case.id)
+        feedback = feedback_due(case.received_at)
+        if feedback - timedelta(days=7) <= today:
+            created += _remind(session, case.municipality_id, "feedback", feedback, case_id=case.id)
+    complaint_rows = session.execute(
+        select(Assessment.case_id, Assessment.complaint_deadline, Case.municipality_id)
+        .join(Case, Case.id == Assessment.case_id)
+        .where(
+            Assessment.complaint_deadline.is_not(None),
+            Assessment.complaint_deadline <= today + COMPLAINT_WARNING,
+            Case.status.in_(OPEN_STATES),
+        )
+    )
+    for case_id, deadline, municipality_id in complaint_rows:
+        created += _remind(session, municipality_id, "complaint", deadline, case_id=case_id)
+    partner_rows = session.execute(
+        select(Referral.id, Referral.case_id, Referral.due_at, PartnerOrganisation.municipality_id)
+        .join(PartnerOrganisation, PartnerOrganisation.id == Referral.partner_id)
+        .where(Referral.state == "sent", Referral.due_at.is_not(None), Referral.due_at <= now + PARTNER_WARNING)
+    )
+    for referral_id, case_id, due_at, municipality_id in partner_rows:
+        created += _remind(
+            session, municipality_id, "partner_response", due_at.date(), case_id=case_id, referral_id=referral_id
+        )
+    return created
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    cases: int
+
+
+def _fold_into_statistics(session: Session, case: Case) -> None:
+    """Keep what the statistics count of a case (consented, assessed) as anonymous rollup counts."""
+    assessment = session.get(Assessment, case.id)
+    if not case.consent_statistics or assessment is None:
+        return
+    month = case.received_at.strftime("%Y-%m")
+    referrals = session.scalars(
+        select(Referral).where(Referral.case_id == case.id, Referral.sent_at.is_not(None))
+    ).all()
+    kinds = {
+        p.kind
+        for p in session.scalars(
+            select(PartnerOrganisation).where(PartnerOrganisation.id.in_([r.partner_id for r in referrals]))
+        )
+    }
+    outcomes = {r.outcome for r in referrals if r.outcome}
+    cells = [
+        ("cases", "all"),
+        ("affected_role", case.affected_role),
+        ("channel", case.channel),
+        ("urgency", assessment.urgency),
+    ]
+    cells += [("incident_type", c) for c in assessment.codes_of("incident_type")]
+    cells += [("motive", c) for c in assessment.codes_of("motive")]
+    cells += [("partner_kind", k) for k in sorted(kinds)] + [("outcome", o) for o in sorted(outcomes)]
+    for dimension, code in cells:
+        row = session.get(StatisticsRollup, (case.municipality_id, month, dimension, code))
+        if row is None:
+            session.add(
+                StatisticsRollup(
+                    municipality_id=case.municipality_id, month=month, dimension=dimension, code=code, count=1
+                )
+            )
+        else:
+            row.count += 1
+    session.flush()
+
+
+def shred_case(session: Session, case: Case) -> None:
+    """Delete every ciphertext and sealed key of a case in the caller's transaction."""
+    _fold_into_statistics(session, case)
+    session.execute(delete(SecretSession).where(SecretSession.subject_id == case.id))
+    # Jobs name the case, or one of its referrals or reminders: none may outlive it.
+    referral_ids = list(session.scalars(select(Referral.id).where(Referral.case_id == case.id)))
+    reminder_ids = list(session.scalars(select(Reminder.id).where(Reminder.case_id == case.id)))
+    session.execute(
+        delete(OutboxEntry).where(
+            or_(
+                OutboxEntry.args["case_id"].as_string() == case.id,
+                OutboxEntry.args["referral_id"].as_string().in_(referral_ids),
+                OutboxEntry.args["reminder_id"].as_string().in_(reminder_ids),
+            )
+        )
+    )
+    audit.record(
+        session, chain=case.municipality_id, action="case.purged", actor_id=None, actor_role="system", target_id=case.id
+    )
+    # Everything else hangs off the case row with ON DELETE CASCADE (codes, access, files, messages,
+    # events, notes, assessment, referrals with packets and feedback, reminders).
+    session.delete(case)
+    session.flush()
+
+
+def purge_retention(session: Session, now: datetime) -> PurgeResult:
+    """Closed cases past their municipality's retention period, and cases whose reporter asked for deletion."""
+    purged = 0
+    for municipality in session.scalars(select(Municipality)):
+        limit = add_months(now.date(), -12 * municipality.retention_years)
+        cutoff = datetime.combine(limit, datetime.min.time(), tzinfo=now.tzinfo)
+        query = select(Case).where(
+            Case.municipality_id == municipality.id,
+            or_(
+                Case.deletion_requested_at.is_not(None),
+                Case.status.in_(("closed", "withdrawn")) & (Case.status_changed_at < cutoff),
+            ),
+        )
+        cases = session.scalars(query).all()
+        for case in cases:
+            shred_case(session, case)
+            purged += 1
+        if cases:
+            # The live counts must stop counting what now sits in the rollup.
+            refresh_statistics(session, municipality.id)
+    return PurgeResult(purged)
+
+
+def check_audit_chain(session: Session) -> audit.BrokenLink | None:
+    """Verify every chain; a break becomes a reminder (and a mail) for the coordinators, once a day."""
+    _checked, broken = audit.verify(session)
+    if broken is not None:
+        municipality_id = broken.chain if session.get(Municipality, broken.chain) else None
+        for m_id in [municipality_id] if municipality_id else list(session.scalars(select(Municipality.id))):
+            _remind(session, m_id, "audit_broken", date.today())
+    return broken
+
+
+def housekeeping(session: Session, now: datetime) -> int:
+    """Expired server-side sessions and old throttle windows."""
+    removed = purge_expired(session)
+    result = session.execute(delete(ThrottleWindow).where(ThrottleWindow.window_start < now - timedelta(days=2)))
+    return removed + int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,302 @@
+"""The clearing office: inbox, case page, messages, notes, assignment, assessment, status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from clearing.cases import codes as clearing_codes
+from clearing.cases import service, workflow
+from clearing.cases.forms import (
+    DEADLINE_LABELS,
+    STATUS_LABELS,
+    AssessmentForm,
+    AssignForm,
+    InboxFilterForm,
+    MessageForm,
+    NoteForm,
+    TransitionForm,
+)
+from clearing.cases.inbox import InboxFilter, load_inbox, normalise_reference
+from clearing.cases.models import Reminder
+from clearing.cases.workflow import TransitionRefused
+from clearing.referrals import service as referrals
+from clearing.referrals.labels import FIELD_LABELS, OUTCOME_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
+from clearing.scoping import get_case, reminder_query
+from core import staff
+from core.db import utcnow
+from core.login_forms import PlainForm
+from core.web_session import db_session
+from reporting import codes
+from reporting.models import Case
+
+bp = Blueprint("clearing", __name__, url_prefix="/clearing")
+
+
+@bp.get("/")
+@staff.require("officer")
+def inbox() -> str:
+    """The inbox with filters on the clear metadata."""
+    actor = staff.actor()
+    form = InboxFilterForm(request.args)
+    officers = service.officers_of(db_session(), actor.account.municipality_id or "")
+    form.assigned.choices = [("", _("alle")), ("me", _("mir")), ("none", _("niemandem"))] + [
+        (o.id, o.display_name) for o in officers
+    ]
+    valid = form.validate()
+    filters = InboxFilter(
+        status=form.status.data or "" if valid else "",
+        urgency=form.urgency.data or "" if valid else "",
+        incident_type=form.incident_type.data or "" if valid else "",
+        motive=form.motive.data or "" if valid else "",
+        received_from=form.received_from.data if valid else None,
+        received_to=form.received_to.data if valid else None,
+        assigned=form.assigned.data or "" if valid else "",
+        overdue=bool(form.overdue.data) if valid else False,
+        reference=normalise_reference(form.reference.data or "") if valid else "",
+        sort=form.sort.data or "newest" if valid else "newest",
+        page=form.page.data or 1 if valid else 1,
+    )
+    page = load_inbox(db_session(), actor, filters, actor.office_key)
+    reminders = db_session().scalars(reminder_query(actor).order_by(Reminder.due_on).limit(50)).all()
+    references = dict(
+        db_session()
+        .execute(select(Case.id, Case.reference).where(Case.id.in_([r.case_id for r in reminders if r.case_id])))
+        .all()
+    )
+    args = {k: v for k, v in request.args.items() if k not in ("page", "lang")}
+    # The filters stay folded away unless one is set ("Meine Fälle" and the search have their own controls).
+    filtering = bool(form.errors) or any(
+        value and (key not in ("assigned", "reference") or (key == "assigned" and value != "me"))
+        for key, value in args.items()
+    )
+    # "Meine Fälle" is the assignee filter set to the officer: the tabs are links, the rest stays.
+    others = {k: v for k, v in args.items() if k != "assigned"}
+    views = [
+        (_("Alle Fälle"), url_for("clearing.inbox", **others), not filters.assigned),
+        (_("Meine Fälle"), url_for("clearing.inbox", assigned="me", **others), filters.assigned == "me"),
+    ]
+    return render_template(
+        "clearing/inbox.html",
+        page=page,
+        form=form,
+        reminders=reminders,
+        references=references,
+        plain_form=PlainForm(formdata=None),
+        reminder_labels=REMINDER_LABELS,
+        args=args,
+        views=views,
+        filtering=filtering,
+        deadline_labels=DEADLINE_LABELS,
+        codes=codes,
+        clearing_codes=clearing_codes,
+        status_labels=STATUS_LABELS,
+        has_key=actor.office_key is not None,
+    )
+
+
+def _case_page(case: Case, **forms: object) -> str:
+    actor = staff.actor()
+    try:
+        case_file = service.open_case_file(db_session(), actor, case)
+    except service.NoOfficeKey:
+        return render_template("clearing/no_key.html")
+    assessment_form = forms.get("assessment_form") or _assessment_form(case_file)
+    assign_form = forms.get("assign_form") or AssignForm(formdata=None, officer=case.assigned_to or "")
+    assign_form.officer.choices = [("", _("niemand"))] + [(o.id, o.display_name) for o in case_file.officers]  # type: ignore[union-attr]
+    transition_form = forms.get("transition_form") or TransitionForm(formdata=None)
+    transition_form.target.choices = [(t, workflow.ACTION_LABELS[t]) for t in workflow.allowed(case)]  # type: ignore[union-attr]
+    return render_template(
+        "clearing/case.html",
+        f=case_file,
+        referrals=referrals.overview(db_session(), actor, case),
+        plain_form=PlainForm(formdata=None),
+        describe=describe,
+        timeline_text=workflow.timeline_text,
+        field_labels=FIELD_LABELS,
+        referral_states=REFERRAL_STATE_LABELS,
+        outcome_labels=OUTCOME_LABELS,
+        message_form=forms.get("message_form") or MessageForm(formdata=None),
+        note_form=forms.get("note_form") or NoteForm(formdata=None),
+        assign_form=assign_form,
+        transition_form=transition_form,
+        assessment_form=assessment_form,
+        codes=codes,
+        clearing_codes=clearing_codes,
+        status_labels=STATUS_LABELS,
+    )
+
+
+def _assessment_form(case_file: service.CaseFile) -> AssessmentForm:
+    a = case_file.assessment
+    if a is None:
+        report = case_file.report
+        return AssessmentForm(
+            formdata=None,
+            urgency=case_file.case.urgency,
+            incident_types=report.get("incident_types", []),
+            motives=[m for m in report.get("motives", []) if m != "unknown"],
+        )
+    return AssessmentForm(
+        formdata=None,
+        urgency=a.urgency,
+        escalation_level=str(a.escalation_level),
+        incident_types=a.codes_of("incident_type"),
+        motives=a.codes_of("motive"),
+        offences=a.codes_of("offence"),
+        phenomenon_area=a.phenomenon_area,
+        known_on=a.known_on,
+        employer_duty=a.employer_duty,
+        case_conference=a.case_conference,
+        notes=case_file.assessment_notes,
+    )
+
+
+@bp.get("/fall/<case_id>")
+@staff.require("officer")
+def case(case_id: str) -> str:
+    """The case page: the decrypted report and all work on it."""
+    return _case_page(get_case(db_session(), staff.actor(), case_id))
+
+
+@bp.get("/fall/<case_id>/datei/<attachment_id>")
+@staff.require("officer")
+def attachment(case_id: str, attachment_id: str) -> Response:
+    """Download an evidence file, always as an attachment with a safe name."""
+    case_row = get_case(db_session(), staff.actor(), case_id)
+    try:
+        meta, content = service.download_attachment(db_session(), staff.actor(), case_row, attachment_id)
+    except (LookupError, service.NoOfficeKey):
+        abort(404)
+    response = Response(content, mimetype=meta.media_type)
+    response.headers.set("Content-Disposition", "attachment", filename=meta.name)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _flash_saved(saved: str, case_row: Case, not_moved: str | None) -> None:
+    """What was saved and the status it left the case in; if the status could not follow, why."""
+    status = STATUS_LABELS.get(case_row.status, case_row.status)
+    if not_moved is None:
+        flash(_("%(saved)s Status: %(status)s.", saved=saved, status=status), "success")
+    else:
+        flash(saved, "success")
+        flash(_("Der Status bleibt „%(status)s“: %(reason)s", status=status, reason=not_moved), "warning")
+
+
+def _redirect_to_case(case_row: Case, anchor: str = "") -> Response:
+    return redirect(url_for("clearing.case", case_id=case_row.id) + anchor, code=303)  # type: ignore[return-value]
+
+
+@bp.post("/fall/<case_id>/nachricht")
+@staff.require("officer")
+def message(case_id: str) -> str | Response:
+    """Send a message to the reporter's mailbox."""
+    case_row = get_case(db_session(), staff.actor(), case_id)
+    form = MessageForm()
+    if form.validate():
+        service.send_message(db_session(), staff.actor(), case_row, form.body.data)
+        flash(_("Die Nachricht wurde verschlüsselt in das Postfach der meldenden Person gestellt."), "success")
+        return _redirect_to_case(case_row, "#nachrichten")
+    # 200, not 422: the page shows decrypted content, and its audit event must be committed.
+    return _case_page(case_row, message_form=form)
+
+
+@bp.post("/fall/<case_id>/notiz")
+@staff.require("officer")
+def note(case_id: str) -> str | Response:
+    """Add an internal, encrypted note."""
+    case_row = get_case(db_session(), staff.actor(), case_id)
+    form = NoteForm()
+    if form.validate():
+        service.add_note(db_session(), staff.actor(), case_row, form.note.data)
+        flash(_("Die Notiz wurde gespeichert."), "success")
+        return _redirect_to_case(case_row, "#notizen")
+    # 200, not 422: the page shows decrypted content, and its audit event must be committed.
+    return _case_page(case_row, note_form=form)
+
+
+@bp.post("/fall/<case_id>/zustaendig")
+@staff.require("officer")
+def assign(case_id: str) -> str | Response:
+    """Assign the case to an officer (or nobody)."""
+    case_row = get_case(db_session(), staff.actor(), case_id)
+    form = AssignForm()
+    if form.validate():
+        try:
+            service.assign(db_session(), staff.actor(), case_row, form.officer.data or None)
+        except service.ClearingError:
+            form.officer.errors = [_("Diese Person gibt es in Ihrer Clearingstelle nicht.")]
+        else:
+            flash(_("Die Zuständigkeit wurde geändert."), "success")
+            return _redirect_to_case(case_row, "#ablauf")
+    # 200, not 422: the page shows decrypted content, and its audit event must be committed.
+    return _case_page(case_row, assign_form=form)
+
+
+@bp.post("/fall/<case_id>/bewertung")
+@staff.require("officer")
+def assessment(case_id: str) -> str | Response:
+    """Save the assessment."""
+    case_row = get_case(db_session(), staff.actor(), case_id)
+    form = AssessmentForm()
+    if form.validate():
+        status_note = service.save_assessment(
+            db_session(),
+            staff.actor(),
+            case_row,
+            service.AssessmentInput(
+                urgency=form.urgency.data,
+                escalation_level=int(form.escalation_level.data),
+                incident_types=list(form.incident_types.data or []),
+                motives=list(form.motives.data or []),
+                offences=list(form.offences.data or []),
+                phenomenon_area=form.phenomenon_area.data or None,
+                employer_duty=bool(form.employer_duty.data),
+                case_conference=bool(form.case_conference.data),
+                known_on=form.known_on.data,
+                notes=form.notes.data or "",
+            ),
+        )
+        _flash_saved(
+            _("Die Bewertung wurde gespeichert."),
+            case_row,
+            status_note,
+        )
+        return _redirect_to_case(case_row, "#bewertung")
+    # 200, not 422: the page shows decrypted content, and its audit event must be committed.
+    return _case_page(case_row, assessment_form=form)
+
+
+@bp.post("/fall/<case_id>/status")
+@staff.require("officer")
+def status(case_id: str) -> str | Response:
+    """Move the case through the workflow."""
+    case_row = get_case(db_session(), staff.actor(), case_id)
+    form = TransitionForm()
+    if form.validate():
+        try:
+            service.change_status(db_session(), staff.actor(), case_row, form.target.data, form.reason.data or "")
+        except TransitionRefused as refused:
+            form.target.errors = [refused.reason]
+        else:
+            flash(
+                _("Der Status ist jetzt: %(status)s.", status=STATUS_LABELS.get(case_row.status, case_row.status)),
+                "success",
+            )
+            return _redirect_to_case(case_row, "#ablauf")
+    # 200, not 422: the page shows decrypted content, and its audit event must be committed.
+    return _case_page(case_row, transition_form=form)
+
+
+@bp.post("/erinnerung/<reminder_id>/erledigt")
+@staff.require("officer")
+def dismiss_reminder(reminder_id: str) -> Response:
+    """Mark a reminder as dealt with."""
+    reminder = db_session().scalar(reminder_query(staff.actor()).where(Reminder.id == reminder_id))
+    if reminder is None:
+        abort(404)
+    if PlainForm().validate():
+        reminder.dismissed_at = utcnow()
+    return redirect(url_for("clearing.inbox"), code=303)  # type: ignore[return-value]

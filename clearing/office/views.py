@@ -1,0 +1,214 @@
+"""Running the office: the coordinator's team page, granting the office key, the network operator's municipalities."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from clearing.audit import service as audit
+from clearing.cases import service
+from clearing.office import team as team_service
+from clearing.office.forms import CreateAccountForm, CreateMunicipalityForm
+from core import accounts, custody, staff
+from core.accounts import Account
+from core.app import state
+from core.login_forms import PlainForm
+from core.models import Municipality
+from core.tenancy import TenancyError, create_municipality
+from core.web_session import db_session
+from workers.models import OutboxEntry
+
+bp = Blueprint("admin", __name__, url_prefix="/verwaltung")
+
+
+def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = None) -> str:
+    actor = staff.actor()
+    members = team_service.members(db_session(), actor.account.municipality_id or "")
+    return render_template(
+        "clearing/team.html", form=form, members=members, created=created, plain=PlainForm(formdata=None), me=actor
+    )
+
+
+def _team_member(account_id: str) -> Account:
+    """An account of the coordinator's municipality, or 404."""
+    account = db_session().get(Account, account_id)
+    if account is None or account.municipality_id != staff.actor().account.municipality_id:
+        abort(404)
+    return account
+
+
+@bp.get("/team/<account_id>/deaktivieren")
+@staff.require("coordinator")
+def confirm_deactivate(account_id: str) -> str:
+    """Ask before an account is switched off: what it means for the person."""
+    account = _team_member(account_id)
+    if account.id == staff.actor().account.id or not account.active:
+        abort(404)
+    return render_template("clearing/team_deactivate.html", member=account, form=PlainForm())
+
+
+@bp.post("/team/<account_id>/deaktivieren")
+@staff.require("coordinator")
+def deactivate(account_id: str) -> Response:
+    """The account can no longer log in; its sessions end at once."""
+    return _set_active(account_id, active=False)
+
+
+@bp.post("/team/<account_id>/aktivieren")
+@staff.require("coordinator")
+def reactivate(account_id: str) -> Response:
+    """A deactivated account may log in again (with its own password and code)."""
+    return _set_active(account_id, active=True)
+
+
+def _set_active(account_id: str, *, active: bool) -> Response:
+    account = _team_member(account_id)
+    if PlainForm().validate():
+        try:
+            team_service.set_active(db_session(), staff.actor(), account, active)
+        except team_service.TeamRefused as refused:
+            flash(refused.reason, "error")
+        else:
+            if active:
+                flash(_("Das Konto von %(name)s ist wieder aktiv.", name=account.display_name), "success")
+            else:
+                flash(
+                    _(
+                        "Das Konto von %(name)s ist deaktiviert. Alle Sitzungen wurden beendet.",
+                        name=account.display_name,
+                    ),
+                    "success",
+                )
+    return redirect(url_for("admin.team"), code=303)  # type: ignore[return-value]
+
+
+@bp.route("/team", methods=["GET", "POST"])
+@staff.require("coordinator")
+def team() -> str | Response:
+    """The coordinator manages the accounts of the municipality (and reads no case)."""
+    actor = staff.actor()
+    form = CreateAccountForm()
+    if form.validate_on_submit():
+        try:
+            created = accounts.create_account(
+                db_session(),
+                state(current_app).config,
+                login=form.login.data,
+                role=form.role.data,
+                municipality_id=actor.account.municipality_id,
+                display_name=form.display_name.data,
+            )
+        except accounts.AccountError:
+            form.login.errors = [
+                _(
+                    "Diesen Benutzernamen gibt es schon, oder er enthält unerlaubte Zeichen (erlaubt: a–z, 0–9, . _ @ -)."
+                )
+            ]
+        else:
+            audit.record(
+                db_session(),
+                chain=actor.account.municipality_id or audit.NETWORK_CHAIN,
+                action="account.created",
+                actor_id=actor.account.id,
+                actor_role=actor.role,
+                target_id=created.account.id,
+                detail=created.account.role,
+            )
+            return _team_page(CreateAccountForm(formdata=None), created)
+    return _team_page(form)
+
+
+@bp.route("/freischalten", methods=["GET", "POST"])
+@staff.require("officer")
+def grants() -> str | Response:
+    """An officer who holds the office key passes it to a new colleague."""
+    actor = staff.actor()
+    waiting = service.officers_without_grant(db_session(), actor.account.municipality_id or "")
+    return render_template(
+        "clearing/grants.html", waiting=waiting, form=PlainForm(), has_key=actor.office_key is not None
+    )
+
+
+@bp.post("/freischalten/<account_id>")
+@staff.require("officer")
+def grant(account_id: str) -> Response:
+    actor = staff.actor()
+    form = PlainForm()
+    grantee = db_session().get(Account, account_id)
+    if not form.validate() or grantee is None or grantee.municipality_id != actor.account.municipality_id:
+        flash(_("Diese Person gibt es in Ihrer Clearingstelle nicht."), "error")
+    elif actor.office_key is None:
+        flash(_("Sie haben selbst noch keinen Zugang zu den Fällen und können ihn nicht weitergeben."), "error")
+    else:
+        try:
+            custody.grant_office_key(db_session(), actor.office_key, grantee)
+        except custody.CustodyError:
+            flash(_("Nur Clearing-Fachkräfte können Zugang zu den Fällen erhalten."), "error")
+        else:
+            audit.record(
+                db_session(),
+                chain=grantee.municipality_id or "",
+                action="office_key.granted",
+                actor_id=actor.account.id,
+                actor_role=actor.role,
+                target_id=grantee.id,
+            )
+            flash(
+                _("%(name)s hat jetzt Zugang zu den Fällen (ab der nächsten Anmeldung).", name=grantee.display_name),
+                "success",
+            )
+    return redirect(url_for("admin.grants"), code=303)  # type: ignore[return-value]
+
+
+@bp.route("/netzwerk", methods=["GET", "POST"])
+@staff.require("network_operator")
+def network() -> str | Response:
+    """The network operator creates municipalities; the recovery key is shown once."""
+    actor = staff.actor()
+    form = CreateMunicipalityForm()
+    created = None
+    if form.validate_on_submit():
+        try:
+            created = create_municipality(db_session(), form.slug.data, form.name.data)
+        except TenancyError:
+            form.slug.errors = [
+                _("Diesen Kurznamen gibt es schon, oder er ist ungültig (erlaubt: a–z, 0–9 und Bindestrich).")
+            ]
+        else:
+            audit.record(
+                db_session(),
+                chain=audit.NETWORK_CHAIN,
+                action="municipality.created",
+                actor_id=actor.account.id,
+                actor_role=actor.role,
+                target_id=created.municipality.id,
+            )
+            form = CreateMunicipalityForm(formdata=None)
+    municipalities = db_session().scalars(select(Municipality).order_by(Municipality.name)).all()
+    return render_template("clearing/network.html", form=form, municipalities=municipalities, created=created)
+
+
+@bp.get("/status")
+@staff.require("coordinator", "network_operator")
+def status() -> str:
+    """Jobs that failed for good (no content: the job's name, times and the error's class)."""
+    failed = (
+        db_session()
+        .scalars(
+            select(OutboxEntry)
+            .where(OutboxEntry.failed_at.is_not(None))
+            .order_by(OutboxEntry.failed_at.desc())
+            .limit(200)
+        )
+        .all()
+    )
+    pending = (
+        db_session().scalar(
+            select(func.count())
+            .select_from(OutboxEntry)
+            .where(OutboxEntry.completed_at.is_(None), OutboxEntry.failed_at.is_(None))
+        )
+        or 0
+    )
+    return render_template("clearing/status.html", failed=failed, pending=pending)

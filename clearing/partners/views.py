@@ -1,0 +1,145 @@
+"""The coordinator's alliance pages: the agreement editor, partner organisations, their users and keys."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from clearing.audit import service as audit
+from clearing.office.views import bp
+from clearing.partners import agreements as agreement_rules
+from clearing.partners import service as partners
+from clearing.partners.examples import EXAMPLE_AGREEMENT
+from clearing.partners.forms import AgreementForm, PartnerUserForm
+from clearing.partners.models import PartnerOrganisation
+from core import accounts, staff
+from core.accounts import Account
+from core.app import state
+from core.login_forms import PlainForm
+from core.web_session import db_session
+
+
+@bp.route("/vereinbarungen", methods=["GET", "POST"])
+@staff.require("coordinator")
+def agreements() -> str | Response:
+    """The coordinator edits the alliance agreements; only a fully valid version becomes active."""
+    actor = staff.actor()
+    municipality_id = actor.account.municipality_id or ""
+    form = AgreementForm()
+    problems: list[tuple[str, str]] = []
+    if form.validate_on_submit():
+        try:
+            spec = agreement_rules.parse_yaml(form.text.data)
+        except agreement_rules.AgreementInvalid as invalid:
+            problems = invalid.problems
+        else:
+            version = partners.save_agreement(
+                db_session(), municipality_id, spec, actor_id=actor.account.id, actor_role=actor.role
+            )
+            flash(_("Version %(v)d der Vereinbarung ist jetzt aktiv.", v=version.version), "success")
+            return redirect(url_for("admin.agreements"), code=303)  # type: ignore[return-value]
+    active = partners.active_agreement(db_session(), municipality_id)
+    if not form.is_submitted():
+        form.text.data = agreement_rules.to_yaml(agreement_rules.parse(active.data)) if active else EXAMPLE_AGREEMENT
+    return render_template("clearing/agreements.html", form=form, active=active, problems=problems)
+
+
+@staff.require("coordinator")
+def partners_page() -> str | Response:
+    """Partner organisations, their users, and issuing a new organisation key."""
+    actor = staff.actor()
+    municipality_id = actor.account.municipality_id or ""
+    orgs = partners.partners_of(db_session(), municipality_id)
+    form = PartnerUserForm()
+    form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
+    created = None
+    if form.validate_on_submit():
+        partner = next((p for p in orgs if p.id == form.partner.data), None)
+        if partner is None:
+            form.partner.errors = [_("Bitte wählen Sie eine Partnerorganisation.")]
+        else:
+            try:
+                created = partners.add_partner_user(
+                    db_session(),
+                    state(current_app).config,
+                    partner,
+                    login=form.login.data,
+                    display_name=form.display_name.data,
+                )
+            except accounts.AccountError:
+                form.login.errors = [
+                    _(
+                        "Diesen Benutzernamen gibt es schon, oder er enthält unerlaubte Zeichen (erlaubt: a–z, 0–9, . _ @ -)."
+                    )
+                ]
+            else:
+                audit.record(
+                    db_session(),
+                    chain=municipality_id,
+                    action="account.created",
+                    actor_id=actor.account.id,
+                    actor_role=actor.role,
+                    target_id=created.account.id,
+                    detail="partner",
+                )
+                form = PartnerUserForm(formdata=None)
+                form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
+    users = (
+        db_session()
+        .scalars(
+            select(Account)
+            .where(Account.municipality_id == municipality_id, Account.role == "partner")
+            .order_by(Account.display_name)
+        )
+        .all()
+    )
+    holders = {p.id: set(partners.holders(db_session(), p)) for p in orgs}
+    return render_template(
+        "clearing/partners.html", orgs=orgs, users=users, holders=holders, form=form, created=created, plain=PlainForm()
+    )
+
+
+bp.add_url_rule("/partner", endpoint="partners", view_func=partners_page, methods=["GET", "POST"])
+
+
+@bp.post("/partner/<partner_id>/neuer-schluessel/<account_id>")
+@staff.require("coordinator")
+def issue_key(partner_id: str, account_id: str) -> Response:
+    """When no key holder is left: a new organisation key for one user; the office re-sends open referrals."""
+    actor = staff.actor()
+    partner = db_session().get(PartnerOrganisation, partner_id)
+    holder = db_session().get(Account, account_id)
+    back = redirect(url_for("admin.partners"), code=303)
+    if (
+        not PlainForm().validate()
+        or partner is None
+        or partner.municipality_id != actor.account.municipality_id
+        or holder is None
+        or holder.partner_id != partner.id
+    ):
+        flash(_("Das ist nicht möglich."), "error")
+        return back  # type: ignore[return-value]
+    try:
+        partners.issue_key(db_session(), partner, holder)
+    except partners.PartnerError:
+        # Someone still holds the key: a colleague passes it on instead (partner portal).
+        flash(_("Das ist nicht möglich."), "error")
+        return back  # type: ignore[return-value]
+    audit.record(
+        db_session(),
+        chain=partner.municipality_id,
+        action="partner.key_issued",
+        actor_id=actor.account.id,
+        actor_role=actor.role,
+        target_id=partner.id,
+    )
+    flash(
+        _(
+            "%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.",
+            name=partner.name,
+        ),
+        "success",
+    )
+    return back  # type: ignore[return-value]
