@@ -68,6 +68,7 @@ from clearing.cases.deadlines import overdue_limits
 from clearing.cases.inbox import PAGE_SIZE, URGENCY_ORDER, InboxFilter, InboxPage, load_inbox
 from clearing.cases.workflow import OPEN_STATES
 from core.accounts import Account, check_password, create_account
+from core.clock import SystemClock
 from core.custody import grant_office_key, office_key_for, office_key_from_recovery
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade_database
@@ -76,7 +77,8 @@ from core.models import Municipality
 from core.staff import Staff
 from core.tenancy import create_municipality
 from reporting import case_crypto
-from reporting.models import CONSENT_FIELDS, Case, CaseCode
+from reporting.content import CONSENT_NAMES
+from reporting.models import Case, CaseCode
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/komma_bench_inbox"
 TARGET_RATIO = 2.0
@@ -296,7 +298,7 @@ def make_case(
         "perpetrator_context": perpetrator,
         **{
             f"consent_{name}": rng.random() < share
-            for name, share in zip(CONSENT_FIELDS, (0.6, 0.3, 0.2, 0.15, 0.7, 0.05), strict=True)
+            for name, share in zip(CONSENT_NAMES, (0.6, 0.3, 0.2, 0.15, 0.7, 0.05), strict=True)
         },
         "deletion_requested_at": now - timedelta(days=rng.uniform(0, 30))
         if status == "closed" and rng.random() < 0.01
@@ -379,7 +381,8 @@ def encrypt_chunk(job: tuple[bytes, list[tuple[str, tuple[Any, ...]]]]) -> list[
 
 def copy_cases(engine: Engine, pool: ProcessPoolExecutor, municipality: Municipality, seeded: list[Seeded]) -> None:
     """Encrypt in the pool, chunk by chunk, and COPY the rows as the chunks come back, in one transaction."""
-    assert municipality.office_public_key
+    if not municipality.office_public_key:
+        raise RuntimeError("the bench municipality has no office key")
     jobs = [
         (municipality.office_public_key, [(s.case_row["id"], s.content_args) for s in seeded[start : start + CHUNK]])
         for start in range(0, len(seeded), CHUNK)
@@ -578,7 +581,7 @@ def hand_sql(spec: PageSpec, municipality_id: str, page: int) -> Callable[[Sessi
     )
 
     def run(session: Session) -> list[Any]:
-        ack_limit, feedback_limit = overdue_limits(date.today())
+        ack_limit, feedback_limit = overdue_limits(SystemClock().today())
         params = {
             "municipality": municipality_id,
             "offset": (page - 1) * PAGE_SIZE,
@@ -687,9 +690,10 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
                 name: (list(keys), list(included or [])) for name, keys, included in session.execute(INDEX_COLUMNS)
             }
             statistics = list(session.scalars(text("SELECT stxname FROM pg_statistic_ext ORDER BY stxname")))
-    assert office_key is not None, "the bench officer holds the office key"
-    assert rare is not None
-    assert home is not None
+    if office_key is None:
+        raise RuntimeError("the bench officer holds no office key")
+    if rare is None or home is None:
+        raise RuntimeError("the bench municipalities are missing")
     actor = Staff(account, office_key)
     other = sum(counts.values()) - counts[home.id]
     print(
@@ -723,10 +727,10 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
         filters = spec.filters
 
         def komma(session: Session, filters: InboxFilter = filters) -> InboxPage:
-            return load_inbox(session, actor, filters, office_key)
+            return load_inbox(session, actor, filters, office_key, today=SystemClock().today())
 
         def bare(session: Session, filters: InboxFilter = filters) -> InboxPage:
-            return load_inbox(session, actor, filters, None)
+            return load_inbox(session, actor, filters, None, today=SystemClock().today())
 
         _, page = one_request(factory, komma)
         by_hand = hand_sql(spec, home.id, page.page)
@@ -736,7 +740,9 @@ def measure(url: str, runs: int, show_plans: bool) -> bool:
         decrypted = sum(1 for row in page.rows if row.summary)
         same = ids == [row.case.id for row in bare_page.rows] == [row.id for row in hand_rows]
         statements = counter.during(
-            lambda filters=filters: one_request(factory, lambda s: load_inbox(s, actor, filters, office_key))
+            lambda filters=filters: one_request(
+                factory, lambda s: load_inbox(s, actor, filters, office_key, today=SystemClock().today())
+            )
         )
         statement_counts[spec.name] = len(statements)
         print(

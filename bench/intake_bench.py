@@ -63,6 +63,7 @@ from _common import Timings, ms
 import crypto
 from core import create_app
 from core.db import make_engine
+from core.logging_setup import StderrHandler
 from core.models import Municipality
 from crypto import derive_receipt_keys
 from reporting import service, views
@@ -375,7 +376,7 @@ def quiet_production_logging() -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in root.handlers:
-        if getattr(handler, "_komma", False) and isinstance(handler, logging.StreamHandler):
+        if isinstance(handler, StderrHandler):
             handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
     root.addHandler(ERRORS)
 

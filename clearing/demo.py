@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,7 @@ from clearing.partners import service as partners
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.statistics.service import refresh
 from core.accounts import account_by_login, create_account, totp_secret
-from core.app import state
+from core.app import current_state
 from core.config import Config
 from core.custody import grant_office_key, office_key_from_recovery
 from core.db import session_scope
@@ -37,8 +37,8 @@ DEMO_NETWORK_ACCOUNT = ("demo-netzwerk", "network_operator", "Demo-Netzwerk", "d
 @with_appcontext
 def demo() -> None:
     """Create the demo municipality with demo staff and a network operator (idempotent); refresh the statistics."""
-    config = state(current_app).config
-    with session_scope(state(current_app).session_factory) as session:
+    config = current_state().config
+    with session_scope(current_state().session_factory) as session:
         network_line = _demo_network_operator(session, config)
         if municipality_by_slug(session, DEMO_SLUG):
             click.echo(f"demo municipality {DEMO_SLUG} exists")

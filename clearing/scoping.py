@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from clearing.cases.models import Reminder
 from clearing.referrals.models import Referral
+from clearing.referrals.states import PARTNER_VISIBLE_STATES
 from core.staff import Staff
 from reporting.models import Case
 
 CASE_READERS = ("officer",)
 
 
-def case_query(actor: Staff) -> Select[tuple[Case]]:
+def case_query(actor: Staff) -> Select[Case]:
     """All cases this actor may see; nothing for roles that never read cases."""
     query = select(Case)
     if actor.role in CASE_READERS and actor.account.municipality_id:
@@ -36,13 +37,8 @@ def get_case(session: Session, actor: Staff, case_id: str) -> Case:
     return case
 
 
-# What a partner may see of referrals: those sent to its organisation (not drafts awaiting the
-# second officer, not cancelled ones whose keys are destroyed).
-PARTNER_VISIBLE_STATES = ("sent", "received", "accepted", "declined", "in_progress", "completed", "withdrawn")
-
-
-def referral_query(actor: Staff) -> Select[tuple[Referral]]:
-    """Referrals to the actor's partner organisation; nothing for anyone else."""
+def referral_query(actor: Staff) -> Select[Referral]:
+    """Referrals sent to the actor's partner organisation (PARTNER_VISIBLE_STATES); nothing for anyone else."""
     query = select(Referral)
     if actor.role == "partner" and actor.account.partner_id:
         return query.where(Referral.partner_id == actor.account.partner_id, Referral.state.in_(PARTNER_VISIBLE_STATES))
@@ -59,7 +55,7 @@ def get_referral(session: Session, actor: Staff, referral_id: str) -> Referral:
     return referral
 
 
-def reminder_query(actor: Staff) -> Select[tuple[Reminder]]:
+def reminder_query(actor: Staff) -> Select[Reminder]:
     """Open reminders of the actor's municipality: deadlines for officers, audit alerts for coordinators."""
     query = select(Reminder).where(Reminder.dismissed_at.is_(None))
     if actor.role == "officer" and actor.account.municipality_id:

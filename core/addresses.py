@@ -93,7 +93,8 @@ def _target_filter(account: Account | None, municipality: Municipality | None) -
         raise ValueError("exactly one of account and municipality")
     if account is not None:
         return EmailConfirmation.account_id == account.id
-    assert municipality is not None
+    if municipality is None:  # excluded above; says so to the type checker
+        raise ValueError("exactly one of account and municipality")
     return EmailConfirmation.municipality_id == municipality.id
 
 
@@ -137,7 +138,8 @@ def request_confirmation(
 def _change(action: str, actor: Account, account: Account | None, municipality: Municipality | None) -> AddressChange:
     if account is not None:
         return AddressChange(action, account.municipality_id, actor.id, actor.role, account.id, "account")
-    assert municipality is not None
+    if municipality is None:
+        raise ValueError("an account or a municipality")
     return AddressChange(action, municipality.id, actor.id, actor.role, municipality.id, "office")
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.local import LocalProxy
 
+from core.clock import Clock, SystemClock
 from core.config import PROJECT_ROOT, Config
 from core.db import make_engine, make_session_factory
 
 csrf = CSRFProtect()
+# The name of the session cookie; the login flow looks for it (a link from a mail arrives without it).
+SESSION_COOKIE = "komma_session"
 
 
 @dataclass
@@ -25,10 +29,15 @@ class KommaState:
     config: Config
     engine: Engine
     session_factory: sessionmaker[Session]
+    # Views and scheduled jobs read the time here and hand it to the services (tests set their own).
+    clock: Clock = field(default_factory=SystemClock)
+    # Where each role lands after logging in ("" for anyone else); _wire_features names the pages.
+    home_endpoints: Mapping[str, str] = field(default_factory=dict)
 
 
-def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from a Config, from overrides of the environment (a dict), or from the environment."""
+def create_app(config: Config | Mapping[str, Any] | None = None, clock: Clock | None = None) -> Flask:
+    """Build the app from a Config, from overrides of the environment (a dict), or from the environment;
+    `clock` is the machine's unless a test brings its own."""
     if not isinstance(config, Config):
         config = Config.from_env(**dict(config or {}))
     app = Flask(
@@ -46,7 +55,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         # Form text fields; files do not count here and are bounded by MAX_CONTENT_LENGTH.
         MAX_FORM_MEMORY_SIZE=2 * 1024 * 1024,
         MAX_FORM_PARTS=200,
-        SESSION_COOKIE_NAME="komma_session",
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=config.production,
@@ -57,7 +66,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         **dict(config.extra),
     )
     engine = make_engine(config.database_url)
-    app.extensions["komma"] = KommaState(config, engine, make_session_factory(engine))
+    app.extensions["komma"] = KommaState(config, engine, make_session_factory(engine), clock or SystemClock())
 
     from core import errors, i18n, logging_setup, pages, security, staff, web_session
 
@@ -78,13 +87,22 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 
 def state(app: Flask) -> KommaState:
+    """The state of an app the caller holds (the worker, the tests); views and commands use current_state()."""
     komma: KommaState = app.extensions["komma"]
     return komma
 
 
-def current_config() -> Config:
-    """The configuration of the app handling this request or command."""
-    return state(current_app).config
+def current_state() -> KommaState:
+    """The one way views and commands reach the configuration, the database and the clock of their app.
+
+    Services and jobs never call this: they take what they need as arguments.
+    """
+    return state(current_app)
+
+
+def current_flask_app() -> Flask:
+    """The app behind flask.current_app, for what outlives the app context (a server, a job runner)."""
+    return cast("LocalProxy[Flask]", current_app)._get_current_object()
 
 
 # The feature modules whose import defines tables (alembic, tests and the app need them all).
@@ -135,6 +153,7 @@ def _wire_features(app: Flask) -> None:
     from clearing.office import jobs as _office_jobs  # noqa: F401 (registers the jobs)
     from clearing.office.views import bp as admin_bp
     from clearing.partners import cli as partners_cli
+    from clearing.partners import kinds as partner_kinds
     from clearing.partners import views as _partner_views  # noqa: F401 (routes on admin_bp)
     from clearing.referrals import jobs as _referral_jobs  # noqa: F401 (registers the jobs)
     from clearing.referrals import views as _referral_views  # noqa: F401 (routes on clearing_bp)
@@ -143,6 +162,7 @@ def _wire_features(app: Flask) -> None:
     from clearing.statistics.views import bp as stats_bp
     from core.login import bp as login_bp
     from reporting import jobs as _reporting_jobs  # noqa: F401 (registers the jobs)
+    from reporting import timeline
     from reporting.views import bp as reporting_bp
     from workers.schedule import ScheduledJob
 
@@ -150,7 +170,9 @@ def _wire_features(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for feature_cli in (audit_cli, partners_cli, demo):
         feature_cli.init_app(app)
-    app.extensions["komma_home_endpoints"] = HOME_ENDPOINTS
+    state(app).home_endpoints = HOME_ENDPOINTS
+    # The reporter's timeline words what clearing writes on it: "forwarded" names a partner kind.
+    timeline.init_app(app, details={"forwarded": partner_kinds.for_reporter})
     workers.init_app(
         app,
         schedule=(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from core.accounts import ROLES, AccountError, account_by_login, create_account
-from core.app import create_app, state
+from core.app import create_app, current_flask_app, current_state
 from core.custody import CustodyError, grant_office_key, office_key_from_recovery
 from core.db import session_scope
 from core.models import Municipality
@@ -28,7 +27,7 @@ def db_upgrade(verbose: bool) -> None:
     """Apply all migrations."""
     from core.migrate import upgrade_database
 
-    upgrade_database(state(current_app).config.database_url, verbose=verbose)
+    upgrade_database(current_state().config.database_url, verbose=verbose)
     click.echo("database is up to date")
 
 
@@ -45,7 +44,7 @@ def municipality_group() -> None:
 def municipality_add(slug: str, name: str, as_json: bool) -> None:
     """Create a municipality with its office key; prints the recovery key once."""
     try:
-        with session_scope(state(current_app).session_factory) as session:
+        with session_scope(current_state().session_factory) as session:
             created = create_municipality(session, slug, name)
             result = {
                 "id": created.municipality.id,
@@ -68,7 +67,7 @@ def municipality_list() -> None:
     """List municipalities."""
     from sqlalchemy import select
 
-    with session_scope(state(current_app).session_factory) as session:
+    with session_scope(current_state().session_factory) as session:
         for m in session.scalars(select(Municipality).order_by(Municipality.slug)):
             flag = "accepts reports" if m.accepts_reports else "closed"
             click.echo(f"{m.slug}\t{m.name}\t{flag}")
@@ -91,9 +90,9 @@ def account_add(
     login: str, slug: str | None, role: str, display_name: str, password: str | None, as_json: bool
 ) -> None:
     """Create an account; prints its password and TOTP secret once."""
-    config = state(current_app).config
+    config = current_state().config
     try:
-        with session_scope(state(current_app).session_factory) as session:
+        with session_scope(current_state().session_factory) as session:
             municipality_id = None
             if slug:
                 municipality = municipality_by_slug(session, slug)
@@ -142,7 +141,7 @@ def office_group() -> None:
 def office_grant(slug: str, login: str, recovery_key: str) -> None:
     """Give an officer the office key, opened with the offline recovery key."""
     try:
-        with session_scope(state(current_app).session_factory) as session:
+        with session_scope(current_state().session_factory) as session:
             municipality = municipality_by_slug(session, slug)
             account = account_by_login(session, login)
             if municipality is None or account is None or account.municipality_id != municipality.id:
@@ -161,7 +160,7 @@ def run(host: str, port: int) -> None:
     """Run the development server (its log names no client)."""
     from core.devserver import serve
 
-    serve(current_app._get_current_object(), host, port, announce=click.echo)  # type: ignore[attr-defined]
+    serve(current_flask_app(), host, port, announce=click.echo)
 
 
 def register(app_cli: click.Group) -> None:

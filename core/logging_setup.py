@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from core.config import Config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """The handler configure() installs, recognisable when it is called again."""
+
+
 def configure(config: Config) -> None:
     """Plain records to stderr; no handler here ever sees the request."""
     root = logging.getLogger()
-    if not any(getattr(h, "_komma", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, StderrHandler) for h in root.handlers):
+        handler = StderrHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        handler._komma = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.INFO if config.production else logging.DEBUG)
     # Werkzeug's request log starts with the client address: it is replaced by core.devserver.

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from core import accounts, addresses, staff
 from core.accounts import LoginDelayed, LoginRefused
-from core.app import current_config
+from core.app import SESSION_COOKIE, current_state
 from core.custody import session_key_for
 from core.login_forms import CodeForm, EmailForm, LoginForm, PasswordChangeForm, PlainForm
 from core.web_session import db_session
@@ -43,7 +43,7 @@ def login() -> str | Response:
     if form.validate_on_submit():
         try:
             account, private_key = accounts.check_password(
-                db_session(), current_config(), form.login.data, form.password.data
+                db_session(), current_state().config, form.login.data or "", form.password.data or ""
             )
         except LoginRefused:
             form.password.errors = [_("Benutzername oder Passwort ist falsch.")]
@@ -67,7 +67,7 @@ def second_step() -> str | Response:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            accounts.check_totp(current_config(), account, form.code.data)
+            accounts.check_totp(current_state().config, account, form.code.data or "")
         except LoginRefused:
             form.code.errors = [
                 _("Der Code ist falsch oder wurde schon benutzt. Bitte warten Sie auf den nächsten Code.")
@@ -81,8 +81,8 @@ def second_step() -> str | Response:
             return redirect(target, code=303)
     enrolment = None
     if not account.totp_confirmed:
-        secret = accounts.totp_secret(current_config(), account)
-        uri = accounts.totp_uri(current_config(), account)
+        secret = accounts.totp_secret(current_state().config, account)
+        uri = accounts.totp_uri(current_state().config, account)
         enrolment = {
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             "qr": segno.make(uri, error="m").svg_data_uri(scale=5),
@@ -103,13 +103,16 @@ def logout() -> Response:
 @staff.require()
 def account() -> str | Response:
     """Password change and "log out everywhere"."""
-    current = staff.current()
-    assert current is not None
+    current = staff.actor()
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
             private_key = accounts.change_password(
-                db_session(), current_config(), current.account, form.old_password.data, form.new_password.data
+                db_session(),
+                current_state().config,
+                current.account,
+                form.old_password.data or "",
+                form.new_password.data or "",
             )
         except LoginRefused:
             form.old_password.errors = [_("Das bisherige Passwort ist falsch.")]
@@ -151,13 +154,16 @@ def address_refused_message(refused: addresses.AddressRefused) -> str:
 @staff.require()
 def request_email() -> str | Response:
     """A new address for one's own notifications: a confirmation link goes there first."""
-    current = staff.current()
-    assert current is not None
+    current = staff.actor()
     form = EmailForm()
     if form.validate_on_submit():
         try:
             addresses.request_confirmation(
-                db_session(), current_config(), form.address.data, actor=current.account, account=current.account
+                db_session(),
+                current_state().config,
+                form.address.data or "",
+                actor=current.account,
+                account=current.account,
             )
         except addresses.AddressRefused as refused:
             form.address.errors = [address_refused_message(refused)]
@@ -177,8 +183,7 @@ def request_email() -> str | Response:
 @staff.require()
 def remove_email() -> Response:
     """No more notification mails to this account (a pending address is dropped too)."""
-    current = staff.current()
-    assert current is not None
+    current = staff.actor()
     if PlainForm().validate():
         addresses.remove(db_session(), actor=current.account, account=current.account)
         flash(_("Ihre E-Mail-Adresse wurde entfernt. Sie erhalten keine Benachrichtigungen mehr."), "success")
@@ -200,7 +205,7 @@ def confirm_email(token: str) -> tuple[str, int]:
     # A link followed from a mail program arrives without the SameSite=Strict session cookie; a
     # form (with its CSRF token) would start a new session and so log the reader out. One link
     # within the site first brings the cookie along; "weiter" stops the hop where there is none.
-    hop = not confirmed and not request.cookies.get(current_app.config["SESSION_COOKIE_NAME"])
+    hop = not confirmed and not request.cookies.get(SESSION_COOKIE)
     return render_template(
         "auth/confirm_email.html",
         hop=hop and not request.args.get("weiter"),
@@ -216,8 +221,7 @@ def confirm_email(token: str) -> tuple[str, int]:
 @staff.require()
 def logout_everywhere() -> Response:
     """End every session of this account, on every device."""
-    current = staff.current()
-    assert current is not None
+    current = staff.actor()
     if PlainForm().validate():
         staff.end_everywhere(current.account)
         flash(_("Sie wurden auf allen Geräten abgemeldet."), "success")

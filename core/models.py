@@ -29,7 +29,8 @@ class Municipality(Base):
     # Statistics: published to the network only when opted in; cells under the threshold suppressed.
     statistics_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     network_role: Mapped[str] = mapped_column(String(12), default="platform")  # model | platform
-    statistics_threshold: Mapped[int] = mapped_column(Integer, default=5)
+    # Its own choice of suppression threshold; None (the rule): the statistics' policy applies.
+    statistics_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Where "a new report is waiting" goes; never receives content.
     notify_email: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

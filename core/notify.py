@@ -1,35 +1,55 @@
-"""Notification mails from jobs: each recipient at most once per job, no content ever."""
+"""Notification mails from jobs: each recipient at most once per job, no content ever.
+
+Subjects and bodies are gettext messages (lazy_gettext, named placeholders) rendered here in the
+office's language, whichever language the request that queued the job had.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 
-from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import Account
+from core.config import Config
+from core.i18n import DEFAULT_LANGUAGE
 from core.mail_log import send_once
+from workers.jobs import JobContext
 
 log = logging.getLogger(__name__)
 
-FOOTER = "\n\nDiese Nachricht enthält aus Datenschutzgründen keine Inhalte.\nThis message contains no content, for data protection reasons.\n"
+# Mails go to offices and partners, who work in German; the reporter's mail says it in both languages.
+MAIL_LANGUAGE = DEFAULT_LANGUAGE
+
+FOOTER = _l(
+    "Diese Nachricht enthält aus Datenschutzgründen keine Inhalte.\n"
+    "This message contains no content, for data protection reasons."
+)
+
+# A mail's subject or body: a lazy_gettext message, rendered when the mail is sent.
+MailText = str | LazyString
 
 
-def mail_once(session: Session, recipients: Iterable[str], subject: str, body: str) -> int:
-    """Send `body` (with {url} filled in) to each distinct recipient once for the running job."""
-    from workers.jobs import ENTRY_ID_KEY
+def site_url(config: Config) -> str:
+    """The site's address for links in mails (%(url)s in the messages), without a trailing slash."""
+    return config.base_url.rstrip("/")
 
-    state = current_app.extensions["komma"]
-    config = state.config
+
+def mail_once(context: JobContext, recipients: Iterable[str], subject: MailText, body: MailText) -> int:
+    """Send `body` (and the footer) to each distinct recipient once for the running job."""
+    config = context.config
     addresses = sorted({r.strip() for r in recipients if r and r.strip()})
     if not addresses or not config.smtp_url:
         log.info("no recipients or no SMTP configured; nothing mailed")
         return 0
-    job_key = str(session.info.get(ENTRY_ID_KEY, "direct"))
-    text = body.format(url=config.base_url.rstrip("/")) + FOOTER
-    return sum(send_once(state.session_factory, config, job_key, to, subject, text) for to in addresses)
+    with force_locale(MAIL_LANGUAGE):
+        subject_text, text = str(subject), f"{body}\n\n{FOOTER}\n"
+    return sum(send_once(context.session_factory, config, context.entry_id, to, subject_text, text) for to in addresses)
 
 
 def staff_addresses(

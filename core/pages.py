@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.app import current_config
+from core.app import current_state
 from core.models import municipalities_accepting_reports
 from core.web_session import db_session
 
@@ -24,7 +24,7 @@ STATEMENT_CHECKED = date(2026, 12, 2)
 def accessibility() -> str:
     """Accessibility statement (BITV 2.0) with a feedback route."""
     return render_template(
-        "pages/accessibility.html", contact=current_config().feedback_address, checked=STATEMENT_CHECKED
+        "pages/accessibility.html", contact=current_state().config.feedback_address, checked=STATEMENT_CHECKED
     )
 
 
@@ -54,7 +54,7 @@ def readiness() -> tuple[dict[str, str], int]:
     outage reads "degraded" with 200: taking every web host out of rotation for it would refuse
     reports that would have been stored. Monitoring reads the body.
     """
-    state = current_app.extensions["komma"]
+    state = current_state()
     result = {"status": "ok", "database": "ok", "redis": "not configured"}
     try:
         with state.engine.connect() as connection:

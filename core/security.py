@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from core.app import state
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
@@ -44,7 +46,7 @@ STATIC_HEADERS = {
 
 
 def init_app(app: Flask) -> None:
-    production = app.extensions["komma"].config.production
+    production = state(app).config.production
 
     @app.after_request
     def _headers(response: Response) -> Response:

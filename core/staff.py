@@ -7,16 +7,18 @@ server half, after which the cookie opens nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
 
 from core import secret_sessions
 from core.accounts import Account
+from core.app import current_state
 from core.web_session import db_session
 
 STAFF_IDLE = timedelta(minutes=30)
@@ -24,7 +26,8 @@ LOGIN_STEP_IDLE = timedelta(minutes=5)
 STAFF_KEY = "staff"
 PENDING_KEY = "login_pending"
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -108,19 +111,12 @@ def end_everywhere(account: Account) -> None:
     g.pop("staff", None)
 
 
-def replace_secret(office_key: bytes | None) -> None:
-    """After a password change: the same person, a fresh session (other sessions were ended)."""
-    staff = current()
-    if staff is not None:
-        start(staff.account, office_key)
-
-
-def require(*roles: str) -> Callable[[F], F]:
+def require(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
     """Only logged-in staff with one of `roles`; others learn nothing (login page or 404)."""
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
         @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             staff = current()
             if staff is None:
                 # Back to the page after the login; a form's POST-only action is no page to return to.
@@ -129,14 +125,14 @@ def require(*roles: str) -> Callable[[F], F]:
                 abort(404)
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 
 
 def home_endpoint(role: str) -> str:
     """Where a role lands after logging in; core/app.py names the pages ("" for everyone else)."""
-    homes: Mapping[str, str] = current_app.extensions["komma_home_endpoints"]
+    homes = current_state().home_endpoints
     return homes.get(role) or homes[""]
 
 

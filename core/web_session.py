@@ -10,11 +10,13 @@ from flask import session as cookie_session
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from core.app import current_state
+
 
 def db_session() -> Session:
     """The one session of this request."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["komma"].session_factory()
+        g.db_session = current_state().session_factory()
     session: Session = g.db_session
     return session
 
@@ -53,7 +55,7 @@ def _database_unavailable(original: Response, error: DBAPIError) -> Response:
 
 def init_app(app: Flask) -> None:
     @app.after_request
-    def _commit(response):  # type: ignore[no-untyped-def]
+    def _commit(response: Response) -> Response:
         # The one owner of the request's transaction: commit only successful responses, so a
         # refused request changes nothing; a commit failure becomes the error page.
         session: Session | None = g.pop("db_session", None)

@@ -140,8 +140,7 @@ class LayoutProcess:
 
     def signal(self, signum: int) -> None:
         """Send a signal to the process itself (not its group), e.g. SIGHUP to reload gunicorn."""
-        if self.running:
-            assert self.process is not None
+        if self.running and self.process is not None:
             with suppress(ProcessLookupError):
                 self.process.send_signal(signum)
 
@@ -168,14 +167,16 @@ class LayoutProcess:
         self.process.wait(timeout=10)
 
     def wait(self, timeout: float) -> int:
-        assert self.process is not None, f"{self.name} was never started"
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was never started")
         return self.process.wait(timeout=timeout)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def _kill_group(self) -> None:
-        assert self.process is not None
+        if self.process is None:
+            return
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import crypto
+from reporting.content import ReportContent, read_content
 
 
 def seal_case_key(office_public_key: bytes, case_key: bytes, case_id: str) -> bytes:
@@ -35,12 +36,12 @@ def _json_open(case_key: bytes, blob: bytes, purpose: str, record_id: str) -> di
     return data
 
 
-def encrypt_report(case_key: bytes, case_id: str, report: dict[str, Any]) -> bytes:
-    return _json_box(case_key, report, "report", case_id)
+def encrypt_report(case_key: bytes, case_id: str, report: ReportContent) -> bytes:
+    return _json_box(case_key, dict(report), "report", case_id)
 
 
-def decrypt_report(case_key: bytes, case_id: str, blob: bytes) -> dict[str, Any]:
-    return _json_open(case_key, blob, "report", case_id)
+def decrypt_report(case_key: bytes, case_id: str, blob: bytes) -> ReportContent:
+    return read_content(_json_open(case_key, blob, "report", case_id))
 
 
 def encrypt_message(case_key: bytes, message_id: str, body: str) -> bytes:

@@ -76,18 +76,7 @@ PERPETRATORS = {
     "other": _l("Andere"),
 }
 
-# Each wish is a separate, optional, revocable consent.
-CONSENTS = {
-    "counselling": _l(
-        "Ich wünsche Beratung und bin einverstanden, dass meine Meldung an eine Beratungsstelle weitergegeben wird."
-    ),
-    "police": _l("Ich bin einverstanden, dass meine Meldung an die Polizei weitergegeben wird."),
-    "employer": _l("Ich bin einverstanden, dass mein Arbeitgeber (Personalamt) informiert wird."),
-    "prosecutor": _l("Ich bin einverstanden, dass meine Meldung an die Staatsanwaltschaft weitergegeben wird."),
-    "statistics": _l("Meine Meldung darf anonym in die Statistik eingehen."),
-    "no_forwarding": _l("Ich möchte keine Weitergabe: Die Meldung soll nur bei der Clearingstelle bleiben."),
-}
-
+# Each consent by its name (reporting.content.CONSENTS holds what the reporter agrees to).
 CONSENT_SHORT = {
     "counselling": _l("Weitergabe an eine Beratungsstelle"),
     "police": _l("Weitergabe an die Polizei"),
@@ -103,37 +92,6 @@ CONTACT_CHOICES = {
     "phone": _l("Zusätzlich per Telefon"),
 }
 
-# Partner kinds as category names (statistics, lists).
-PARTNER_KIND_NAMES = {
-    "counselling": _l("Beratungsstelle"),
-    "antidiscrimination": _l("Antidiskriminierungsstelle"),
-    "police": _l("Polizei"),
-    "prosecutor": _l("Staatsanwaltschaft"),
-    "employer": _l("Arbeitgeber (Personalamt)"),
-    "staff_council": _l("Personalrat"),
-    "legal_office": _l("Rechtsamt"),
-    "psychosocial": _l("Psychosoziale Beratung"),
-    "other": _l("Andere Partnerorganisation"),
-}
-
-# Partner kinds, as the reporter sees them in the mailbox ("forwarded to ...").
-PARTNER_KINDS = {
-    "counselling": _l("eine Beratungsstelle"),
-    "antidiscrimination": _l("eine Antidiskriminierungsstelle"),
-    "police": _l("die Polizei"),
-    "prosecutor": _l("die Staatsanwaltschaft"),
-    "employer": _l("das Personalamt Ihres Arbeitgebers"),
-    "staff_council": _l("den Personalrat"),
-    "legal_office": _l("das Rechtsamt"),
-    "psychosocial": _l("eine psychosoziale Beratung"),
-    "other": _l("eine Partnerorganisation"),
-}
-
-
-def primary_incident_type(codes: list[str]) -> str | None:
-    """The first type in precedence order that the report names."""
-    return next((code for code in INCIDENT_TYPES if code in codes), None)
-
 
 STATUS_WORDS = {
     "received": _l("Eingegangen"),
@@ -145,6 +103,7 @@ STATUS_WORDS = {
     "withdrawn": _l("Zurückgezogen"),
 }
 
+# The reporter's timeline (reporting.timeline); "forwarded" is completed by the partner kind.
 EVENT_WORDS = {
     "received": _l("Ihre Meldung ist eingegangen"),
     "in_review": _l("Ihre Meldung wird geprüft"),
@@ -159,13 +118,3 @@ EVENT_WORDS = {
     "consent_withdrawn": _l("Einwilligung zurückgezogen"),
     "deletion_requested": _l("Sie haben die Löschung beantragt"),
 }
-
-
-def event_text(kind: str, detail: str | None) -> str:
-    """A timeline entry in words: 'Forwarded to the police', 'Consent withdrawn: statistics'."""
-    words = str(EVENT_WORDS.get(kind, kind))
-    if kind == "forwarded" and detail:
-        return f"{words}: {PARTNER_KINDS.get(detail, PARTNER_KINDS['other'])}"
-    if kind.startswith("consent_") and detail in CONSENT_SHORT:
-        return f"{words}: {CONSENT_SHORT[detail]}"
-    return words

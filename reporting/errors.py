@@ -17,7 +17,3 @@ class ReceiptNotFound(ReportingError):
 
 class TooManyAttempts(ReportingError):
     """Too many wrong receipt codes across the installation just now."""
-
-
-class MunicipalityClosed(ReportingError):
-    """The municipality does not accept reports (or does not exist)."""

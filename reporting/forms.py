@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,6 @@ from wtforms import (
     Field,
     MultipleFileField,
     RadioField,
-    SelectChoice,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -23,24 +23,27 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from wtforms.widgets import CheckboxInput, ListWidget
 
 import crypto
+from core.forms import SelectChoice
 from core.sanitize import clean_text
-from reporting import codes
+from reporting.content import (
+    CONSENTS,
+    FIELDS,
+    Kind,
+    ReportContent,
+    ReportField,
+    consents_given,
+    content_from_answers,
+    url_lines,
+)
 
-LIMITS = {
-    "short": 200,
-    "place": 300,
-    "description": 20000,
-    "perpetrator_description": 3000,
-    "urls": 5000,
-    "message": 20000,
-}
+MESSAGE_LIMIT = 20000
 MAX_URLS = 20
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-def _choices(mapping: dict[str, Any]) -> list[SelectChoice]:
+def _choices(mapping: Mapping[str, Any]) -> list[SelectChoice]:
     # SelectChoice, not (value, label) tuples: WTForms 3.3 deprecates tuples (a warning on every form).
     return [SelectChoice(value, label) for value, label in mapping.items()]
 
@@ -93,116 +96,66 @@ def _too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("Bitte kürzen Sie diesen Text auf höchstens %(max)d Zeichen.", max=limit))
 
 
-class ReportForm(FlaskForm):
-    """What DOMAIN.md lists under "The report"."""
+# No Optional() on the contact fields: it would stop before validate_contact_* checks that the
+# chosen way of contact has an address or a number.
+_CHECKED_TOGETHER = frozenset({"contact", "contact_email", "contact_phone"})
 
-    # Declared in the order the page shows them: the error summary lists errors in this order.
-    acute_danger = RadioField(
-        _l("Sind Sie jetzt in akuter Gefahr?"),
-        choices=_choices({"no": _l("Nein"), "yes": _l("Ja")}),
-        default="no",
-        validators=[InputRequired(_l("Bitte beantworten Sie die Frage nach akuter Gefahr."))],
-    )
-    reporter_role = RadioField(
-        _l("Wer meldet?"),
-        choices=_choices(codes.REPORTER_ROLES),
-        validators=[InputRequired(_l("Bitte wählen Sie aus, wer meldet."))],
-    )
-    affected_role = RadioField(
-        _l("Welche Rolle hat die betroffene Person?"),
-        choices=_choices(codes.AFFECTED_ROLES),
-        validators=[InputRequired(_l("Bitte wählen Sie die Rolle der betroffenen Person."))],
-    )
-    incident_types = MultiCheckboxField(
-        _l("Was ist passiert?"),
-        choices=_choices(codes.INCIDENT_TYPES),
-        validators=[DataRequired(_l("Bitte wählen Sie mindestens eine Art des Vorfalls."))],
-        description=_l("Mehrere Antworten sind möglich."),
-    )
-    description = CleanTextAreaField(
-        _l("Beschreiben Sie, was passiert ist"),
-        validators=[
-            DataRequired(_l("Bitte beschreiben Sie kurz, was passiert ist.")),
-            _too_long(LIMITS["description"]),
-        ],
-    )
-    motives = MultiCheckboxField(
-        _l("Was war aus Ihrer Sicht der Grund?"),
-        choices=_choices(codes.MOTIVES),
-        validators=[Optional()],
-        description=_l("Mehrere Antworten sind möglich."),
-    )
-    incident_date = DateField(
-        _l("Datum des Vorfalls"),
-        validators=[Optional()],
-        description=_l("Wenn Sie den Tag nicht genau wissen, geben Sie unten den Monat an."),
-    )
-    incident_month = StringField(
-        _l("Ungefährer Monat (JJJJ-MM)"),
-        # No Length(): the format check covers it, and one field gets one message.
-        validators=[Optional()],
-        filters=[_strip],
-        description=_l("Zum Beispiel 2026-10."),
-    )
-    incident_time = StringField(_l("Uhrzeit (wenn bekannt)"), validators=[Optional()], filters=[_strip])
-    ongoing = BooleanField(_l("Es dauert noch an"))
-    known_since = DateField(_l("Seit wann wissen Sie davon?"), validators=[Optional()])
-    channel = RadioField(
-        _l("Wo ist es passiert?"),
-        choices=_choices(codes.CHANNELS),
-        validators=[InputRequired(_l("Bitte wählen Sie aus, wo es passiert ist."))],
-    )
-    place = CleanStringField(_l("Ort (frei, wenn Sie möchten)"), validators=[Optional(), _too_long(LIMITS["place"])])
-    platform = CleanStringField(
-        _l("Plattform (z. B. Name des Netzwerks)"), validators=[Optional(), _too_long(LIMITS["short"])]
-    )
-    urls = CleanTextAreaField(
-        _l("Links zu Beiträgen oder Profilen"),
-        validators=[Optional(), _too_long(LIMITS["urls"])],
-        description=_l("Ein Link pro Zeile, beginnend mit https://"),
-    )
-    perpetrator = RadioField(
-        _l("Wer hat es getan?"), choices=_choices(codes.PERPETRATORS), default="unknown", validators=[Optional()]
-    )
-    perpetrator_description = CleanTextAreaField(
-        _l("Beschreibung der Täterin oder des Täters"),
-        validators=[Optional(), _too_long(LIMITS["perpetrator_description"])],
-        description=_l("Bitte nennen Sie andere Personen nur, wenn es nötig ist."),
-    )
-    files = MultipleFileField(
-        _l("Beweise als Dateien (Bilder oder PDF)"),
-        description=_l(
-            "Bildschirmfotos des Beitrags, des Verlaufs und des Profils, Fotos oder PDF. Höchstens %(count)d Dateien, "
-            "je %(size)d MB."
-        ),
-    )
-    evidence_found = CleanStringField(
-        _l("Wer hat es zuerst gesehen, und wann?"), validators=[Optional(), _too_long(LIMITS["short"])]
-    )
-    done_police = BooleanField(_l("Ich habe bereits Anzeige bei der Polizei erstattet"))
-    police_reference = CleanStringField(
-        _l("Aktenzeichen der Polizei (wenn vorhanden)"), validators=[Optional(), _too_long(LIMITS["short"])]
-    )
-    done_supervisor = BooleanField(_l("Ich habe meine Vorgesetzten informiert"))
-    done_counselling = BooleanField(_l("Ich bin bereits in Beratung"))
-    consent_counselling = BooleanField(codes.CONSENTS["counselling"])
-    consent_police = BooleanField(codes.CONSENTS["police"])
-    consent_employer = BooleanField(codes.CONSENTS["employer"])
-    consent_prosecutor = BooleanField(codes.CONSENTS["prosecutor"])
-    consent_statistics = BooleanField(codes.CONSENTS["statistics"])
-    consent_no_forwarding = BooleanField(codes.CONSENTS["no_forwarding"])
-    contact = RadioField(
-        _l("Wie dürfen wir Sie erreichen?"), choices=_choices(codes.CONTACT_CHOICES), default="mailbox"
-    )
-    # No Optional() on the contact fields: it would stop before validate_contact_* checks that the
-    # chosen way of contact has an address or a number.
-    contact_email = CleanStringField(
-        _l("E-Mail-Adresse (freiwillig)"),
-        validators=[_too_long(254)],
-    )
-    contact_phone = CleanStringField(_l("Telefonnummer (freiwillig)"), validators=[_too_long(40)])
-    # The honeypot: hidden from people and assistive technology; bots fill every field.
-    website = StringField(_l("Bitte leer lassen"), validators=[Optional()])
+
+def _asked(field: ReportField) -> dict[str, Field]:
+    """The form fields that ask one field of the report, by form name (unbound: WTForms binds them per form)."""
+    label, hint = field.label, field.hint or ""
+    skip_empty: list[Any] = [] if field.name in _CHECKED_TOGETHER else [Optional()]
+    limit = [_too_long(field.max_length)] if field.max_length else []
+    if field.kind is Kind.TEXT:
+        text = CleanTextAreaField if field.multiline else CleanStringField
+        needed: list[Any] = [DataRequired(field.required)] if field.required else skip_empty
+        return {field.name: text(label, validators=[*needed, *limit], description=hint)}
+    if field.kind is Kind.LINKS:
+        return {field.name: CleanTextAreaField(label, validators=[*skip_empty, *limit], description=hint)}
+    if field.kind in (Kind.CHOICE, Kind.YES_NO):
+        chosen: list[Any] = [InputRequired(field.required)] if field.required else skip_empty
+        choices = _choices(field.codes or {})
+        return {
+            field.name: RadioField(label, choices=choices, default=field.default, validators=chosen, description=hint)
+        }
+    if field.kind is Kind.MULTI_CHOICE:
+        ticked: list[Any] = [DataRequired(field.required)] if field.required else [Optional()]
+        choices = _choices(field.codes or {})
+        return {field.name: MultiCheckboxField(label, choices=choices, validators=ticked, description=hint)}
+    if field.kind is Kind.DATE:
+        return {field.name: DateField(label, validators=[Optional()], description=hint)}
+    if field.kind in (Kind.MONTH, Kind.TIME):
+        # No Length(): the format check (validate_<name>) covers it, and one field gets one message.
+        return {field.name: StringField(label, validators=[Optional()], filters=[_strip], description=hint)}
+    if field.kind is Kind.TICK:
+        return {field.name: BooleanField(label, description=hint)}
+    if field.kind is Kind.GROUP:
+        return {part.form_name: BooleanField(part.label) for part in field.parts}
+    return {field.name: MultipleFileField(label, description=hint)}  # Kind.FILES
+
+
+class _ConsentsForm(FlaskForm):
+    """A form with one checkbox per consent of the schema (named `consent_<name>`)."""
+
+    def consent_fields(self) -> list[Field]:
+        """The consent checkboxes, in the schema's order."""
+        return [self[consent.field_name] for consent in CONSENTS]
+
+    def consents(self) -> dict[str, bool]:
+        """Each consent as ticked."""
+        return consents_given(self.data)
+
+
+class ReportForm(_ConsentsForm):
+    """The report as reporting.content describes it: one form field per question, in the order asked.
+
+    The fields come from the schema (added below the class); the checks that look at a format or at
+    more than one answer are the methods here.
+    """
+
+    # Named for the checker: the views handle these two by hand.
+    files: MultipleFileField
+    website: StringField
 
     def validate_incident_month(self, field: Field) -> None:
         if not field.data:
@@ -228,18 +181,36 @@ class ReportForm(FlaskForm):
                 raise ValidationError(_l("Dies ist kein gültiger Link: Bitte beginnen Sie jeden Link mit https://"))
 
     def validate_contact_email(self, field: Field) -> None:
-        if self.contact.data == "email" and not field.data:
+        if self["contact"].data == "email" and not field.data:
             raise ValidationError(_l("Sie haben Kontakt per E-Mail gewählt: Bitte geben Sie eine Adresse an."))
         if field.data and not EMAIL_RE.match(field.data.strip()):
             raise ValidationError(_l("Bitte geben Sie eine gültige E-Mail-Adresse an."))
 
     def validate_contact_phone(self, field: Field) -> None:
-        if self.contact.data == "phone" and not field.data:
+        if self["contact"].data == "phone" and not field.data:
             raise ValidationError(_l("Sie haben Kontakt per Telefon gewählt: Bitte geben Sie eine Nummer an."))
 
+    def content(self) -> ReportContent:
+        """The report to seal, from the validated form."""
+        return content_from_answers(self.data)
 
-def url_lines(text: str | None) -> list[str]:
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+def _add_fields(form: type[FlaskForm], fields: dict[str, Field]) -> None:
+    # WTForms orders a form's fields by creation: these follow each other in the order given.
+    for name, field in fields.items():
+        setattr(form, name, field)
+
+
+_add_fields(
+    ReportForm,
+    {
+        **{name: unbound for field in FIELDS for name, unbound in _asked(field).items()},
+        # The consents never carry an error, so where they stand among the fields changes no summary.
+        **{consent.field_name: BooleanField(consent.label) for consent in CONSENTS},
+        # The honeypot: hidden from people and assistive technology; bots fill every field.
+        "website": StringField(_l("Bitte leer lassen"), validators=[Optional()]),
+    },
+)
 
 
 CODE_FORMAT_MESSAGE = _l(
@@ -272,20 +243,16 @@ class ReplyForm(FlaskForm):
 
     body = CleanTextAreaField(
         _l("Ihre Nachricht oder Ergänzung"),
-        validators=[DataRequired(_l("Bitte schreiben Sie eine Nachricht.")), _too_long(LIMITS["message"])],
+        validators=[DataRequired(_l("Bitte schreiben Sie eine Nachricht.")), _too_long(MESSAGE_LIMIT)],
     )
     files = MultipleFileField(_l("Weitere Dateien (Bilder oder PDF)"))
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(_ConsentsForm):
     """Each consent on its own: granting or withdrawing is recorded with the time."""
 
-    consent_counselling = BooleanField(codes.CONSENT_SHORT["counselling"])
-    consent_police = BooleanField(codes.CONSENT_SHORT["police"])
-    consent_employer = BooleanField(codes.CONSENT_SHORT["employer"])
-    consent_prosecutor = BooleanField(codes.CONSENT_SHORT["prosecutor"])
-    consent_statistics = BooleanField(codes.CONSENT_SHORT["statistics"])
-    consent_no_forwarding = BooleanField(codes.CONSENT_SHORT["no_forwarding"])
+
+_add_fields(ConsentForm, {consent.field_name: BooleanField(consent.short) for consent in CONSENTS})
 
 
 class NotedForm(FlaskForm):

@@ -9,23 +9,9 @@ from werkzeug.datastructures import FileStorage
 
 from core.config import Config
 from core.sanitize import clean_text
-from reporting.forms import ReportForm, url_lines
+from reporting.forms import ReportForm
 from reporting.service import Evidence, NewReport
 from reporting.uploads import UploadRefused, clean_upload, safe_display_name
-
-CONTENT_FIELDS = (
-    "reporter_role",
-    "incident_time",
-    "place",
-    "platform",
-    "evidence_found",
-    "police_reference",
-    "perpetrator_description",
-    "description",
-    "contact",
-    "contact_email",
-    "contact_phone",
-)
 
 
 @dataclass
@@ -76,44 +62,17 @@ def _display(filename: str) -> str:
 
 
 def report_from_form(form: ReportForm, files: list[Evidence]) -> NewReport:
-    month = (
-        form.incident_date.data.strftime("%Y-%m")
-        if form.incident_date.data
-        else (form.incident_month.data or "").strip() or None
-    )
-    content = {name: form[name].data for name in CONTENT_FIELDS}
-    content.update(
-        {
-            "incident_date": form.incident_date.data.isoformat() if form.incident_date.data else None,
-            "incident_month": month,
-            "ongoing": bool(form.ongoing.data),
-            "known_since": form.known_since.data.isoformat() if form.known_since.data else None,
-            "urls": url_lines(form.urls.data),
-            "already_done": {
-                "police": bool(form.done_police.data),
-                "supervisor": bool(form.done_supervisor.data),
-                "counselling": bool(form.done_counselling.data),
-            },
-            "perpetrator": form.perpetrator.data or "unknown",
-            "incident_types": list(form.incident_types.data or []),
-            "motives": list(form.motives.data or []),
-            "affected_role": form.affected_role.data,
-            "channel": form.channel.data,
-            "acute_danger": form.acute_danger.data == "yes",
-        }
-    )
+    """The validated form as the service takes it: the report to seal, its clear codes apart."""
+    content = form.content()
     return NewReport(
-        affected_role=form.affected_role.data,
-        channel=form.channel.data,
-        incident_types=list(form.incident_types.data or []),
-        motives=list(form.motives.data or []) or ["unknown"],
-        perpetrator=form.perpetrator.data or "unknown",
-        acute_danger=form.acute_danger.data == "yes",
-        incident_month=month,
-        consents={
-            name: bool(form[f"consent_{name}"].data)
-            for name in ("counselling", "police", "employer", "prosecutor", "statistics", "no_forwarding")
-        },
+        affected_role=content["affected_role"],
+        channel=content["channel"],
+        incident_types=list(content["incident_types"]),
+        motives=list(content["motives"]) or ["unknown"],
+        perpetrator=content["perpetrator"],
+        acute_danger=content["acute_danger"],
+        incident_month=content["incident_month"],
+        consents=form.consents(),
         content=content,
         files=files,
     )

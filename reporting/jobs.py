@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core.models import Municipality
-from core.notify import mail_once, staff_addresses
+from core.notify import mail_once, site_url, staff_addresses
 from reporting.case_crypto import open_reporter_address
 from reporting.models import Case
 from workers import job
+from workers.jobs import JobContext
 
 
 def _office(session: Session, case_id: str) -> tuple[Case, list[str]] | None:
@@ -21,43 +22,52 @@ def _office(session: Session, case_id: str) -> tuple[Case, list[str]] | None:
 
 
 @job("notify_new_report")
-def notify_new_report(session: Session, case_id: str) -> None:
+def notify_new_report(session: Session, context: JobContext, case_id: str) -> None:
     found = _office(session, case_id)
     if found:
         mail_once(
-            session,
+            context,
             found[1],
-            "Komm.A Meldestelle: Neue Meldung eingegangen",
-            "Guten Tag,\n\nin der Meldestelle wartet eine neue Meldung auf Sie.\nBitte melden Sie sich an: {url}/anmelden",
+            _l("Komm.A Meldestelle: Neue Meldung eingegangen"),
+            _l(
+                "Guten Tag,\n\nin der Meldestelle wartet eine neue Meldung auf Sie.\n"
+                "Bitte melden Sie sich an: %(url)s/anmelden",
+                url=site_url(context.config),
+            ),
         )
 
 
 @job("notify_case_activity")
-def notify_case_activity(session: Session, case_id: str) -> None:
+def notify_case_activity(session: Session, context: JobContext, case_id: str) -> None:
     found = _office(session, case_id)
     if found:
         mail_once(
-            session,
+            context,
             found[1],
-            "Komm.A Meldestelle: Neuigkeiten in einem Fall",
-            "Guten Tag,\n\nin einem Ihrer Fälle gibt es Neuigkeiten von der meldenden Person.\nBitte melden Sie sich an: {url}/anmelden",
+            _l("Komm.A Meldestelle: Neuigkeiten in einem Fall"),
+            _l(
+                "Guten Tag,\n\nin einem Ihrer Fälle gibt es Neuigkeiten von der meldenden Person.\n"
+                "Bitte melden Sie sich an: %(url)s/anmelden",
+                url=site_url(context.config),
+            ),
         )
 
 
 @job("notify_reporter")
-def notify_reporter(session: Session, case_id: str) -> None:
+def notify_reporter(session: Session, context: JobContext, case_id: str) -> None:
     """Only if the reporter left an address for this: "a message is waiting", nothing else."""
     case = session.get(Case, case_id)
     if case is None or not case.reporter_notify_ciphertext:
         return
-    address = open_reporter_address(
-        current_app.extensions["komma"].config.secret_key, case.id, case.reporter_notify_ciphertext
-    )
+    address = open_reporter_address(context.config.secret_key, case.id, case.reporter_notify_ciphertext)
     mail_once(
-        session,
+        context,
         [address],
-        "Komm.A Meldestelle: Eine Nachricht wartet",
-        "Guten Tag,\n\nin Ihrem Postfach der Meldestelle wartet eine Nachricht.\n"
-        "Öffnen Sie es mit Ihrem Zugangscode: {url}/postfach\n\n"
-        "You have a new message in your mailbox. Open it with your access code: {url}/postfach",
+        _l("Komm.A Meldestelle: Eine Nachricht wartet"),
+        _l(
+            "Guten Tag,\n\nin Ihrem Postfach der Meldestelle wartet eine Nachricht.\n"
+            "Öffnen Sie es mit Ihrem Zugangscode: %(url)s/postfach\n\n"
+            "You have a new message in your mailbox. Open it with your access code: %(url)s/postfach",
+            url=site_url(context.config),
+        ),
     )

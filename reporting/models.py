@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, new_id, utcnow
 
-CONSENT_FIELDS = ("counselling", "police", "employer", "prosecutor", "statistics", "no_forwarding")
-
 
 class Case(Base):
     """One report. Clear columns are exactly those ARCHITECTURE.md allows; the rest is sealed."""
@@ -46,6 +44,7 @@ class Case(Base):
     channel: Mapped[str] = mapped_column(String(32))
     incident_month: Mapped[str | None] = mapped_column(String(7))
     perpetrator_context: Mapped[str] = mapped_column(String(32), default="unknown")
+    # One column per consent of reporting.content.CONSENTS, named by its field_name.
     consent_counselling: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_police: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_employer: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,20 +1,19 @@
-"""The reporter's own report in words, under the labels of the form they filled in."""
+"""The report in words, under the labels of the form it was asked with (reporting.content).
+
+The reporter's mailbox and the officer's case page show these lines; the referral packet words
+its answers with `answer_words` too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from reporting.forms import ReportForm
-
-ALREADY_DONE = _l("Bereits unternommen")
+from reporting.content import FIELDS, Kind, ReportField, unanswered
 
 
 @dataclass(frozen=True)
@@ -27,30 +26,11 @@ class ReportLine:
     multiline: bool = False
 
 
-Words = Callable[[Any], str]
-
-
-def field_label(form: type[FlaskForm], name: str) -> str:
-    """A field's label as its form declares it: the unbound field keeps it, the form is the one source of wording."""
-    return str(getattr(form, name).args[0])
-
-
-def choice_words(form: type[FlaskForm], name: str) -> Words:
-    """Stored choice values (one or a list) as the form's choice labels, joined by commas."""
-    labels = {choice.value: str(choice.label) for choice in getattr(form, name).kwargs["choices"]}
-
-    def words(value: Any) -> str:
-        values = value if isinstance(value, list | tuple) else [value]
-        return ", ".join(labels.get(str(v), str(v)) for v in values if v not in (None, ""))
-
-    return words
-
-
-def yes_no(value: Any) -> str:
+def yes_no(value: object) -> str:
     return _("Ja") if value else _("Nein")
 
 
-def day_words(value: Any) -> str:
+def day_words(value: object) -> str:
     """An ISO date in the reader's locale; anything else as it is."""
     try:
         return str(format_date(date.fromisoformat(str(value))))
@@ -58,7 +38,7 @@ def day_words(value: Any) -> str:
         return str(value)
 
 
-def month_words(value: Any) -> str:
+def month_words(value: object) -> str:
     """A "YYYY-MM" month as "Oktober 2026"; anything else as it is."""
     try:
         year, month = str(value).split("-")
@@ -67,59 +47,42 @@ def month_words(value: Any) -> str:
         return str(value)
 
 
-def _label(name: str) -> str:
-    return field_label(ReportForm, name)
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _chosen(name: str) -> Words:
-    return choice_words(ReportForm, name)
-
-
-def _text(value: Any) -> str:
+def answer_words(field: ReportField, value: object) -> str:
+    """One sealed answer in words: codes as their labels, days and months in the reader's locale."""
+    if field.kind in (Kind.YES_NO, Kind.TICK):
+        return yes_no(value)
+    if field.kind in (Kind.CHOICE, Kind.MULTI_CHOICE):
+        labels = field.codes or {}
+        return ", ".join(str(labels.get(str(v), v)) for v in _listed(value) if v not in (None, ""))
+    if field.kind is Kind.DATE:
+        return day_words(value)
+    if field.kind is Kind.MONTH:
+        return month_words(value)
+    if field.kind is Kind.GROUP:
+        done = value if isinstance(value, Mapping) else {}
+        return ", ".join(str(part.label) for part in field.parts if done.get(part.key))
+    if field.kind is Kind.LINKS:
+        return "\n".join(str(link) for link in _listed(value))
     return str(value)
 
 
-# Form field name -> how its stored value reads; in the order the form asks.
-_WORDING: list[tuple[str, Words]] = [
-    ("reporter_role", _chosen("reporter_role")),
-    ("affected_role", _chosen("affected_role")),
-    ("incident_types", _chosen("incident_types")),
-    ("description", _text),
-    ("motives", _chosen("motives")),
-    ("incident_date", day_words),
-    ("incident_month", month_words),
-    ("incident_time", _text),
-    ("ongoing", lambda v: _("Ja")),
-    ("known_since", day_words),
-    ("channel", _chosen("channel")),
-    ("place", _text),
-    ("platform", _text),
-    ("urls", _text),
-    ("perpetrator", _chosen("perpetrator")),
-    ("perpetrator_description", _text),
-    ("evidence_found", _text),
-    ("already_done", _text),
-    ("police_reference", _text),
-    ("contact", _chosen("contact")),
-    ("contact_email", _text),
-    ("contact_phone", _text),
-]
-_MULTILINE = {"description", "perpetrator_description"}
-_DONE = {"police": "done_police", "supervisor": "done_supervisor", "counselling": "done_counselling"}
-
-
-def report_lines(report: dict[str, Any]) -> list[ReportLine]:
-    """What the reporter sent, answered questions only, each under the form's own label."""
-    lines = [ReportLine(_label("acute_danger"), yes_no(report.get("acute_danger")))]
-    for name, words in _WORDING:
-        value = report.get(name)
-        if name == "already_done":
-            done = tuple(_label(field) for key, field in _DONE.items() if (value or {}).get(key))
-            lines.extend([ReportLine(str(ALREADY_DONE), items=done)] if done else [])
-        elif value in (None, "", [], False) or (name == "incident_month" and report.get("incident_date")):
-            continue  # unanswered; or the month, derived from the date given: said once
-        elif name == "urls":
-            lines.append(ReportLine(_label(name), items=tuple(str(url) for url in value)))
+def report_lines(report: Mapping[str, object]) -> list[ReportLine]:
+    """What the reporter sent, answered questions only, each under the form's own label, in the form's order."""
+    lines = []
+    for field in FIELDS:
+        if not field.sealed or unanswered(field, report):
+            continue  # files are listed apart; unanswered, or the month of the day given: said once
+        value = report.get(field.name)
+        label = str(field.label)
+        if field.kind is Kind.GROUP:
+            done = value if isinstance(value, Mapping) else {}
+            lines.append(ReportLine(label, items=tuple(str(part.label) for part in field.parts if done.get(part.key))))
+        elif field.kind is Kind.LINKS:
+            lines.append(ReportLine(label, items=tuple(str(link) for link in _listed(value))))
         else:
-            lines.append(ReportLine(_label(name), words(value), multiline=name in _MULTILINE))
+            lines.append(ReportLine(label, answer_words(field, value), multiline=field.multiline))
     return lines

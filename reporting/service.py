@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -18,8 +17,9 @@ from core.db import new_id, utcnow
 from core.models import Municipality, receipt_salt
 from reporting import case_crypto
 from reporting.case_crypto import AttachmentMeta
+from reporting.content import CONSENT_NAMES, ReportContent
 from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
-from reporting.models import CONSENT_FIELDS, Attachment, Case, CaseCode, CaseEvent, CaseMessage, ReporterAccess
+from reporting.models import Attachment, Case, CaseCode, CaseEvent, CaseMessage, ReporterAccess
 from reporting.signals import consents_changed
 from reporting.uploads import CleanFile
 from workers import add_job
@@ -49,7 +49,7 @@ class NewReport:
     acute_danger: bool
     incident_month: str | None
     consents: dict[str, bool]
-    content: dict[str, Any]
+    content: ReportContent
     files: list[Evidence] = field(default_factory=list)
 
 
@@ -75,7 +75,8 @@ def _reference() -> str:
 
 def submit_report(session: Session, config: Config, municipality: Municipality, report: NewReport) -> Submitted:
     """Store a report encrypted, with its outbox notification, in the caller's transaction."""
-    assert municipality.office_public_key, "a municipality that accepts reports has an office key"
+    if not municipality.office_public_key:
+        raise ValueError("a municipality that accepts reports has an office key")
     code = crypto.generate_receipt_code()
     keys = crypto.derive_receipt_keys(
         code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
@@ -102,7 +103,7 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
         perpetrator_context=report.perpetrator,
         sealed_case_key=case_crypto.seal_case_key(municipality.office_public_key, case_key, case_id),
         report_ciphertext=case_crypto.encrypt_report(case_key, case_id, report.content),
-        **{f"consent_{name}": bool(report.consents.get(name)) for name in CONSENT_FIELDS},
+        **{f"consent_{name}": bool(report.consents.get(name)) for name in CONSENT_NAMES},
     )
     address = str(report.content.get("contact_email") or "")
     if report.content.get("contact") == "email" and address:
@@ -116,7 +117,7 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     session.flush()
     session.add(_reporter_access(config, keys, case_id, case_key))
     session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
-    for name in CONSENT_FIELDS:
+    for name in CONSENT_NAMES:
         if report.consents.get(name):
             session.add(CaseEvent(case_id=case_id, at=now, kind="consent_granted", detail=name))
     _add_files(session, case_key, case_id, report.files, message_id=None)
@@ -262,7 +263,7 @@ class MailboxMessage:
 @dataclass(frozen=True)
 class MailboxView:
     case: Case
-    report: dict[str, Any]
+    report: ReportContent
     steps: list[StatusStep]
     messages: list[MailboxMessage]
     report_files: list[str]
@@ -297,7 +298,7 @@ def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
         )
         for m in rows
     ]
-    consents = {name: case.consent(name) for name in CONSENT_FIELDS}
+    consents = {name: case.consent(name) for name in CONSENT_NAMES}
     return MailboxView(case, report, steps, messages, names.get(None, []), consents)
 
 
@@ -326,7 +327,7 @@ def change_consents(session: Session, key: MailboxKey, wanted: dict[str, bool]) 
         raise ReceiptNotFound
     changed = []
     now = utcnow()
-    for name in CONSENT_FIELDS:
+    for name in CONSENT_NAMES:
         value = bool(wanted.get(name))
         if case.consent(name) != value:
             setattr(case, f"consent_{name}", value)

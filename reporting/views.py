@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from core import secret_sessions
-from core.app import current_config, state
+from core.app import current_state
 from core.db import utcnow
 from core.models import Municipality, municipalities_accepting_reports
 from core.tenancy import municipality_by_slug
 from core.web_session import db_session, if_commit_unconfirmed
-from reporting import codes, service
+from reporting import codes, service, timeline
 from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
 from reporting.forms import ConfirmForm, ConsentForm, NotedForm, ReceiptForm, ReplyForm, ReportForm
 from reporting.intake import check_files, report_from_form
@@ -53,7 +53,7 @@ def index() -> str:
 
 
 @bp.route("/melden/<slug>", methods=["GET", "POST"])
-def report(slug: str) -> str | Response:
+def report(slug: str) -> str | Response | tuple[str, int]:
     """The intake form of one municipality."""
     municipality = _open_municipality(slug)
     form = ReportForm()
@@ -61,7 +61,7 @@ def report(slug: str) -> str | Response:
     chosen_files: list[str] = []
     busy = False
     if form.is_submitted():
-        files = check_files(request.files.getlist(form.files.name), current_config())
+        files = check_files(request.files.getlist(form.files.name), current_state().config)
         file_errors, chosen_files = files.errors, files.chosen_names
         valid = form.validate()
         # On the field itself: the error summary then lists them in page order, linked to the input.
@@ -72,7 +72,7 @@ def report(slug: str) -> str | Response:
         elif valid and not file_errors:
             try:
                 submitted = service.submit_report(
-                    db_session(), current_config(), municipality, report_from_form(form, files.evidence)
+                    db_session(), current_state().config, municipality, report_from_form(form, files.evidence)
                 )
             except SubmissionBudgetSpent:
                 busy = True  # the page says so, with 110 as a link
@@ -88,9 +88,9 @@ def report(slug: str) -> str | Response:
         file_errors=file_errors,
         chosen_files=chosen_files,
         busy=busy,
-        config=current_config(),
+        config=current_state().config,
     )
-    return page if status == 200 else (page, 422)  # type: ignore[return-value]
+    return page if status == 200 else (page, 422)
 
 
 def _hold_receipt(slug: str, municipality: Municipality, submitted: service.Submitted) -> None:
@@ -106,7 +106,7 @@ def _hold_receipt(slug: str, municipality: Municipality, submitted: service.Subm
     session["receipt"] = {
         "slug": slug,
         "municipality": municipality.id,
-        "sealed": seal_receipt(current_config().secret_key, municipality.id, pending),
+        "sealed": seal_receipt(current_state().config.secret_key, municipality.id, pending),
     }
     if_commit_unconfirmed(
         UNCONFIRMED, url_for("reporting.receipt", slug=slug), _("Nachsehen, ob die Meldung gespeichert wurde")
@@ -122,7 +122,7 @@ def _held_receipt(slug: str) -> PendingReceipt | None:
     held = session.get("receipt")
     if not isinstance(held, dict) or held.get("slug") != slug:
         return None
-    return open_receipt(current_config().secret_key, str(held.get("municipality")), held.get("sealed"))
+    return open_receipt(current_state().config.secret_key, str(held.get("municipality")), held.get("sealed"))
 
 
 @bp.get("/melden/<slug>/eingang")
@@ -134,7 +134,7 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
         _forget_receipt()
         return render_template("reporting/receipt_gone.html")
     if session.get(UNCONFIRMED):
-        stored = service.report_stored(state(current_app).engine, pending.case_id)
+        stored = service.report_stored(current_state().engine, pending.case_id)
         if stored is None:
             return render_template("reporting/receipt_unconfirmed.html", slug=slug), 503
         session.pop(UNCONFIRMED, None)
@@ -155,7 +155,7 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
 
 def mailbox_address() -> str:
     """The mailbox's full address, as the reporter will type it later: the public one, no language."""
-    return current_config().base_url.rstrip("/") + url_for("reporting.mailbox_login", lang=None)
+    return current_state().config.base_url.rstrip("/") + url_for("reporting.mailbox_login", lang=None)
 
 
 @bp.post("/melden/<slug>/eingang")
@@ -185,7 +185,7 @@ def mailbox_login() -> str | Response:
     form = ReceiptForm()
     if form.validate_on_submit():
         try:
-            key = service.open_mailbox(db_session(), current_config(), form.code.data)
+            key = service.open_mailbox(db_session(), current_state().config, form.code.data or "")
         except ReceiptNotFound:
             form.code.errors = [_("Dieser Zugangscode wurde nicht gefunden. Bitte prüfen Sie die Ziffern.")]
         except TooManyAttempts:
@@ -202,7 +202,7 @@ def mailbox_login() -> str | Response:
 
 
 @bp.get("/postfach/ansicht")
-def mailbox() -> str | Response:
+def mailbox() -> Response | tuple[str, int]:
     """The reporter's mailbox: status, messages, reply, consents, deletion."""
     key = _mailbox_key()
     if key is None:
@@ -232,8 +232,9 @@ def _render_mailbox(
         consent=consent,
         delete=delete,
         codes=codes,
+        event_text=timeline.current_event_text(),
         file_errors=file_errors or [],
-        config=current_config(),
+        config=current_state().config,
     )
     return page, status
 
@@ -245,9 +246,9 @@ def mailbox_reply() -> str | Response | tuple[str, int]:
     if key is None:
         return redirect(url_for("reporting.mailbox_login"), code=303)
     form = ReplyForm()
-    files = check_files(request.files.getlist(form.files.name), current_config())
+    files = check_files(request.files.getlist(form.files.name), current_state().config)
     if form.validate() and not files.errors:
-        service.add_reporter_message(db_session(), key, form.body.data, files.evidence)
+        service.add_reporter_message(db_session(), key, form.body.data or "", files.evidence)
         flash(_("Ihre Nachricht wurde verschlüsselt gesendet."), "success")
         return redirect(url_for("reporting.mailbox") + "#nachrichten", code=303)
     return _render_mailbox(key, form, ConsentForm(formdata=None), ConfirmForm(formdata=None), 422, files.errors)
@@ -261,8 +262,7 @@ def mailbox_consents() -> str | Response | tuple[str, int]:
         return redirect(url_for("reporting.mailbox_login"), code=303)
     form = ConsentForm()
     if form.validate():
-        wanted = {name: bool(form[f"consent_{name}"].data) for name in codes.CONSENTS}
-        changed = service.change_consents(db_session(), key, wanted)
+        changed = service.change_consents(db_session(), key, form.consents())
         flash(_("Ihre Einwilligungen wurden geändert.") if changed else _("Es wurde nichts geändert."), "success")
         return redirect(url_for("reporting.mailbox") + "#einwilligungen", code=303)
     return _render_mailbox(key, ReplyForm(formdata=None), form, ConfirmForm(formdata=None), 422)

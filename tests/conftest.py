@@ -1,16 +1,25 @@
-"""Fixtures: a real database (SQLite by default, PostgreSQL by KOMMA_TEST_DATABASE_URL), app, client, Redis."""
+"""Fixtures: a real database (SQLite by default, PostgreSQL by KOMMA_TEST_DATABASE_URL), app, client, Redis.
+
+Each test's app runs in one transaction that is rolled back at the end (tests.transactions). A test
+whose data must really be committed (a live server thread, other processes, a second connection, the
+SQLite file itself) carries the `committing` marker; its tables are emptied afterwards instead.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from core import create_app
@@ -20,6 +29,7 @@ from core.migrate import upgrade_database
 from core.model_registry import import_all_models
 from crypto import TEST_ARGON2
 from tests.smtp import smtp_server  # noqa: F401 (a fixture: a real SMTP server keeping what it receives)
+from tests.transactions import ending_test, rolled_back
 
 import_all_models()
 
@@ -94,11 +104,40 @@ def app_config(migrated_database: str, tmp_path: Path) -> Config:
     return make_test_config(migrated_database, tmp_path / "instance")
 
 
+class MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates shared by the apps of one test run (each test builds a fresh app).
+
+    Only a speed-up: a bucket's key includes the template's source checksum.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = MemoryBytecodeCache()
+
+
 @pytest.fixture
-def app(app_config: Config) -> Iterator[Flask]:
+def app(app_config: Config, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app; its data is rolled back after the test, or committed and deleted with `committing`."""
     application = create_app(app_config)
-    yield application
-    empty_tables(application)
+    application.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    if request.node.get_closest_marker("committing"):
+        yield application
+        application.extensions["komma_jobs"].close()
+        empty_tables(application)
+    else:
+        with rolled_back(application):
+            yield application
+        application.extensions["komma_jobs"].close()
     application.extensions["komma"].engine.dispose()
 
 
@@ -112,8 +151,9 @@ def session(app: Flask) -> Iterator[Session]:
     """A session of the test's own, for arranging and inspecting data."""
     db = app.extensions["komma"].session_factory()
     yield db
-    db.rollback()
-    db.close()
+    with ending_test(app):
+        db.rollback()
+        db.close()
 
 
 @pytest.fixture
@@ -136,12 +176,29 @@ def redis_url() -> Iterator[str]:
     connection.close()
 
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# The test transaction's own statements: production runs none of them.
+SAVEPOINT_RE = re.compile(r"\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
 
 
-def csrf_token(client: FlaskClient, path: str) -> str:
-    """The CSRF token of the form on a page, as a browser would send it back."""
-    page = client.get(path).get_data(as_text=True)
-    match = CSRF_RE.search(page) or re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], AbstractContextManager[list[str]]]:
+    """`with count_queries() as counted:` collects the SQL statements the app's engine executes in
+    the block, so a test can hold a page to a number of queries (the savepoints of the test's own
+    transaction are left out)."""
+    engine = app.extensions["komma"].engine
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(_conn: Connection, _cursor: object, statement: str, *_rest: object) -> None:
+            if not SAVEPOINT_RE.match(statement):
+                statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 from redis.exceptions import RedisError
 
+from core.app import current_flask_app
 from workers.relay import relay_pending
 from workers.schedule import schedule_of
 from workers.worker import NoRedisError, RedisGoneError, run_cron, run_worker
 
 
 def _app() -> Flask:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    return app
+    return current_flask_app()
 
 
 @click.command("worker")

@@ -67,7 +67,8 @@ class Dispatcher:
 
     @property
     def redis(self) -> Redis:
-        assert self.redis_url is not None
+        if self.redis_url is None:
+            raise RuntimeError("no Redis configured (KOMMA_REDIS_URL)")
         if self._redis is None:
             self._redis = connect_redis(self.redis_url, fail_fast=True)
         return self._redis

@@ -5,21 +5,38 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import case, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.app import current_flask_app, state
+from core.config import Config
 from core.db import utcnow
 from workers.models import OutboxEntry
 
 log = logging.getLogger(__name__)
 
-# session.info key under which a running handler finds its outbox entry id.
-ENTRY_ID_KEY = "komma_outbox_entry_id"
 
-# A handler takes the job's own session and the entry's ids; it writes, never commits.
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler gets besides its session and ids; handlers never reach for the app."""
+
+    config: Config
+    # For short transactions of a handler's own (a mail's at-most-once marker), apart from the job's.
+    session_factory: sessionmaker[Session]
+    # Handlers that talk to the outside world (mail) key their at-most-once markers on it.
+    entry_id: str
+
+    @classmethod
+    def of(cls, app: Flask, entry_id: str) -> JobContext:
+        komma = state(app)
+        return cls(config=komma.config, session_factory=komma.session_factory, entry_id=entry_id)
+
+
+# A handler takes the job's own session, its JobContext and the entry's ids; it writes, never commits.
 Handler = Callable[..., object]
 
 # 1 run + RQ's 5 retries; after that the entry waits for an operator instead of the relay.
@@ -41,7 +58,7 @@ class JobFailedError(RuntimeError):
 
 
 def job(name: str) -> Callable[[Handler], Handler]:
-    """Register `handler(session, **ids)` under `name`; the name is what the outbox stores."""
+    """Register `handler(session, context, **ids)` under `name`; the name is what the outbox stores."""
     if not name or len(name) > 64:
         raise ValueError("a job name has 1 to 64 characters")
 
@@ -79,7 +96,7 @@ def is_registered(name: str) -> bool:
 
 def run_outbox_entry(entry_id: str) -> bool:
     """The RQ job: run one outbox entry with the app of the worker's app context."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     return run_entry(app, entry_id)
 
 
@@ -89,8 +106,8 @@ def run_entry(app: Flask, entry_id: str) -> bool:
     The handler's writes and completed_at commit together, so a crash leaves both undone and
     a second run (relay, RQ retry, inline plus relay) finds completed_at set and skips.
     """
-    factory = app.extensions["komma"].session_factory
-    session: Session = factory()
+    context = JobContext.of(app, entry_id)
+    session: Session = context.session_factory()
     name = "?"
     try:
         # The row lock makes a concurrent second run wait and then see completed_at.
@@ -102,9 +119,7 @@ def run_entry(app: Flask, entry_id: str) -> bool:
         if entry.completed_at is not None:
             return False
         name = entry.job
-        # Handlers that talk to the outside world (mail) key their at-most-once markers on it.
-        session.info[ENTRY_ID_KEY] = entry_id
-        handler_for(name)(session, **entry.args)
+        handler_for(name)(session, context, **entry.args)
         now = utcnow()
         entry.completed_at = now
         entry.dispatched_at = entry.dispatched_at or now
@@ -158,5 +173,5 @@ def _qualified(handler: Any) -> str:
 
 
 @job("noop")
-def noop(session: Session) -> None:
+def noop(session: Session, context: JobContext) -> None:
     """Does nothing: proves the path from outbox to worker end to end (ops, tests)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import and_, or_, select
 
+from core.app import current_flask_app, state
 from core.db import session_scope, utcnow
 from workers.dispatch import Dispatcher
 from workers.models import OutboxEntry
@@ -28,7 +29,7 @@ def relay_pending(app: Flask, older_than_seconds: int = 30) -> int:
     under its own RQ job id, so several relays may run at once.
     """
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    with session_scope(app.extensions["komma"].session_factory) as session:
+    with session_scope(state(app).session_factory) as session:
         entry_ids = list(
             session.scalars(
                 select(OutboxEntry.id)
@@ -56,5 +57,5 @@ def relay_pending(app: Flask, older_than_seconds: int = 30) -> int:
 
 def relay_outbox() -> int:
     """The cron job: one relay pass with the app of the worker's app context."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     return relay_pending(app)

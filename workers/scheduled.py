@@ -12,14 +12,18 @@ from collections.abc import Callable
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from core.app import state
 from core.db import session_scope
 
 log = logging.getLogger(__name__)
 
 
 def run_scheduled(name: str, work: Callable[[Session], object]) -> object:
-    """Run `work` in one transaction of the current app; log its result (a count, never content)."""
-    with session_scope(current_app.extensions["komma"].session_factory) as session:
+    """Run `work` in one transaction of the current app; log its result (a count, never content).
+
+    An RQ entry point: the worker's app context is read here, once; `work` gets what it needs.
+    """
+    with session_scope(state(current_app).session_factory) as session:
         result = work(session)
     log.info("scheduled %s done: %s", name, result)
     return result
@@ -28,7 +32,7 @@ def run_scheduled(name: str, work: Callable[[Session], object]) -> object:
 def empty_sqlite_log() -> None:
     """SQLite's write-ahead log keeps the pages a commit replaced, shredded rows included
     (secure_delete clears only the database file): copy the log into the file and empty it."""
-    engine = current_app.extensions["komma"].engine
+    engine = state(current_app).engine
     if engine.dialect.name != "sqlite":
         return
     with engine.connect() as connection:

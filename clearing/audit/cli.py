@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
 from clearing.audit import service as audit
-from core.app import state
+from core.app import current_state
 from core.db import session_scope
 
 
@@ -20,7 +20,7 @@ def audit_group() -> None:
 @with_appcontext
 def verify() -> None:
     """Check every hash chain; report the first broken link."""
-    with session_scope(state(current_app).session_factory) as session:
+    with session_scope(current_state().session_factory) as session:
         checked, broken = audit.verify(session)
     if broken is not None:
         click.echo(f"BROKEN: chain {broken.chain}, event {broken.seq}: {broken.reason} ({checked} events read)")

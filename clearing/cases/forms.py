@@ -11,13 +11,13 @@ from wtforms import (
     DateField,
     IntegerField,
     RadioField,
-    SelectChoice,
     SelectField,
 )
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
 from clearing.cases import codes as clearing_codes
 from clearing.cases.inbox import normalise_reference
+from core.forms import SelectChoice
 from reporting import codes
 from reporting.forms import CleanStringField, CleanTextAreaField, MultiCheckboxField, _choices, _too_long
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, not_, or_, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 import crypto
 from clearing.cases.deadlines import Deadline, next_deadline, overdue_limits
 from clearing.cases.models import Assessment
 from clearing.cases.workflow import OPEN_STATES
 from clearing.referrals.models import Referral
+from clearing.referrals.states import AWAITING_ANSWER
 from clearing.scoping import case_query
 from core.accounts import Account
-from core.db import utcnow
+from core.clock import start_of_day
 from core.staff import Staff
 from reporting import case_crypto
 from reporting.models import Case, CaseCode
@@ -61,7 +63,7 @@ class InboxPage:
     filters: InboxFilter = field(default_factory=InboxFilter)
 
 
-def _overdue_condition(today: date):  # type: ignore[no-untyped-def]
+def _overdue_condition(today: date) -> ColumnElement[bool]:
     # The case page's rule (clearing.cases.deadlines), as limits on received_at.
     ack_limit, feedback_limit = overdue_limits(today)
     return and_(
@@ -80,16 +82,21 @@ def normalise_reference(text: str) -> str:
     return f"K-{letters}" if len(letters) == 8 else letters
 
 
-def _reference_condition(reference: str):  # type: ignore[no-untyped-def]
+def _reference_condition(reference: str) -> ColumnElement[bool]:
     # A whole reference is an exact match (the unique index); a part of one matches anywhere in it.
     if reference.startswith("K-"):
         return Case.reference == reference
     return Case.reference.contains(reference, autoescape=True)
 
 
-def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key: bytes | None) -> InboxPage:
-    """One page of cases in scope: a count, a page query and one query for the page's codes."""
-    now = utcnow()
+def load_inbox(
+    session: Session, actor: Staff, filters: InboxFilter, office_key: bytes | None, *, today: date
+) -> InboxPage:
+    """One page of cases in scope: a count, a page query and one query for the page's codes.
+
+    `today` is the Berlin day that decides what is overdue; the received-from/to filters are
+    Berlin days too, as the pages show the dates.
+    """
     query = case_query(actor)
     if filters.status:
         query = query.where(Case.status == filters.status)
@@ -101,11 +108,9 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
                 Case.id.in_(select(CaseCode.case_id).where(CaseCode.kind == kind, CaseCode.code == code))
             )
     if filters.received_from:
-        query = query.where(Case.received_at >= datetime.combine(filters.received_from, time.min, tzinfo=now.tzinfo))
+        query = query.where(Case.received_at >= start_of_day(filters.received_from))
     if filters.received_to:
-        query = query.where(
-            Case.received_at < datetime.combine(filters.received_to + timedelta(days=1), time.min, tzinfo=now.tzinfo)
-        )
+        query = query.where(Case.received_at < start_of_day(filters.received_to + timedelta(days=1)))
     if filters.assigned == "me":
         query = query.where(Case.assigned_to == actor.account.id)
     elif filters.assigned == "none":
@@ -115,7 +120,7 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
     if filters.reference:
         query = query.where(_reference_condition(filters.reference))
     # The same today as the case page (clearing.cases.service.open_case_file).
-    overdue = _overdue_condition(date.today())
+    overdue = _overdue_condition(today)
     if filters.overdue:
         query = query.where(overdue)
     # Open acute cases stay on top whatever the sort.
@@ -153,7 +158,7 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
     # the earliest partner answer due, all in this one statement (no query per row).
     partner_due = (
         select(func.min(Referral.due_at))
-        .where(Referral.case_id == Case.id, Referral.state == "sent")
+        .where(Referral.case_id == Case.id, Referral.state == AWAITING_ANSWER)
         .correlate(Case)
         .scalar_subquery()
     )
@@ -174,9 +179,10 @@ def load_inbox(session: Session, actor: Staff, filters: InboxFilter, office_key:
     cases = [row[0] for row in rows]
     codes: dict[str, dict[str, list[str]]] = {c.id: {"incident_type": [], "motive": []} for c in cases}
     if cases:
-        for code in session.scalars(select(CaseCode).where(CaseCode.case_id.in_(list(codes))).order_by(CaseCode.code)):
-            codes[code.case_id].setdefault(code.kind, []).append(code.code)
-    today = date.today()
+        for row_code in session.scalars(
+            select(CaseCode).where(CaseCode.case_id.in_(list(codes))).order_by(CaseCode.code)
+        ):
+            codes[row_code.case_id].setdefault(row_code.kind, []).append(row_code.code)
     result = [
         InboxRow(
             c,

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from clearing.cases.maintenance import housekeeping as clean_up
 from clearing.cases.maintenance import purge_retention, scan_deadlines
 from clearing.cases.models import Reminder
-from core.db import utcnow
+from core.app import state
 from core.models import Municipality
-from core.notify import mail_once, staff_addresses
+from core.notify import mail_once, site_url, staff_addresses
 from workers import job
+from workers.jobs import JobContext
 from workers.scheduled import empty_sqlite_log, run_scheduled
 
 REMINDER_TEXT = {
-    "acknowledgement": "die Eingangsbestätigung an eine meldende Person ist fällig",
-    "feedback": "die Rückmeldung an eine meldende Person (3 Monate) ist bald fällig",
-    "complaint": "eine Strafantragsfrist (§ 77b StGB) läuft bald ab",
-    "partner_response": "eine Partnerorganisation hat auf eine Weiterleitung noch nicht geantwortet",
-    "audit_broken": "die Prüfung des Protokolls hat eine Unstimmigkeit gefunden",
+    "acknowledgement": _l("die Eingangsbestätigung an eine meldende Person ist fällig"),
+    "feedback": _l("die Rückmeldung an eine meldende Person (3 Monate) ist bald fällig"),
+    "complaint": _l("eine Strafantragsfrist (§ 77b StGB) läuft bald ab"),
+    "partner_response": _l("eine Partnerorganisation hat auf eine Weiterleitung noch nicht geantwortet"),
+    "audit_broken": _l("die Prüfung des Protokolls hat eine Unstimmigkeit gefunden"),
 }
 
 
 @job("notify_reminder")
-def notify_reminder(session: Session, reminder_id: str) -> None:
+def notify_reminder(session: Session, context: JobContext, reminder_id: str) -> None:
     reminder = session.get(Reminder, reminder_id)
     if reminder is None:
         return
@@ -33,21 +36,27 @@ def notify_reminder(session: Session, reminder_id: str) -> None:
     if municipality and reminder.kind != "audit_broken":
         recipients.append(municipality.notify_email)
     mail_once(
-        session,
+        context,
         recipients,
-        "Komm.A Meldestelle: Erinnerung",
-        f"Guten Tag,\n\n{REMINDER_TEXT.get(reminder.kind, 'eine Frist ist fällig')}.\nBitte melden Sie sich an: {{url}}/anmelden",
+        _l("Komm.A Meldestelle: Erinnerung"),
+        _l(
+            "Guten Tag,\n\n%(reminder)s.\nBitte melden Sie sich an: %(url)s/anmelden",
+            reminder=REMINDER_TEXT.get(reminder.kind, _l("eine Frist ist fällig")),
+            url=site_url(context.config),
+        ),
     )
 
 
 def deadline_scan() -> object:
     """Scheduled hourly: reminders and mails for due deadlines."""
-    return run_scheduled("deadline scan", lambda session: scan_deadlines(session, utcnow()))
+    clock = state(current_app).clock
+    return run_scheduled("deadline scan", lambda session: scan_deadlines(session, clock.now()))
 
 
 def retention_purge() -> object:
     """Scheduled daily: crypto-shred closed cases past retention and cases whose reporter asked for deletion."""
-    purged = run_scheduled("retention purge", lambda session: purge_retention(session, utcnow()).cases)
+    clock = state(current_app).clock
+    purged = run_scheduled("retention purge", lambda session: purge_retention(session, clock.now()).cases)
     if purged:
         empty_sqlite_log()
     return purged
@@ -55,4 +64,5 @@ def retention_purge() -> object:
 
 def housekeeping() -> object:
     """Scheduled hourly: expired sessions and old throttle windows."""
-    return run_scheduled("housekeeping", lambda session: clean_up(session, utcnow()))
+    clock = state(current_app).clock
+    return run_scheduled("housekeeping", lambda session: clean_up(session, clock.now()))

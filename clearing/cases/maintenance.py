@@ -1,7 +1,8 @@
 """Scheduled work: the deadline scan, the retention purge (crypto-shredding), the audit-chain check.
 
-Each function takes a session, is safe to run twice (a second run finds nothing new) and never
-commits; the scheduled wrappers in workers.scheduled own the transaction.
+Each function takes a session and the instant to work at (`now`, UTC; the Berlin day it falls on
+is "today"), is safe to run twice (a second run finds nothing new) and never commits; the
+scheduled wrappers in clearing.cases.jobs read the app's clock and own the transaction.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from clearing.cases.models import Assessment, Reminder
 from clearing.cases.workflow import OPEN_STATES
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals.models import Referral
+from clearing.referrals.states import AWAITING_ANSWER
 from clearing.statistics.models import StatisticsRollup
 from clearing.statistics.service import refresh as refresh_statistics
+from core.clock import berlin_date, berlin_month, start_of_day
 from core.models import Municipality
 from core.secret_sessions import SecretSession, purge_expired
 from core.throttle import ThrottleWindow
@@ -27,6 +30,8 @@ from reporting.models import Case
 from workers import add_job
 from workers.models import OutboxEntry
 
+ACKNOWLEDGEMENT_WARNING = timedelta(days=1)
+FEEDBACK_WARNING = timedelta(days=7)
 COMPLAINT_WARNING = timedelta(days=14)
 PARTNER_WARNING = timedelta(days=1)
 
@@ -52,16 +57,21 @@ def _remind(
 
 
 def scan_deadlines(session: Session, now: datetime) -> int:
-    """Reminders for acknowledgements, 3-month feedback, partner responses and complaint deadlines."""
+    """Reminders for acknowledgements, 3-month feedback, partner responses and complaint deadlines.
+
+    Case deadlines are Berlin days: an acknowledgement is reminded from the start of the Berlin
+    day before it is due, feedback a week before, a complaint deadline two weeks before. A
+    partner's answer is due at an instant and is reminded a day before that instant.
+    """
     created = 0
-    today = now.date()
+    today = berlin_date(now)
     open_cases = session.scalars(select(Case).where(Case.status.in_(OPEN_STATES)))
     for case in open_cases:
         ack = acknowledgement_due(case.received_at)
-        if case.acknowledged_at is None and ack <= now + timedelta(days=1):
-            created += _remind(session, case.municipality_id, "acknowledgement", ack.date(), case_id=case.id)
+        if case.acknowledged_at is None and ack - ACKNOWLEDGEMENT_WARNING <= today:
+            created += _remind(session, case.municipality_id, "acknowledgement", ack, case_id=case.id)
         feedback = feedback_due(case.received_at)
-        if feedback - timedelta(days=7) <= today:
+        if feedback - FEEDBACK_WARNING <= today:
             created += _remind(session, case.municipality_id, "feedback", feedback, case_id=case.id)
     complaint_rows = session.execute(
         select(Assessment.case_id, Assessment.complaint_deadline, Case.municipality_id)
@@ -77,11 +87,15 @@ def scan_deadlines(session: Session, now: datetime) -> int:
     partner_rows = session.execute(
         select(Referral.id, Referral.case_id, Referral.due_at, PartnerOrganisation.municipality_id)
         .join(PartnerOrganisation, PartnerOrganisation.id == Referral.partner_id)
-        .where(Referral.state == "sent", Referral.due_at.is_not(None), Referral.due_at <= now + PARTNER_WARNING)
+        .where(
+            Referral.state == AWAITING_ANSWER, Referral.due_at.is_not(None), Referral.due_at <= now + PARTNER_WARNING
+        )
     )
     for referral_id, case_id, due_at, municipality_id in partner_rows:
+        if due_at is None:  # the query leaves these out; the column itself is nullable
+            continue
         created += _remind(
-            session, municipality_id, "partner_response", due_at.date(), case_id=case_id, referral_id=referral_id
+            session, municipality_id, "partner_response", berlin_date(due_at), case_id=case_id, referral_id=referral_id
         )
     return created
 
@@ -96,7 +110,8 @@ def _fold_into_statistics(session: Session, case: Case) -> None:
     assessment = session.get(Assessment, case.id)
     if not case.consent_statistics or assessment is None:
         return
-    month = case.received_at.strftime("%Y-%m")
+    # The same Berlin month as the live counts (clearing.statistics.service.berlin_month_sql).
+    month = berlin_month(case.received_at)
     referrals = session.scalars(
         select(Referral).where(Referral.case_id == case.id, Referral.sent_at.is_not(None))
     ).all()
@@ -155,11 +170,14 @@ def shred_case(session: Session, case: Case) -> None:
 
 
 def purge_retention(session: Session, now: datetime) -> PurgeResult:
-    """Closed cases past their municipality's retention period, and cases whose reporter asked for deletion."""
+    """Closed cases past their municipality's retention period, and cases whose reporter asked for deletion.
+
+    The period is counted in Berlin days: on each Berlin day, the cases closed before the same
+    day as many years ago as the municipality keeps them are purged.
+    """
     purged = 0
     for municipality in session.scalars(select(Municipality)):
-        limit = add_months(now.date(), -12 * municipality.retention_years)
-        cutoff = datetime.combine(limit, datetime.min.time(), tzinfo=now.tzinfo)
+        cutoff = start_of_day(add_months(berlin_date(now), -12 * municipality.retention_years))
         query = select(Case).where(
             Case.municipality_id == municipality.id,
             or_(
@@ -177,13 +195,13 @@ def purge_retention(session: Session, now: datetime) -> PurgeResult:
     return PurgeResult(purged)
 
 
-def check_audit_chain(session: Session) -> audit.BrokenLink | None:
-    """Verify every chain; a break becomes a reminder (and a mail) for the coordinators, once a day."""
+def check_audit_chain(session: Session, today: date) -> audit.BrokenLink | None:
+    """Verify every chain; a break becomes a reminder (and a mail) for the coordinators, once a (Berlin) day."""
     _checked, broken = audit.verify(session)
     if broken is not None:
         municipality_id = broken.chain if session.get(Municipality, broken.chain) else None
         for m_id in [municipality_id] if municipality_id else list(session.scalars(select(Municipality.id))):
-            _remind(session, m_id, "audit_broken", date.today())
+            _remind(session, m_id, "audit_broken", today)
     return broken
 
 

@@ -25,6 +25,7 @@ from core.staff import Staff
 from core.tenancy import OfficeKeyGrant
 from reporting import case_crypto
 from reporting.case_crypto import AttachmentMeta
+from reporting.content import ReportContent
 from reporting.models import Attachment, Case, CaseEvent, CaseMessage
 from workers import add_job
 
@@ -82,7 +83,7 @@ class Note:
 @dataclass(frozen=True)
 class CaseFile:
     case: Case
-    report: dict[str, Any]
+    report: ReportContent
     files: list[FileInfo]
     messages: list[Message]
     notes: list[Note]
@@ -93,8 +94,11 @@ class CaseFile:
     officers: list[Account]
 
 
-def open_case_file(session: Session, actor: Staff, case: Case) -> CaseFile:
-    """Everything about a case, decrypted; recorded as a view of decrypted content."""
+def open_case_file(session: Session, actor: Staff, case: Case, *, today: date) -> CaseFile:
+    """Everything about a case, decrypted; recorded as a view of decrypted content.
+
+    `today` (a Berlin day) decides which deadlines are overdue.
+    """
     key = case_key(actor, case)
     report = case_crypto.decrypt_report(key, case.id, case.report_ciphertext)
     attachments = session.scalars(
@@ -130,7 +134,7 @@ def open_case_file(session: Session, actor: Staff, case: Case) -> CaseFile:
         case.acknowledged_at,
         case.status in ("closed", "withdrawn"),
         assessment.complaint_deadline if assessment else None,
-        date.today(),
+        today,
     )
     _audit(session, actor, case, "case.viewed")
     return CaseFile(case, report, files, messages, notes, events, assessment, assessment_notes, deadlines, officers)

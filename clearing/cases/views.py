@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from clearing.cases import codes as clearing_codes
 from clearing.cases import service, workflow
@@ -21,15 +25,20 @@ from clearing.cases.forms import (
 from clearing.cases.inbox import InboxFilter, load_inbox, normalise_reference
 from clearing.cases.models import Reminder
 from clearing.cases.workflow import TransitionRefused
+from clearing.partners import kinds as partner_kinds
 from clearing.referrals import service as referrals
-from clearing.referrals.labels import FIELD_LABELS, OUTCOME_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
+from clearing.referrals.labels import OUTCOME_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
+from clearing.referrals.packet import FIELD_LABELS
 from clearing.scoping import get_case, reminder_query
 from core import staff
+from core.app import current_state
 from core.db import utcnow
 from core.login_forms import PlainForm
 from core.web_session import db_session
 from reporting import codes
+from reporting.content import CONSENTS
 from reporting.models import Case
+from reporting.report_text import report_lines
 
 bp = Blueprint("clearing", __name__, url_prefix="/clearing")
 
@@ -58,7 +67,7 @@ def inbox() -> str:
         sort=form.sort.data or "newest" if valid else "newest",
         page=form.page.data or 1 if valid else 1,
     )
-    page = load_inbox(db_session(), actor, filters, actor.office_key)
+    page = load_inbox(db_session(), actor, filters, actor.office_key, today=current_state().clock.today())
     reminders = db_session().scalars(reminder_query(actor).order_by(Reminder.due_on).limit(50)).all()
     references = dict(
         db_session()
@@ -72,7 +81,7 @@ def inbox() -> str:
         for key, value in args.items()
     )
     # "Meine Fälle" is the assignee filter set to the officer: the tabs are links, the rest stays.
-    others = {k: v for k, v in args.items() if k != "assigned"}
+    others: dict[str, Any] = {k: v for k, v in args.items() if k != "assigned"}
     views = [
         (_("Alle Fälle"), url_for("clearing.inbox", **others), not filters.assigned),
         (_("Meine Fälle"), url_for("clearing.inbox", assigned="me", **others), filters.assigned == "me"),
@@ -96,17 +105,25 @@ def inbox() -> str:
     )
 
 
-def _case_page(case: Case, **forms: object) -> str:
+def _case_page(
+    case: Case,
+    *,
+    message_form: MessageForm | None = None,
+    note_form: NoteForm | None = None,
+    assign_form: AssignForm | None = None,
+    assessment_form: AssessmentForm | None = None,
+    transition_form: TransitionForm | None = None,
+) -> str:
     actor = staff.actor()
     try:
-        case_file = service.open_case_file(db_session(), actor, case)
+        case_file = service.open_case_file(db_session(), actor, case, today=current_state().clock.today())
     except service.NoOfficeKey:
         return render_template("clearing/no_key.html")
-    assessment_form = forms.get("assessment_form") or _assessment_form(case_file)
-    assign_form = forms.get("assign_form") or AssignForm(formdata=None, officer=case.assigned_to or "")
-    assign_form.officer.choices = [("", _("niemand"))] + [(o.id, o.display_name) for o in case_file.officers]  # type: ignore[union-attr]
-    transition_form = forms.get("transition_form") or TransitionForm(formdata=None)
-    transition_form.target.choices = [(t, workflow.ACTION_LABELS[t]) for t in workflow.allowed(case)]  # type: ignore[union-attr]
+    assessment_form = assessment_form or _assessment_form(case_file)
+    assign_form = assign_form or AssignForm(formdata=None, officer=case.assigned_to or "")
+    assign_form.officer.choices = [("", _("niemand"))] + [(o.id, o.display_name) for o in case_file.officers]
+    transition_form = transition_form or TransitionForm(formdata=None)
+    transition_form.target.choices = [(t, workflow.ACTION_LABELS[t]) for t in workflow.allowed(case)]
     return render_template(
         "clearing/case.html",
         f=case_file,
@@ -117,12 +134,14 @@ def _case_page(case: Case, **forms: object) -> str:
         field_labels=FIELD_LABELS,
         referral_states=REFERRAL_STATE_LABELS,
         outcome_labels=OUTCOME_LABELS,
-        message_form=forms.get("message_form") or MessageForm(formdata=None),
-        note_form=forms.get("note_form") or NoteForm(formdata=None),
+        partner_kind_names=partner_kinds.NAMES,
+        message_form=message_form or MessageForm(formdata=None),
+        note_form=note_form or NoteForm(formdata=None),
         assign_form=assign_form,
         transition_form=transition_form,
         assessment_form=assessment_form,
-        codes=codes,
+        report=report_lines(case_file.report),
+        consents=CONSENTS,
         clearing_codes=clearing_codes,
         status_labels=STATUS_LABELS,
     )
@@ -169,7 +188,7 @@ def attachment(case_id: str, attachment_id: str) -> Response:
         meta, content = service.download_attachment(db_session(), staff.actor(), case_row, attachment_id)
     except (LookupError, service.NoOfficeKey):
         abort(404)
-    response = Response(content, mimetype=meta.media_type)
+    response = FlaskResponse(content, mimetype=meta.media_type)
     response.headers.set("Content-Disposition", "attachment", filename=meta.name)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -186,7 +205,7 @@ def _flash_saved(saved: str, case_row: Case, not_moved: str | None) -> None:
 
 
 def _redirect_to_case(case_row: Case, anchor: str = "") -> Response:
-    return redirect(url_for("clearing.case", case_id=case_row.id) + anchor, code=303)  # type: ignore[return-value]
+    return redirect(url_for("clearing.case", case_id=case_row.id) + anchor, code=303)
 
 
 @bp.post("/fall/<case_id>/nachricht")
@@ -196,7 +215,7 @@ def message(case_id: str) -> str | Response:
     case_row = get_case(db_session(), staff.actor(), case_id)
     form = MessageForm()
     if form.validate():
-        service.send_message(db_session(), staff.actor(), case_row, form.body.data)
+        service.send_message(db_session(), staff.actor(), case_row, form.body.data or "")
         flash(_("Die Nachricht wurde verschlüsselt in das Postfach der meldenden Person gestellt."), "success")
         return _redirect_to_case(case_row, "#nachrichten")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
@@ -210,7 +229,7 @@ def note(case_id: str) -> str | Response:
     case_row = get_case(db_session(), staff.actor(), case_id)
     form = NoteForm()
     if form.validate():
-        service.add_note(db_session(), staff.actor(), case_row, form.note.data)
+        service.add_note(db_session(), staff.actor(), case_row, form.note.data or "")
         flash(_("Die Notiz wurde gespeichert."), "success")
         return _redirect_to_case(case_row, "#notizen")
     # 200, not 422: the page shows decrypted content, and its audit event must be committed.
@@ -299,4 +318,4 @@ def dismiss_reminder(reminder_id: str) -> Response:
         abort(404)
     if PlainForm().validate():
         reminder.dismissed_at = utcnow()
-    return redirect(url_for("clearing.inbox"), code=303)  # type: ignore[return-value]
+    return redirect(url_for("clearing.inbox"), code=303)

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from clearing.audit import service as audit
+from clearing.partners import kinds as partner_kinds
 from core.db import utcnow
 from reporting import codes
 from reporting.models import Case, CaseEvent
@@ -49,7 +50,7 @@ def timeline_text(kind: str, detail: str | None) -> str:
     """A timeline entry for staff in words, never an event code."""
     words = str(STAFF_EVENT_WORDS.get(kind, _l("Sonstiger Schritt")))
     if kind == "forwarded":
-        return f"{words}: {codes.PARTNER_KIND_NAMES.get(detail or '', codes.PARTNER_KIND_NAMES['other'])}"
+        return f"{words}: {partner_kinds.name_of(detail)}"
     if kind.startswith("consent_") and detail in codes.CONSENT_SHORT:
         return f"{words}: {codes.CONSENT_SHORT[detail]}"
     return str(words)

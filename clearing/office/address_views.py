@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
 from wtforms import StringField
 
-from clearing.audit import signals as _address_audit  # noqa: F401 (records address changes in the audit chain)
 from clearing.office.views import bp
 from core import addresses, staff
-from core.app import current_config
+from core.app import current_state
 from core.login import address_refused_message
 from core.login_forms import ADDRESS_VALIDATORS, EmailForm, PlainForm
 from core.models import Municipality
@@ -30,7 +30,8 @@ class OfficeAddressForm(EmailForm):
 
 def _municipality() -> Municipality:
     municipality = db_session().get(Municipality, staff.actor().account.municipality_id)
-    assert municipality is not None  # a coordinator always belongs to one
+    if municipality is None:
+        raise RuntimeError("a coordinator belongs to a municipality")
     return municipality
 
 
@@ -54,8 +55,8 @@ def office_address() -> str | Response:
         try:
             addresses.request_confirmation(
                 db_session(),
-                current_config(),
-                form.address.data,
+                current_state().config,
+                form.address.data or "",
                 actor=staff.actor().account,
                 municipality=_municipality(),
             )
@@ -69,7 +70,7 @@ def office_address() -> str | Response:
                 ),
                 "success",
             )
-            return redirect(url_for("admin.office_address"), code=303)  # type: ignore[return-value]
+            return redirect(url_for("admin.office_address"), code=303)
     return _page(form if form.is_submitted() else OfficeAddressForm(formdata=None))
 
 
@@ -80,4 +81,4 @@ def remove_office_address() -> Response:
     if PlainForm().validate():
         addresses.remove(db_session(), actor=staff.actor().account, municipality=_municipality())
         flash(_("Die Adresse der Clearingstelle wurde entfernt."), "success")
-    return redirect(url_for("admin.office_address"), code=303)  # type: ignore[return-value]
+    return redirect(url_for("admin.office_address"), code=303)

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from clearing.audit import service as audit
 from clearing.partners.models import PartnerOrganisation
 from core import custody, secret_sessions
-from core.accounts import Account
+from core.accounts import Account, NewAccount, create_account
+from core.config import Config
 from core.staff import Staff
 
 
@@ -99,3 +100,40 @@ def set_active(session: Session, actor: Staff, account: Account, active: bool) -
         detail=account.role,
     )
     session.flush()
+
+
+def add_member(
+    session: Session, config: Config, actor: Staff, *, login: str, role: str, display_name: str
+) -> NewAccount:
+    """A new account in the actor's municipality (the network's, for the network operator); audited.
+
+    Raises core.accounts.AccountError for a login that is taken or not allowed.
+    """
+    created = create_account(
+        session,
+        config,
+        login=login,
+        role=role,
+        municipality_id=actor.account.municipality_id,
+        display_name=display_name,
+    )
+    audit.record_by(
+        session,
+        actor,
+        chain=actor.account.municipality_id or audit.NETWORK_CHAIN,
+        action="account.created",
+        target_id=created.account.id,
+        detail=created.account.role,
+    )
+    return created
+
+
+def grant_office_key(session: Session, actor: Staff, office_key: bytes, grantee: Account) -> None:
+    """The actor passes the office key they hold to a colleague; audited.
+
+    Raises core.custody.CustodyError if the grantee cannot receive it.
+    """
+    custody.grant_office_key(session, office_key, grantee)
+    audit.record_by(
+        session, actor, chain=grantee.municipality_id or "", action="office_key.granted", target_id=grantee.id
+    )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response
 
-from clearing.audit import service as audit
 from clearing.cases import service
+from clearing.office import network as network_service
 from clearing.office import team as team_service
 from clearing.office.forms import CreateAccountForm, CreateMunicipalityForm
 from core import accounts, custody, staff
 from core.accounts import Account
-from core.app import state
+from core.app import current_state
 from core.login_forms import PlainForm
 from core.models import Municipality
-from core.tenancy import TenancyError, create_municipality
+from core.tenancy import TenancyError
 from core.web_session import db_session
 from workers.models import OutboxEntry
 
@@ -80,7 +81,7 @@ def _set_active(account_id: str, *, active: bool) -> Response:
                     ),
                     "success",
                 )
-    return redirect(url_for("admin.team"), code=303)  # type: ignore[return-value]
+    return redirect(url_for("admin.team"), code=303)
 
 
 @bp.route("/team", methods=["GET", "POST"])
@@ -91,13 +92,13 @@ def team() -> str | Response:
     form = CreateAccountForm()
     if form.validate_on_submit():
         try:
-            created = accounts.create_account(
+            created = team_service.add_member(
                 db_session(),
-                state(current_app).config,
-                login=form.login.data,
+                current_state().config,
+                actor,
+                login=form.login.data or "",
                 role=form.role.data,
-                municipality_id=actor.account.municipality_id,
-                display_name=form.display_name.data,
+                display_name=form.display_name.data or "",
             )
         except accounts.AccountError:
             form.login.errors = [
@@ -106,15 +107,6 @@ def team() -> str | Response:
                 )
             ]
         else:
-            audit.record(
-                db_session(),
-                chain=actor.account.municipality_id or audit.NETWORK_CHAIN,
-                action="account.created",
-                actor_id=actor.account.id,
-                actor_role=actor.role,
-                target_id=created.account.id,
-                detail=created.account.role,
-            )
             return _team_page(CreateAccountForm(formdata=None), created)
     return _team_page(form)
 
@@ -142,23 +134,15 @@ def grant(account_id: str) -> Response:
         flash(_("Sie haben selbst noch keinen Zugang zu den Fällen und können ihn nicht weitergeben."), "error")
     else:
         try:
-            custody.grant_office_key(db_session(), actor.office_key, grantee)
+            team_service.grant_office_key(db_session(), actor, actor.office_key, grantee)
         except custody.CustodyError:
             flash(_("Nur Clearing-Fachkräfte können Zugang zu den Fällen erhalten."), "error")
         else:
-            audit.record(
-                db_session(),
-                chain=grantee.municipality_id or "",
-                action="office_key.granted",
-                actor_id=actor.account.id,
-                actor_role=actor.role,
-                target_id=grantee.id,
-            )
             flash(
                 _("%(name)s hat jetzt Zugang zu den Fällen (ab der nächsten Anmeldung).", name=grantee.display_name),
                 "success",
             )
-    return redirect(url_for("admin.grants"), code=303)  # type: ignore[return-value]
+    return redirect(url_for("admin.grants"), code=303)
 
 
 @bp.route("/netzwerk", methods=["GET", "POST"])
@@ -170,20 +154,12 @@ def network() -> str | Response:
     created = None
     if form.validate_on_submit():
         try:
-            created = create_municipality(db_session(), form.slug.data, form.name.data)
+            created = network_service.add_municipality(db_session(), actor, form.slug.data or "", form.name.data or "")
         except TenancyError:
             form.slug.errors = [
                 _("Diesen Kurznamen gibt es schon, oder er ist ungültig (erlaubt: a–z, 0–9 und Bindestrich).")
             ]
         else:
-            audit.record(
-                db_session(),
-                chain=audit.NETWORK_CHAIN,
-                action="municipality.created",
-                actor_id=actor.account.id,
-                actor_role=actor.role,
-                target_id=created.municipality.id,
-            )
             form = CreateMunicipalityForm(formdata=None)
     municipalities = db_session().scalars(select(Municipality).order_by(Municipality.name)).all()
     return render_template("clearing/network.html", form=form, municipalities=municipalities, created=created)

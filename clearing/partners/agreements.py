@@ -15,26 +15,19 @@ from typing import Any
 import yaml
 
 from clearing.cases.codes import OFFENCES, URGENCIES
-from reporting.codes import INCIDENT_TYPES, MOTIVES, PARTNER_KINDS, PERPETRATORS
-from reporting.models import CONSENT_FIELDS
+from clearing.partners.kinds import KINDS
+from clearing.referrals.packet import SHAREABLE_FIELDS
+from reporting.codes import INCIDENT_TYPES, MOTIVES, PERPETRATORS
+from reporting.content import CONSENTS as REPORT_CONSENTS
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 MAX_YAML_BYTES = 200_000
+# How long a partner has to answer a referral where its rule does not say (clearing.referrals.states.is_overdue).
+DEFAULT_RESPONSE_DAYS = 14
 
-# What a referral packet can contain; an agreement names a subset per partner.
-SHAREABLE_FIELDS = (
-    "incident",  # types, motives, when, channel (the reporter's answers)
-    "description",
-    "place",
-    "urls",
-    "perpetrator",
-    "affected_role",
-    "already_done",
-    "files",
-    "contact",
-    "assessment",  # the clearing office's codes: urgency, escalation, offences
-)
-CONSENTS = tuple(c for c in CONSENT_FIELDS if c not in ("statistics", "no_forwarding"))
+# The consents a partner rule may require (requires_consent); the packet sections it may name are
+# clearing.referrals.packet.SHAREABLE_FIELDS.
+CONSENTS = tuple(consent.name for consent in REPORT_CONSENTS if consent.for_referrals)
 
 
 class AgreementInvalid(ValueError):
@@ -58,7 +51,7 @@ class PartnerRule:
     employer_duty: bool = False  # fires only when the assessment flags the employer's duty
     requires_consent: str | None = None
     fields: tuple[str, ...] = ("incident", "description")
-    response_days: int = 14
+    response_days: int = DEFAULT_RESPONSE_DAYS
     four_eyes: bool = False
     acute_override: bool = False
     notify_email: str = ""
@@ -160,8 +153,8 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
         problems.append((f"{place}.name", "a name of 1-200 characters is required"))
     kind = raw.get("kind")
     # isinstance first: a list or mapping where a code belongs is unhashable, and the code lists are dicts.
-    if not isinstance(kind, str) or kind not in PARTNER_KINDS:
-        problems.append((f"{place}.kind", f"one of {', '.join(PARTNER_KINDS)}"))
+    if not isinstance(kind, str) or kind not in KINDS:
+        problems.append((f"{place}.kind", f"one of {', '.join(KINDS)}"))
     values: dict[str, Any] = {}
     for key, allowed in CODE_LISTS.items():
         values[key] = _codes(raw.get(key, []), allowed, f"{place}.{key}", problems)
@@ -171,7 +164,7 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
     consent = raw.get("requires_consent")
     if consent is not None and (not isinstance(consent, str) or consent not in CONSENTS):
         problems.append((f"{place}.requires_consent", f"one of {', '.join(CONSENTS)}, or leave it out"))
-    days = raw.get("response_days", 14)
+    days = raw.get("response_days", DEFAULT_RESPONSE_DAYS)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
         problems.append((f"{place}.response_days", "a whole number of days from 1 to 365"))
     for flag in ("four_eyes", "acute_override", "employer_duty"):
@@ -184,12 +177,13 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
     email = raw.get("notify_email", "")
     if not isinstance(email, str) or (email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)):
         problems.append((f"{place}.notify_email", "an e-mail address, or leave it out"))
-    if len(problems) > before:
+    # Each of these was recorded as a problem above when it is not a string.
+    if len(problems) > before or not isinstance(partner, str) or not isinstance(name, str) or not isinstance(kind, str):
         return None
     return PartnerRule(
-        partner=partner,  # type: ignore[arg-type]
-        name=name.strip(),  # type: ignore[union-attr]
-        kind=kind,  # type: ignore[arg-type]
+        partner=partner,
+        name=name.strip(),
+        kind=kind,
         requires_consent=consent,
         response_days=days,
         four_eyes=bool(raw.get("four_eyes", False)),

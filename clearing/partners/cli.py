@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TextIO
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
 from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
-from core.app import state
+from core.app import current_state
 from core.db import session_scope
 from core.tenancy import municipality_by_slug
 
@@ -32,7 +32,7 @@ def agreements_import(slug: str, path: TextIO) -> None:
         for place, problem in invalid.problems:
             click.echo(f"{place}: {problem}", err=True)
         raise click.ClickException("agreement refused; the active version stays active") from None
-    with session_scope(state(current_app).session_factory) as session:
+    with session_scope(current_state().session_factory) as session:
         municipality = municipality_by_slug(session, slug)
         if municipality is None:
             raise click.ClickException(f"no municipality {slug!r}")
@@ -45,7 +45,7 @@ def agreements_import(slug: str, path: TextIO) -> None:
 @with_appcontext
 def agreements_export(slug: str) -> None:
     """Print the active version as YAML."""
-    with session_scope(state(current_app).session_factory) as session:
+    with session_scope(current_state().session_factory) as session:
         municipality = municipality_by_slug(session, slug)
         if municipality is None:
             raise click.ClickException(f"no municipality {slug!r}")

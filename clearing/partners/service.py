@@ -9,11 +9,10 @@ import crypto
 from clearing.audit import service as audit
 from clearing.partners.agreements import AgreementSpec
 from clearing.partners.models import AgreementVersion, PartnerKeyGrant, PartnerOrganisation
-from clearing.referrals.models import Referral
-from clearing.referrals.states import REFERRAL_OPEN_STATES
 from core.accounts import Account, NewAccount, create_account
 from core.config import Config
 from core.custody import register_key_opener
+from core.staff import Staff
 
 PARTNER_KEY_PURPOSE = "partner-key"
 
@@ -200,6 +199,28 @@ def issue_key(session: Session, partner: PartnerOrganisation, first_holder: Acco
     session.flush()
 
 
+def add_partner_user_by(
+    session: Session, config: Config, actor: Staff, partner: PartnerOrganisation, *, login: str, display_name: str
+) -> NewAccount:
+    """A coordinator adds a partner user (add_partner_user); audited in the municipality's chain."""
+    created = add_partner_user(session, config, partner, login=login, display_name=display_name)
+    audit.record_by(
+        session,
+        actor,
+        chain=partner.municipality_id,
+        action="account.created",
+        target_id=created.account.id,
+        detail="partner",
+    )
+    return created
+
+
+def issue_key_by(session: Session, actor: Staff, partner: PartnerOrganisation, holder: Account) -> None:
+    """A coordinator gives a new organisation key to one user (issue_key); audited."""
+    issue_key(session, partner, holder)
+    audit.record_by(session, actor, chain=partner.municipality_id, action="partner.key_issued", target_id=partner.id)
+
+
 def grant_partner_key(
     session: Session, partner_private_key: bytes, partner: PartnerOrganisation, grantee: Account
 ) -> None:
@@ -212,13 +233,3 @@ def grant_partner_key(
         return
     session.add(_seal_to(partner, partner_private_key, grantee))
     session.flush()
-
-
-def stale_referrals(session: Session, partner: PartnerOrganisation) -> list[Referral]:
-    """Open referrals sealed to an older organisation key: the office must re-send them."""
-    query = select(Referral).where(
-        Referral.partner_id == partner.id,
-        Referral.key_generation < partner.key_generation,
-        Referral.state.in_(REFERRAL_OPEN_STATES),
-    )
-    return list(session.scalars(query))

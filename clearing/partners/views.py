@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
-from wtforms import SelectChoice
+from werkzeug.wrappers import Response
 
-from clearing.audit import service as audit
 from clearing.office.views import bp
 from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
@@ -16,7 +15,8 @@ from clearing.partners.forms import AgreementForm, PartnerUserForm
 from clearing.partners.models import PartnerOrganisation
 from core import accounts, staff
 from core.accounts import Account
-from core.app import state
+from core.app import current_state
+from core.forms import SelectChoice
 from core.login_forms import PlainForm
 from core.web_session import db_session
 
@@ -31,7 +31,7 @@ def agreements() -> str | Response:
     problems: list[tuple[str, str]] = []
     if form.validate_on_submit():
         try:
-            spec = agreement_rules.parse_yaml(form.text.data)
+            spec = agreement_rules.parse_yaml(form.text.data or "")
         except agreement_rules.AgreementInvalid as invalid:
             problems = invalid.problems
         else:
@@ -39,7 +39,7 @@ def agreements() -> str | Response:
                 db_session(), municipality_id, spec, actor_id=actor.account.id, actor_role=actor.role
             )
             flash(_("Version %(v)d der Vereinbarung ist jetzt aktiv.", v=version.version), "success")
-            return redirect(url_for("admin.agreements"), code=303)  # type: ignore[return-value]
+            return redirect(url_for("admin.agreements"), code=303)
     active = partners.active_agreement(db_session(), municipality_id)
     if not form.is_submitted():
         form.text.data = agreement_rules.to_yaml(agreement_rules.parse(active.data)) if active else EXAMPLE_AGREEMENT
@@ -61,12 +61,13 @@ def partners_page() -> str | Response:
             form.partner.errors = [_("Bitte wählen Sie eine Partnerorganisation.")]
         else:
             try:
-                created = partners.add_partner_user(
+                created = partners.add_partner_user_by(
                     db_session(),
-                    state(current_app).config,
+                    current_state().config,
+                    actor,
                     partner,
-                    login=form.login.data,
-                    display_name=form.display_name.data,
+                    login=form.login.data or "",
+                    display_name=form.display_name.data or "",
                 )
             except accounts.AccountError:
                 form.login.errors = [
@@ -75,15 +76,6 @@ def partners_page() -> str | Response:
                     )
                 ]
             else:
-                audit.record(
-                    db_session(),
-                    chain=municipality_id,
-                    action="account.created",
-                    actor_id=actor.account.id,
-                    actor_role=actor.role,
-                    target_id=created.account.id,
-                    detail="partner",
-                )
                 form = PartnerUserForm(formdata=None)
                 form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
     users = (
@@ -120,21 +112,13 @@ def issue_key(partner_id: str, account_id: str) -> Response:
         or holder.partner_id != partner.id
     ):
         flash(_("Das ist nicht möglich."), "error")
-        return back  # type: ignore[return-value]
+        return back
     try:
-        partners.issue_key(db_session(), partner, holder)
+        partners.issue_key_by(db_session(), actor, partner, holder)
     except partners.PartnerError:
         # Someone still holds the key: a colleague passes it on instead (partner portal).
         flash(_("Das ist nicht möglich."), "error")
-        return back  # type: ignore[return-value]
-    audit.record(
-        db_session(),
-        chain=partner.municipality_id,
-        action="partner.key_issued",
-        actor_id=actor.account.id,
-        actor_role=actor.role,
-        target_id=partner.id,
-    )
+        return back
     flash(
         _(
             "%(name)s hat einen neuen Organisationsschlüssel. Die Clearingstelle sendet offene Weiterleitungen erneut.",
@@ -142,4 +126,4 @@ def issue_key(partner_id: str, account_id: str) -> Response:
         ),
         "success",
     )
-    return back  # type: ignore[return-value]
+    return back

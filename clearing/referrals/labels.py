@@ -1,6 +1,8 @@
-"""Routing reasons and packet fields in words (German first)."""
+"""Routing reasons, referral states, reminders and outcomes in words (German first); packet fields: packet.py."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -9,20 +11,8 @@ from clearing.cases.codes import OFFENCES, URGENCIES
 from clearing.referrals.routing import Reason
 from reporting.codes import CONSENT_SHORT, INCIDENT_TYPES, MOTIVES, PERPETRATORS
 
-FIELD_LABELS = {
-    "incident": _l("Art, Motiv, Zeit und Ort des Vorfalls"),
-    "description": _l("Beschreibung des Vorfalls"),
-    "place": _l("Ortsangabe"),
-    "urls": _l("Links"),
-    "perpetrator": _l("Angaben zur Täterin oder zum Täter"),
-    "affected_role": _l("Rolle der betroffenen Person"),
-    "already_done": _l("Was bereits unternommen wurde"),
-    "files": _l("Ausgewählte Dateien"),
-    "contact": _l("Kontaktdaten der meldenden Person"),
-    "assessment": _l("Bewertung der Clearingstelle (Dringlichkeit, Eskalation, Straftaten)"),
-}
-
-
+# Keyed by clearing.referrals.states: one label per state, per partner state and per outcome
+# (tests/clearing/referrals/test_states.py holds them to it).
 REFERRAL_STATE_LABELS = {
     "awaiting_approval": _l("wartet auf Freigabe (Vier-Augen-Prinzip)"),
     "sent": _l("gesendet"),
@@ -60,7 +50,7 @@ OUTCOME_LABELS = {
 }
 
 
-def _labels(codes: str, table: dict) -> str:  # type: ignore[type-arg]
+def _labels(codes: str, table: Mapping[str, object]) -> str:
     return ", ".join(str(table.get(c, c)) for c in codes.split(",") if c)
 
 

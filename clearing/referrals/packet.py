@@ -1,23 +1,67 @@
-"""The referral packet in words: labels and choices from the report form's schema, dates in the reader's locale."""
+"""The referral packet: which sections an agreement can name, what goes into each, and how it reads.
+
+A packet holds only the sections the partner's agreement names (`fields`). The sections of report
+answers, and which answer goes into which, come from the report's schema (reporting.content); the
+clearing office's assessment is the one section of its own, added here. Labels and words come from
+the forms that asked (the report form's schema, the assessment form), dates in the reader's locale.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 
 from clearing.cases.forms import AssessmentForm
-from clearing.referrals.labels import FIELD_LABELS
-from reporting.forms import ReportForm
-from reporting.report_text import choice_words, day_words, field_label, month_words, yes_no
+from clearing.cases.models import Assessment
+from reporting.content import FIELD_BY_NAME, FIELDS, SHARE_BY_NAME, SHARES, Kind, ReportField, Share
+from reporting.report_text import answer_words, day_words, yes_no
 
-Text = Callable[[Any], str]
-
-# The packet's own keys that have no field of their own in a form.
+ASSESSMENT = "assessment"
+FILES = "files"  # the evidence files the officer chose: shown beside the packet's words
+ASSESSMENT_TITLE = _l("Bewertung der Clearingstelle (Dringlichkeit, Eskalation, Straftaten)")
+# The assessment's key that has no field of its own in a form.
 COMPLAINT_DEADLINE = _l("Strafantragsfrist (§ 77b StGB)")
+
+# What a referral packet can contain, in the order a packet holds it; an agreement names a subset per partner.
+SHAREABLE_FIELDS: tuple[str, ...] = (*(share.name for share in SHARES), ASSESSMENT)
+FIELD_LABELS: Mapping[str, LazyString] = MappingProxyType(
+    {**{share.name: share.title for share in SHARES}, ASSESSMENT: ASSESSMENT_TITLE}
+)
+
+
+def _members(section: str) -> list[ReportField]:
+    """The report fields a section holds, in the form's order."""
+    return [field for field in FIELDS if field.share == section]
+
+
+def build_packet(report: Mapping[str, Any], assessment: Assessment | None, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Exactly what the partner will read: the allowed fields and nothing else (files travel apart)."""
+    packet: dict[str, Any] = {}
+    for share in SHARES:
+        members = [field for field in _members(share.name) if field.sealed]
+        if share.name not in fields or not members:
+            continue  # not agreed, or the files: they travel as files of their own
+        if share.grouped:
+            packet[share.name] = {field.packet_key: report.get(field.name) for field in members}
+        else:
+            packet[share.name] = report.get(members[0].name)
+    if ASSESSMENT in fields and assessment is not None:
+        packet[ASSESSMENT] = {
+            "urgency": assessment.urgency,
+            "escalation_level": assessment.escalation_level,
+            "offences": assessment.codes_of("offence"),
+            "complaint_deadline": assessment.complaint_deadline.isoformat() if assessment.complaint_deadline else None,
+        }
+    return packet
+
+
+# The packet in words ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -39,84 +83,81 @@ class PacketSection:
     items: list[PacketItem]
 
 
-def _chosen(form: type[FlaskForm], name: str) -> Text:
-    words = choice_words(form, name)
-    return lambda value: words(value) or "–"
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _plain(value: Any) -> str:
+def _plain(value: object) -> str:
     return str(value) if value not in (None, "") else "–"
 
 
-# Per group of the packet: its key, the form and field that define the label, and how to word a value.
-_REPORT = ReportForm
-_GROUPS: dict[str, list[tuple[str, type[FlaskForm] | None, str, Text]]] = {
-    "incident": [
-        ("incident_types", _REPORT, "incident_types", _chosen(_REPORT, "incident_types")),
-        ("motives", _REPORT, "motives", _chosen(_REPORT, "motives")),
-        ("incident_date", _REPORT, "incident_date", day_words),
-        ("incident_month", _REPORT, "incident_month", month_words),
-        ("incident_time", _REPORT, "incident_time", _plain),
-        ("ongoing", _REPORT, "ongoing", yes_no),
-        ("channel", _REPORT, "channel", _chosen(_REPORT, "channel")),
-        ("platform", _REPORT, "platform", _plain),
-    ],
-    "already_done": [
-        ("police", _REPORT, "done_police", yes_no),
-        ("supervisor", _REPORT, "done_supervisor", yes_no),
-        ("counselling", _REPORT, "done_counselling", yes_no),
-    ],
-    "perpetrator": [
-        ("context", _REPORT, "perpetrator", _chosen(_REPORT, "perpetrator")),
-        ("description", _REPORT, "perpetrator_description", _plain),
-    ],
-    "contact": [
-        ("contact", _REPORT, "contact", _chosen(_REPORT, "contact")),
-        ("contact_email", _REPORT, "contact_email", _plain),
-        ("contact_phone", _REPORT, "contact_phone", _plain),
-    ],
-    "assessment": [
-        ("urgency", AssessmentForm, "urgency", _chosen(AssessmentForm, "urgency")),
-        ("escalation_level", AssessmentForm, "escalation_level", _chosen(AssessmentForm, "escalation_level")),
-        ("offences", AssessmentForm, "offences", _chosen(AssessmentForm, "offences")),
-        ("complaint_deadline", None, "", day_words),
-    ],
-}
-_SINGLE: dict[str, Text] = {
-    "description": _plain,
-    "place": _plain,
-    "affected_role": _chosen(_REPORT, "affected_role"),
-}
-_MULTILINE = {"description"}
+def _answer(field: ReportField, value: object) -> str:
+    return "–" if value is None else answer_words(field, value) or "–"
 
 
-def _group(field: str, value: dict[str, Any]) -> list[PacketItem]:
+def _said_once(field: ReportField, group: Mapping[str, Any]) -> bool:
+    """The month beside its day: the month is derived from the day, so the day says it."""
+    return field.from_date is not None and bool(group.get(FIELD_BY_NAME[field.from_date].packet_key))
+
+
+def _report_items(share: Share, value: object) -> list[PacketItem]:
+    members = _members(share.name)
+    if share.grouped:
+        if not isinstance(value, Mapping):
+            return [PacketItem(None, _plain(value))]
+        return [
+            PacketItem(str(field.label), _answer(field, value[field.packet_key]), multiline=field.multiline)
+            for field in members
+            if field.packet_key in value and not _said_once(field, value)
+        ]
+    field = members[0]  # a section of one field is that field's answer
+    if field.kind is Kind.GROUP:
+        if not isinstance(value, Mapping):
+            return [PacketItem(None, _plain(value))]
+        return [
+            PacketItem(str(part.label), "–" if value[part.key] is None else yes_no(value[part.key]))
+            for part in field.parts
+            if part.key in value
+        ]
+    if field.kind is Kind.LINKS:
+        links = tuple(str(link) for link in _listed(value) if link is not None)
+        return [PacketItem(None, "" if links else "–", lines=links)]
+    return [PacketItem(None, _answer(field, value), multiline=field.multiline)]
+
+
+def _asked_in(form: type[FlaskForm], name: str) -> tuple[str, Callable[[object], str]]:
+    """A field's label and its choices in words, as the form declares them (its unbound field keeps both)."""
+    unbound = getattr(form, name)
+    labels = {choice.value: str(choice.label) for choice in unbound.kwargs.get("choices", ())}
+
+    def words(value: object) -> str:
+        return ", ".join(labels.get(str(v), str(v)) for v in _listed(value) if v not in (None, "")) or "–"
+
+    return str(unbound.args[0]), words
+
+
+def _assessment_items(value: Mapping[str, Any]) -> list[PacketItem]:
     items = []
-    for key, form, name, words in _GROUPS[field]:
-        if key not in value:
-            continue
-        if field == "incident" and key == "incident_month" and value.get("incident_date"):
-            continue  # the month is derived from the date: say it once
-        label = field_label(form, name) if form is not None else str(COMPLAINT_DEADLINE)
-        multiline = key == "description"
-        items.append(PacketItem(label, words(value[key]) if value[key] is not None else "–", multiline=multiline))
+    for key in ("urgency", "escalation_level", "offences"):
+        if key in value:
+            label, words = _asked_in(AssessmentForm, key)
+            items.append(PacketItem(label, "–" if value[key] is None else words(value[key])))
+    if "complaint_deadline" in value:
+        deadline = value["complaint_deadline"]
+        items.append(PacketItem(str(COMPLAINT_DEADLINE), "–" if deadline is None else day_words(deadline)))
     return items
 
 
-def packet_sections(packet: dict[str, Any], fields: tuple[str, ...] | None = None) -> list[PacketSection]:
+def _items(name: str, value: object) -> list[PacketItem]:
+    share = SHARE_BY_NAME.get(name)
+    if share is not None:
+        return _report_items(share, value)
+    if name == ASSESSMENT and isinstance(value, Mapping):
+        return _assessment_items(value)
+    return [PacketItem(None, _plain(value))]
+
+
+def packet_sections(packet: Mapping[str, Any], fields: tuple[str, ...] | None = None) -> list[PacketSection]:
     """What the packet holds, in words; in the order of the agreement's `fields` when given (files aside)."""
-    sections = []
-    for field in [f for f in fields if f != "files"] if fields is not None else list(packet):
-        value = packet.get(field)
-        title = str(FIELD_LABELS.get(field, field))
-        if field in _GROUPS and isinstance(value, dict):
-            items = _group(field, value)
-        elif field == "urls":
-            urls = tuple(str(u) for u in value or ())
-            items = [PacketItem(None, "" if urls else "–", lines=urls)]
-        elif field in _SINGLE:
-            items = [PacketItem(None, _SINGLE[field](value), multiline=field in _MULTILINE)]
-        else:
-            items = [PacketItem(None, _plain(value))]
-        sections.append(PacketSection(field, title, items))
-    return sections
+    names = [name for name in fields if name != FILES] if fields is not None else list(packet)
+    return [PacketSection(name, str(FIELD_LABELS.get(name, name)), _items(name, packet.get(name))) for name in names]

@@ -14,27 +14,18 @@ from clearing.audit import service as audit
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals.models import Referral, ReferralFile, ReferralUpdate
 from clearing.referrals.service import (
-    OUTCOMES,
-    PARTNER_STATES,
     ReferralRefused,
     decrypt_update,
     encrypt_feedback,
     referral_reference,
     updates_of,
 )
+from clearing.referrals.states import OUTCOMES, partner_may_move
 from core.db import new_id, utcnow
 from core.staff import Staff
 from reporting.case_crypto import AttachmentMeta
 from reporting.models import Case
 from workers import add_job
-
-# Which partner states may follow which.
-NEXT_STATES = {
-    "sent": ("received", "accepted", "declined"),
-    "received": ("accepted", "declined"),
-    "accepted": ("in_progress", "completed", "declined"),
-    "in_progress": ("completed",),
-}
 
 
 def referral_key(actor: Staff, referral: Referral, partner: PartnerOrganisation) -> bytes:
@@ -63,8 +54,7 @@ class PacketView:
 
 
 def _chain(session: Session, referral: Referral) -> str:
-    case = session.get(Case, referral.case_id)
-    assert case is not None
+    case = session.get_one(Case, referral.case_id)
     return case.municipality_id
 
 
@@ -135,7 +125,7 @@ def update(
             _("Die meldende Person hat ihre Einwilligung zurückgezogen. Diese Weiterleitung ist beendet.")
         )
     if state:
-        if state not in PARTNER_STATES or state not in NEXT_STATES.get(referral.state, ()):
+        if not partner_may_move(referral.state, state):
             raise ReferralRefused(_("Dieser Schritt ist im aktuellen Stand nicht möglich."))
         if state == "declined" and not text:
             raise ReferralRefused(_("Bitte geben Sie einen Grund für die Ablehnung an."))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import RadioField, SelectChoice, SelectField
+from werkzeug.wrappers import Response
+from wtforms import RadioField, SelectField
 from wtforms.validators import Optional
 
 from clearing.partners import service as partners
 from clearing.partners.models import PartnerOrganisation
-from clearing.referrals import portal
+from clearing.referrals import portal, states
 from clearing.referrals.labels import OUTCOME_LABELS, PARTNER_STEP_LABELS, REFERRAL_STATE_LABELS
 from clearing.referrals.models import Referral
 from clearing.referrals.packet import packet_sections
@@ -21,6 +23,7 @@ from clearing.scoping import get_referral, referral_query
 from core import staff
 from core.accounts import Account
 from core.db import utcnow
+from core.forms import SelectChoice
 from core.login_forms import PlainForm
 from core.web_session import db_session
 from reporting.forms import CleanTextAreaField, _choices, _too_long
@@ -57,6 +60,7 @@ def portal_home() -> str:
         partner=_partner(),
         states=REFERRAL_STATE_LABELS,
         now=utcnow(),
+        is_overdue=states.is_overdue,
         has_key=staff.actor().partner_key is not None,
         reference=referral_reference,
     )
@@ -72,7 +76,7 @@ def _page(referral: Referral, form: UpdateForm) -> str:
         view = portal.open_packet(db_session(), staff.actor(), referral, partner)
     except ReferralRefused as refused:
         return render_template("partner/unreadable.html", reason=refused.reason)
-    form.state.choices = [SelectChoice(s, PARTNER_STEP_LABELS[s]) for s in portal.NEXT_STATES.get(referral.state, ())]
+    form.state.choices = [SelectChoice(s, PARTNER_STEP_LABELS[s]) for s in states.partner_next(referral.state)]
     return render_template(
         "partner/referral.html",
         v=view,
@@ -81,6 +85,7 @@ def _page(referral: Referral, form: UpdateForm) -> str:
         states=REFERRAL_STATE_LABELS,
         outcomes=OUTCOME_LABELS,
         now=utcnow(),
+        is_overdue=states.is_overdue,
     )
 
 
@@ -112,7 +117,7 @@ def update(referral_id: str) -> str | Response:
             form.state.errors = [refused.reason]
         else:
             flash(_("Ihre Rückmeldung wurde verschlüsselt an die Clearingstelle gesendet."), "success")
-            return redirect(url_for("partner.referral", referral_id=item.id), code=303)  # type: ignore[return-value]
+            return redirect(url_for("partner.referral", referral_id=item.id), code=303)
     return _page(item, form)
 
 
@@ -124,7 +129,7 @@ def download(referral_id: str, file_id: str) -> Response:
         meta, content = portal.download_file(db_session(), staff.actor(), item, _partner(), file_id)
     except (LookupError, ReferralRefused):
         abort(404)
-    response = Response(content, mimetype=meta.media_type)
+    response = FlaskResponse(content, mimetype=meta.media_type)
     response.headers.set("Content-Disposition", "attachment", filename=meta.name)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -161,4 +166,4 @@ def grant(account_id: str) -> Response:
             flash(_("Ihr Schlüssel ist nicht mehr aktuell. Bitte melden Sie sich neu an."), "error")
         else:
             flash(_("%(name)s hat jetzt Zugang (ab der nächsten Anmeldung).", name=grantee.display_name), "success")
-    return redirect(url_for("partner.colleagues"), code=303)  # type: ignore[return-value]
+    return redirect(url_for("partner.colleagues"), code=303)

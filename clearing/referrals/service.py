@@ -20,23 +20,28 @@ import crypto
 from clearing.audit import service as audit
 from clearing.cases import workflow
 from clearing.cases.models import Assessment
-from clearing.partners.agreements import AgreementSpec, parse
+from clearing.partners.agreements import DEFAULT_RESPONSE_DAYS, parse
 from clearing.partners.models import AgreementVersion, PartnerOrganisation
 from clearing.partners.service import active_agreement, partner_by_key
 from clearing.referrals.models import Referral, ReferralFile, ReferralUpdate
+from clearing.referrals.packet import build_packet
 from clearing.referrals.routing import Recommendation, RoutingFacts, recommend
-from clearing.referrals.states import REFERRAL_OPEN_STATES
+from clearing.referrals.states import (
+    REFERRAL_OPEN_STATES,
+    after_consent_withdrawn,
+    is_overdue,
+    is_stale,
+    office_may_move,
+)
 from core.db import new_id, utcnow
 from core.models import Municipality
 from core.staff import Staff
 from reporting import case_crypto
 from reporting import signals as reporting_signals
 from reporting.case_crypto import AttachmentMeta
-from reporting.models import CONSENT_FIELDS, Attachment, Case, CaseEvent
+from reporting.content import CONSENT_NAMES
+from reporting.models import Attachment, Case, CaseEvent
 from workers import add_job
-
-PARTNER_STATES = ("received", "accepted", "declined", "in_progress", "completed")
-OUTCOMES = ("counselling_started", "complaint_filed", "measures_taken", "no_action")
 
 
 def referral_reference(referral_id: str) -> str:
@@ -64,7 +69,7 @@ def _facts(case: Case, assessment: Assessment) -> RoutingFacts:
 
 
 def consents_of(case: Case) -> dict[str, bool]:
-    return {name: case.consent(name) for name in CONSENT_FIELDS}
+    return {name: case.consent(name) for name in CONSENT_NAMES}
 
 
 @dataclass(frozen=True)
@@ -96,43 +101,6 @@ def _recommendation(session: Session, case: Case, partner_key: str) -> tuple[Rou
     if found.blocked:
         raise ReferralRefused(_("Diese Weitergabe ist gesperrt: Es fehlt die Einwilligung der meldenden Person."))
     return routing, found
-
-
-def build_packet(report: dict[str, Any], assessment: Assessment | None, fields: tuple[str, ...]) -> dict[str, Any]:
-    """Exactly what the partner will read: the allowed fields and nothing else."""
-    packet: dict[str, Any] = {}
-    if "incident" in fields:
-        packet["incident"] = {
-            k: report.get(k)
-            for k in (
-                "incident_types",
-                "motives",
-                "incident_date",
-                "incident_month",
-                "incident_time",
-                "ongoing",
-                "channel",
-                "platform",
-            )
-        }
-    for name in ("description", "place", "urls", "affected_role", "already_done"):
-        if name in fields:
-            packet[name] = report.get(name)
-    if "perpetrator" in fields:
-        packet["perpetrator"] = {
-            "context": report.get("perpetrator"),
-            "description": report.get("perpetrator_description"),
-        }
-    if "contact" in fields:
-        packet["contact"] = {k: report.get(k) for k in ("contact", "contact_email", "contact_phone")}
-    if "assessment" in fields and assessment is not None:
-        packet["assessment"] = {
-            "urgency": assessment.urgency,
-            "escalation_level": assessment.escalation_level,
-            "offences": assessment.codes_of("offence"),
-            "complaint_deadline": assessment.complaint_deadline.isoformat() if assessment.complaint_deadline else None,
-        }
-    return packet
 
 
 @dataclass(frozen=True)
@@ -197,9 +165,9 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
     )
     if existing:
         raise ReferralRefused(_("An diesen Partner gibt es bereits eine offene Weiterleitung."))
-    municipality = session.get(Municipality, case.municipality_id)
-    assert municipality is not None
-    assert municipality.office_public_key
+    municipality = session.get_one(Municipality, case.municipality_id)
+    if not municipality.office_public_key:
+        raise ValueError("a municipality with cases has an office key")
     key = _case_key(actor, case)
     referral_id = new_id()
     referral_key = crypto.random_key()
@@ -224,8 +192,7 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
     )
     session.add(referral)
     for file_id in file_ids:
-        attachment = session.get(Attachment, file_id)
-        assert attachment is not None
+        attachment = session.get_one(Attachment, file_id)
         meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)
         content = case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext)
         rf_id = new_id()
@@ -267,7 +234,7 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
 def approve_referral(session: Session, actor: Staff, case: Case, referral_id: str) -> Referral:
     """The second officer's approval (four eyes; always for an acute-danger override)."""
     referral = session.scalar(select(Referral).where(Referral.id == referral_id, Referral.case_id == case.id))
-    if referral is None or referral.state != "awaiting_approval":
+    if referral is None or not office_may_move(referral.state, "sent"):
         raise ReferralRefused(_("Diese Weiterleitung wartet nicht auf Freigabe."))
     if referral.created_by == actor.account.id:
         raise ReferralRefused(_("Die Freigabe muss eine zweite Fachkraft erteilen (Vier-Augen-Prinzip)."))
@@ -275,8 +242,7 @@ def approve_referral(session: Session, actor: Staff, case: Case, referral_id: st
         # The second pair of eyes must be able to read the case it releases.
         raise ReferralRefused(_("Sie haben keinen Zugang zu den Fallinhalten."))
     _open_case(case)
-    partner = session.get(PartnerOrganisation, referral.partner_id)
-    assert partner is not None
+    partner = session.get_one(PartnerOrganisation, referral.partner_id)
     referral.approved_by = actor.account.id
     action = "referral.override_approved" if referral.override else "referral.approved"
     audit.record_by(
@@ -327,7 +293,7 @@ def parse_rule_days(session: Session, case: Case, partner: PartnerOrganisation, 
         )
     )
     rule = parse(agreement.data).rule_for(partner.key) if agreement else None
-    return rule.response_days if rule else 14
+    return rule.response_days if rule else DEFAULT_RESPONSE_DAYS
 
 
 def _shred(session: Session, referral: Referral) -> None:
@@ -343,7 +309,7 @@ def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
     # "no forwarding" is a wish, not a consent: switching it off withdraws nothing.
     withdrawn = {name for name in changed if name != "no_forwarding" and not case.consent(name)}
     if case.consent_no_forwarding and "no_forwarding" in changed:
-        withdrawn |= set(CONSENT_FIELDS)
+        withdrawn |= set(CONSENT_NAMES)
     if not withdrawn:
         return
     referrals = session.scalars(
@@ -353,12 +319,11 @@ def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
         if referral.override or not (referral.required_consent in withdrawn or "no_forwarding" in withdrawn):
             continue
         now = utcnow()
-        if referral.opened_at is None:
-            referral.state = "cancelled"
+        referral.state = after_consent_withdrawn(opened=referral.opened_at is not None)
+        if referral.state == "cancelled":
             _shred(session, referral)
             action = "referral.cancelled"
         else:
-            referral.state = "withdrawn"
             action = "referral.withdrawn"
             add_job(session, "notify_partner_withdrawn", referral_id=referral.id)
         referral.state_changed_at = now
@@ -410,14 +375,13 @@ def updates_of(session: Session, referral_ids: list[str]) -> dict[str, list[Refe
 
 def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation) -> None:
     """After a new organisation key: re-seal the referral key (opened through the office's copy)."""
-    stale = referral.state in REFERRAL_OPEN_STATES and referral.key_generation < partner.key_generation
+    stale = is_stale(referral.state, referral.key_generation, partner.key_generation)
     key = office_referral_key(actor, referral) if stale else None
     if key is None:
         raise ReferralRefused(_("Diese Weiterleitung kann nicht erneut gesendet werden."))
     referral.sealed_key_partner = crypto.seal(partner.public_key, key, purpose="referral-key", record_id=referral.id)
     referral.key_generation = partner.key_generation
-    case = session.get(Case, referral.case_id)
-    assert case is not None
+    case = session.get_one(Case, referral.case_id)
     audit.record_by(
         session,
         actor,
@@ -428,11 +392,6 @@ def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerO
     session.flush()
     if referral.state != "awaiting_approval":  # not yet released: the partner hears of it on approval
         add_job(session, "notify_partner_referral", referral_id=referral.id)
-
-
-def agreement_spec(session: Session, municipality_id: str) -> AgreementSpec | None:
-    agreement = active_agreement(session, municipality_id)
-    return parse(agreement.data) if agreement else None
 
 
 @dataclass(frozen=True)
@@ -469,15 +428,14 @@ def overview(session: Session, actor: Staff, case: Case) -> ReferralOverview:
     for referral in referrals:
         key = office_referral_key(actor, referral)
         texts = [(u, decrypt_update(key, u) if key else "") for u in updates[referral.id]]
-        open_ = referral.state in REFERRAL_OPEN_STATES
         partner = partners[referral.partner_id]
         lines.append(
             ReferralLine(
                 referral,
                 partner,
                 texts,
-                bool(open_ and referral.due_at and referral.due_at < now and referral.state == "sent"),
-                open_ and referral.key_generation < partner.key_generation,
+                is_overdue(referral.state, referral.due_at, now),
+                is_stale(referral.state, referral.key_generation, partner.key_generation),
             )
         )
     return ReferralOverview(recommendations_for(session, case), lines)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from clearing.cases.views import bp
 from clearing.partners.models import PartnerOrganisation
@@ -31,17 +32,17 @@ def refer(case_id: str, partner_key: str) -> str | Response:
             )
         except ReferralRefused as refused:
             flash(refused.reason, "error")
-            return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
+            return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)
         if referral.state == "awaiting_approval":
             flash(_("Die Weiterleitung ist vorbereitet. Eine zweite Fachkraft muss sie freigeben."), "success")
         else:
             flash(_("Die Weiterleitung wurde verschlüsselt gesendet."), "success")
-        return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
+        return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)
     try:
         shown = referrals.preview(db_session(), staff.actor(), case, partner_key)
     except ReferralRefused as refused:
         flash(refused.reason, "error")
-        return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
+        return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)
     return render_template(
         "clearing/refer.html",
         case=case,
@@ -64,7 +65,7 @@ def approve(case_id: str, referral_id: str) -> Response:
             flash(refused.reason, "error")
         else:
             flash(_("Die Weiterleitung wurde freigegeben und gesendet."), "success")
-    return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
+    return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)
 
 
 @bp.post("/fall/<case_id>/weiterleitung/<referral_id>/neu-senden")
@@ -74,12 +75,11 @@ def resend(case_id: str, referral_id: str) -> Response:
     case = get_case(db_session(), staff.actor(), case_id)
     referral = db_session().get(Referral, referral_id)
     if PlainForm().validate() and referral is not None and referral.case_id == case.id:
-        partner = db_session().get(PartnerOrganisation, referral.partner_id)
-        assert partner is not None
+        partner = db_session().get_one(PartnerOrganisation, referral.partner_id)
         try:
             referrals.resend(db_session(), staff.actor(), referral, partner)
         except ReferralRefused as refused:
             flash(refused.reason, "error")
         else:
             flash(_("Die Weiterleitung wurde erneut gesendet."), "success")
-    return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)  # type: ignore[return-value]
+    return redirect(url_for("clearing.case", case_id=case.id) + "#weiterleitungen", code=303)

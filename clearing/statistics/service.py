@@ -4,6 +4,8 @@ Only cases whose reporter consented to statistics and which have a confirmed ass
 codes come from the assessment, not from the reporter. The job `refresh` recomputes the live
 counts per municipality with INSERT ... SELECT; purged cases live on in the rollup table. The
 dashboards read the union of both and protect small cells (clearing.statistics.suppression).
+Months, quarters and years are Berlin ones: a report received at 00:30 Berlin time on 1 April
+(22:30 UTC on 31 March) counts in April, the second quarter.
 """
 
 from __future__ import annotations
@@ -11,28 +13,45 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CTE, CompoundSelect, Select, delete, distinct, func, insert, literal, select, union_all
+from sqlalchemy import CTE, CompoundSelect, Select, case, delete, distinct, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from clearing.cases.models import Assessment, AssessmentCode
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals.models import Referral
 from clearing.statistics.models import StatisticsLive, StatisticsRefresh, StatisticsRollup
 from clearing.statistics.suppression import Position, ProtectedTable, protect
+from core.clock import BERLIN
 from core.db import utcnow
 from core.models import Municipality
 from reporting.models import Case
 
 DIMENSIONS = ("cases", "incident_type", "motive", "affected_role", "channel", "urgency", "partner_kind", "outcome")
-PERIODS = ("month", "quarter", "year")
 
 
-def _month(session: Session):  # type: ignore[no-untyped-def]
+def berlin_month_sql(session: Session, instant: SQLColumnExpression[datetime]) -> ColumnElement[str]:
+    """The Berlin month ("2024-04") of a UTC instant column, computed by the database.
+
+    The rollup of purged cases uses core.clock.berlin_month for the same key. PostgreSQL converts
+    with its time zone database. SQLite has none, and needs none for a month: at the start of
+    every month Berlin's offset is the same each year, +2 hours (summer time) for April to
+    October and +1 hour for November to March, because the clocks change on the last Sundays of
+    March and October. So the month of the instant + 2 hours is the Berlin month when it falls in
+    April..October, and otherwise the month of the instant + 1 hour is. A test compares both
+    expressions with zoneinfo around every month start of 2000-2050; a change of the rules in the
+    time zone database would fail it.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", Case.received_at), "YYYY-MM")
-    return func.strftime("%Y-%m", Case.received_at)
+        return func.to_char(func.timezone(BERLIN.key, instant), "YYYY-MM")
+    summer = func.strftime("%Y-%m", instant, "+2 hours")
+    return case(
+        (func.strftime("%m", instant, "+2 hours").between("04", "10"), summer),
+        else_=func.strftime("%Y-%m", instant, "+1 hours"),
+    )
 
 
 def _counted(session: Session, municipality_id: str | None) -> CTE:
@@ -45,7 +64,7 @@ def _counted(session: Session, municipality_id: str | None) -> CTE:
         select(
             Case.id.label("case_id"),
             Case.municipality_id,
-            _month(session).label("month"),
+            berlin_month_sql(session, Case.received_at).label("month"),
             Case.affected_role,
             Case.channel,
             Assessment.urgency,
@@ -58,15 +77,15 @@ def _counted(session: Session, municipality_id: str | None) -> CTE:
     return query.cte("counted")
 
 
-def _queries(session: Session, municipality_id: str | None = None) -> CompoundSelect:
+def _queries(session: Session, municipality_id: str | None = None) -> CompoundSelect[*tuple[Any, ...]]:
     """(municipality_id, month, dimension, code, count) of one municipality, or of all at once."""
     counted = _counted(session, municipality_id)
     keys = (counted.c.municipality_id, counted.c.month)
-    parts: list[Select] = [
+    parts: list[Select[*tuple[Any, ...]]] = [
         select(
             *keys, literal("cases").label("dimension"), literal("all").label("code"), func.count().label("count")
         ).group_by(*keys)
-    ]  # type: ignore[type-arg]
+    ]
     for dimension in ("affected_role", "channel", "urgency"):
         column = counted.c[dimension]
         parts.append(select(*keys, literal(dimension), column, func.count()).group_by(*keys, column))
@@ -116,13 +135,10 @@ def refresh(session: Session, municipality_id: str | None = None) -> int:
     return len(ids)
 
 
-def period_of(month: str, period: str) -> str:
+def quarter_of(month: str) -> str:
+    """The quarter of a month: 2024-05 is 2024-Q2."""
     year, mon = month.split("-")
-    if period == "year":
-        return year
-    if period == "quarter":
-        return f"{year}-Q{(int(mon) - 1) // 3 + 1}"
-    return month
+    return f"{year}-Q{(int(mon) - 1) // 3 + 1}"
 
 
 @dataclass(frozen=True)
@@ -134,14 +150,17 @@ class Table:
 
 
 def counts(session: Session, municipality_ids: list[str], start: date, end: date) -> dict[tuple[str, str, str], int]:
-    """(month, dimension, code) -> count over live and purged cases of the given municipalities."""
+    """(month, dimension, code) -> count over live and purged cases of the given municipalities.
+
+    `start` and `end` are Berlin days; the months they fall in are counted whole.
+    """
     if not municipality_ids:
         return {}
     lo, hi = start.strftime("%Y-%m"), end.strftime("%Y-%m")
     sources = [
         select(t.month, t.dimension, t.code, t.count).where(
             t.municipality_id.in_(municipality_ids), t.month >= lo, t.month <= hi
-        )  # type: ignore[attr-defined]
+        )
         for t in (StatisticsLive, StatisticsRollup)
     ]
     both = union_all(*sources).subquery()
@@ -180,24 +199,21 @@ def _grid(
     return [c for c in known if c in grid] + sorted(c for c in grid if c not in known), grid
 
 
-def tables(
-    data: dict[tuple[str, str, str], int], period: str, threshold: int, code_order: dict[str, list[str]]
-) -> list[Table]:
-    """One table per dimension: codes as rows, periods as columns, all protected together.
+def tables(data: dict[tuple[str, str, str], int], threshold: int, code_order: dict[str, list[str]]) -> list[Table]:
+    """One table per dimension: codes as rows, quarters as columns (the totals column is the year),
+    all protected together.
 
-    Linked numbers: the totals row of every one-code-per-case table is the case count per period.
-    Only one period granularity is shown per page; showing months and quarters of the same year
-    would let the one be subtracted from the other.
+    Linked numbers: the totals row of every one-code-per-case table is the case count per quarter.
+    Quarters are the one granularity shown: months and quarters of the same year side by side are
+    sums of one another, and their differences would reveal suppressed cells.
     """
-    periods = sorted({period_of(m, period) for m in {month for month, _d, _c in data}})
+    periods = sorted({quarter_of(m) for m in {month for month, _d, _c in data}})
     if not periods:
         return []
     shapes = []
     by_dimension = _by_dimension(data)
     for dimension in DIMENSIONS:
-        codes, grid = _grid(
-            by_dimension.get(dimension, []), dimension, lambda month: period_of(month, period), code_order
-        )
+        codes, grid = _grid(by_dimension.get(dimension, []), dimension, quarter_of, code_order)
         if codes:
             shapes.append((dimension, codes, [[grid[c][p] for p in periods] for c in codes]))
     return _protect_page(shapes, periods, threshold)

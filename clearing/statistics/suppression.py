@@ -21,16 +21,30 @@ two cells of 1..2 that sum to at most 2 are both 1) is withheld as a whole: ever
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+# The policy: counts from 1 to THRESHOLD-1 are never shown. A municipality may choose its own
+# threshold; the network uses the highest of its members', and never less than this.
+THRESHOLD = 5
+# The lowest threshold that protects anything: "<t" must leave at least two values (1 .. t-1).
 MIN_THRESHOLD = 3
-DEFAULT_THRESHOLD = 5
 # A withheld table shows every cell as "•" (the legend: hidden so that small values cannot be worked
 # out from the totals). Only a withheld table is all "•": any other table that hides anything shows
 # its small cells as "<t".
 WITHHELD = "•"
 
 Position = tuple[int, int]
+
+
+def threshold_for(chosen: int | None) -> int:
+    """A municipality's threshold: its own choice (Municipality.statistics_threshold), else the policy."""
+    return max(THRESHOLD if chosen is None else chosen, MIN_THRESHOLD)
+
+
+def network_threshold(chosen: Iterable[int | None]) -> int:
+    """The network's threshold: the highest of the participating municipalities', at least the policy."""
+    return max([threshold_for(c) for c in chosen] + [THRESHOLD])
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ def _lines(n: int, m: int) -> list[list[Position]]:
 
 def protect(
     matrix: list[list[int]],
-    threshold: int = DEFAULT_THRESHOLD,
+    threshold: int = THRESHOLD,
     forced: frozenset[Position] = frozenset(),
     frozen: frozenset[Position] = frozenset(),
 ) -> ProtectedTable:

@@ -11,11 +11,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from clearing.cases.codes import URGENCIES
+from clearing.partners import kinds as partner_kinds
 from clearing.referrals.labels import OUTCOME_LABELS
 from clearing.statistics import service as statistics
 from clearing.statistics.chart import BarChart, bar_chart
 from clearing.statistics.models import StatisticsRefresh
+from clearing.statistics.suppression import network_threshold, threshold_for
 from core import staff
+from core.app import current_state
 from core.models import Municipality
 from core.web_session import db_session
 from reporting import codes
@@ -39,32 +42,31 @@ CODE_LABELS = {
     "affected_role": codes.AFFECTED_ROLES,
     "channel": codes.CHANNELS,
     "urgency": URGENCIES,
-    "partner_kind": codes.PARTNER_KIND_NAMES,
+    "partner_kind": partner_kinds.NAMES,
     "outcome": OUTCOME_LABELS,
 }
 CODE_ORDER = {name: list(labels) for name, labels in CODE_LABELS.items()}
-PERIOD_LABELS = {"month": _l("Monat"), "quarter": _l("Quartal"), "year": _l("Jahr")}
+# The tables' columns are quarters, their totals column the year (clearing.statistics.service.tables).
+QUARTER_LABEL = _l("Quartal")
 GROUP_LABELS = {"model": _l("Modellkommunen"), "platform": _l("Plattformkommunen")}
 
 
+def _this_year() -> int:
+    """The current year in Berlin (the app's clock)."""
+    return current_state().clock.today().year
+
+
 def _year() -> int:
+    this_year = _this_year()
     try:
-        year = int(request.args.get("jahr", date.today().year))
+        year = int(request.args.get("jahr", this_year))
     except ValueError:
-        year = date.today().year
-    return min(max(year, 2000), date.today().year)
-
-
-def _period() -> str:
-    # One granularity only: months, quarters and years of the same year shown side by side are
-    # sums of one another, and their differences would reveal suppressed cells. Quarters, with
-    # the year as the total column, answer both questions.
-    return "quarter"
+        year = this_year
+    return min(max(year, 2000), this_year)
 
 
 def _municipality() -> Municipality:
-    actor = staff.current()
-    assert actor is not None
+    actor = staff.actor()
     municipality = (
         db_session().get(Municipality, actor.account.municipality_id) if actor.account.municipality_id else None
     )
@@ -73,9 +75,9 @@ def _municipality() -> Municipality:
     return municipality
 
 
-def _municipality_tables(municipality: Municipality, year: int, period: str) -> list[statistics.Table]:
+def _municipality_tables(municipality: Municipality, year: int) -> list[statistics.Table]:
     data = statistics.counts(db_session(), [municipality.id], date(year, 1, 1), date(year, 12, 31))
-    return statistics.tables(data, period, municipality.statistics_threshold, CODE_ORDER)
+    return statistics.tables(data, threshold_for(municipality.statistics_threshold), CODE_ORDER)
 
 
 def _charts(tables: list[statistics.Table]) -> dict[str, BarChart | None]:
@@ -84,7 +86,7 @@ def _charts(tables: list[statistics.Table]) -> dict[str, BarChart | None]:
 
 
 def _context(**extra: object) -> dict[str, object]:
-    return {"dimension_labels": DIMENSION_LABELS, "code_labels": CODE_LABELS, "period_labels": PERIOD_LABELS, **extra}
+    return {"dimension_labels": DIMENSION_LABELS, "code_labels": CODE_LABELS, "quarter_label": QUARTER_LABEL, **extra}
 
 
 @bp.get("/statistik")
@@ -92,19 +94,19 @@ def _context(**extra: object) -> dict[str, object]:
 def municipality_dashboard() -> str:
     """Counts of the own municipality, small cells suppressed."""
     municipality = _municipality()
-    year, period = _year(), _period()
+    year = _year()
     refreshed = db_session().get(StatisticsRefresh, municipality.id)
-    tables = _municipality_tables(municipality, year, period)
+    tables = _municipality_tables(municipality, year)
     return render_template(
         "stats/dashboard.html",
         **_context(
             tables=tables,
             charts=_charts(tables),
             year=year,
-            period=period,
             municipality=municipality,
+            threshold=threshold_for(municipality.statistics_threshold),
             refreshed=refreshed,
-            years=range(date.today().year, 2019, -1),
+            years=range(_this_year(), 2019, -1),
         ),
     )
 
@@ -115,10 +117,16 @@ def annual_report() -> str:
     """A printable annual report of the municipality."""
     municipality = _municipality()
     year = _year()
-    tables = _municipality_tables(municipality, year, "quarter")
+    tables = _municipality_tables(municipality, year)
     return render_template(
         "stats/annual.html",
-        **_context(tables=tables, charts=_charts(tables), year=year, municipality=municipality),
+        **_context(
+            tables=tables,
+            charts=_charts(tables),
+            year=year,
+            municipality=municipality,
+            threshold=threshold_for(municipality.statistics_threshold),
+        ),
     )
 
 
@@ -140,20 +148,20 @@ def _csv(tables: list[statistics.Table], filename: str) -> Response:
 @staff.require("officer", "coordinator")
 def municipality_csv() -> Response:
     municipality = _municipality()
-    year, period = _year(), _period()
-    return _csv(_municipality_tables(municipality, year, period), f"statistik-{municipality.slug}-{year}.csv")
+    year = _year()
+    return _csv(_municipality_tables(municipality, year), f"statistik-{municipality.slug}-{year}.csv")
 
 
 def _network_tables(year: int) -> tuple[list[statistics.Table], list[statistics.Table], int, int]:
     members = db_session().scalars(select(Municipality).where(Municipality.statistics_opt_in.is_(True))).all()
-    threshold = max([m.statistics_threshold for m in members] + [5])
+    threshold = network_threshold(m.statistics_threshold for m in members)
     start, end = date(year, 1, 1), date(year, 12, 31)
     everything = statistics.counts(db_session(), [m.id for m in members], start, end)
     by_group = {
         group: statistics.counts(db_session(), [m.id for m in members if m.network_role == group], start, end)
         for group in ("model", "platform")
     }
-    by_quarter = statistics.tables(everything, "quarter", threshold, CODE_ORDER)
+    by_quarter = statistics.tables(everything, threshold, CODE_ORDER)
     # The groups' totals column is the quarters' totals column: protected as one.
     return (
         by_quarter,
@@ -180,7 +188,7 @@ def network_dashboard() -> str:
             threshold=threshold,
             year=year,
             group_labels=GROUP_LABELS,
-            years=range(date.today().year, 2019, -1),
+            years=range(_this_year(), 2019, -1),
         ),
     )
 

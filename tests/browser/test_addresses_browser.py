@@ -21,8 +21,8 @@ from core.devserver import AnonymousRequestHandler
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context, require_browser_tools
 from tests.browser.steps import log_in
-from tests.clearing.helpers import Person, Town, add_person, add_town, config_of
 from tests.conftest import empty_tables, make_test_config
+from tests.factories import Person, Town, add_person, add_town, config_of
 from tests.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.browser

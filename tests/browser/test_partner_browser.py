@@ -19,8 +19,7 @@ from core.app import state
 from core.db import session_scope
 from tests.browser.axe import check_accessibility
 from tests.browser.steps import CLOSE, DECLINE, expect_state, log_in, next_steps, open_referral, send_update
-from tests.clearing.helpers import refer_case, submit_case
-from tests.clearing.referral_helpers import Alliance, build_alliance
+from tests.factories import Alliance, build_alliance, refer_case, submit_case
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from core.db import session_scope
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context
 from tests.browser.steps import log_in
-from tests.clearing.referral_helpers import Alliance, build_alliance, partner_org
+from tests.factories import Alliance, build_alliance, partner_org
 
 pytestmark = pytest.mark.browser
 

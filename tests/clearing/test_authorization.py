@@ -29,18 +29,8 @@ from clearing.referrals.models import Referral
 from core.config import Config
 from core.db import Base
 from reporting.models import Case
-from tests.clearing.conftest import World
-from tests.clearing.helpers import (
-    Person,
-    add_example_alliance,
-    logged_in_client,
-    missing_id,
-    normalised,
-    path_for,
-    refer_case,
-    staff_csrf,
-)
-from tests.conftest import csrf_token
+from tests.factories import Person, World, add_example_alliance, missing_id, refer_case
+from tests.web import csrf_token, logged_in_client, normalised, path_for, staff_csrf
 
 # What an actor gets.
 LOGIN = "login"  # redirected to the login page, nothing done

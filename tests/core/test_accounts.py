@@ -17,20 +17,8 @@ from core import accounts
 from core.accounts import Account, AccountError, LoginDelayed, LoginRefused, check_password, check_totp, create_account
 from core.config import Config
 from core.db import utcnow
-from tests.clearing.helpers import (
-    Person,
-    Town,
-    add_person,
-    add_town,
-    config_of,
-    log_in,
-    share_compiled_templates,
-)
-
-
-@pytest.fixture(autouse=True)
-def _compiled_templates(app: Flask) -> None:
-    share_compiled_templates(app)
+from tests.factories import Person, Town, add_person, add_town, config_of
+from tests.web import log_in
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import create_app
 from core.accounts import Account, EmailConfirmation
+from core.config import Config
 from core.models import Municipality
-from tests.clearing.helpers import (
-    Town,
-    add_person,
-    add_town,
-    config_of,
-    dump_contains,
-    dump_database,
-    logged_in_client,
-    share_compiled_templates,
-    staff_csrf,
-    submit_case,
-)
-from tests.conftest import empty_tables, make_test_config
+from tests.conftest import make_test_config
+from tests.factories import Town, add_person, add_town, config_of, submit_case
+from tests.leaks import dump_contains, dump_database
 from tests.smtp import SmtpServer
+from tests.web import logged_in_client, staff_csrf
 
 BASE_URL = "https://meldestelle.example"
 LINK_RE = re.compile(re.escape(BASE_URL) + r"(/e-mail-bestaetigen/[A-Za-z0-9_-]+)")
@@ -37,23 +27,19 @@ INVALID = "Bitte geben Sie eine gültige E-Mail-Adresse ein"
 
 
 @pytest.fixture
-def mail_app(migrated_database: str, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Flask]:
+def app_config(migrated_database: str, tmp_path: Path, smtp_server: SmtpServer) -> Config:
     """The app with the SMTP sink; jobs run inline after each commit (no Redis)."""
-    application = create_app(
-        make_test_config(migrated_database, tmp_path / "instance", smtp_url=smtp_server.url, base_url=BASE_URL)
-    )
-    share_compiled_templates(application)
-    yield application
-    empty_tables(application)
-    application.extensions["komma"].engine.dispose()
+    return make_test_config(migrated_database, tmp_path / "instance", smtp_url=smtp_server.url, base_url=BASE_URL)
 
 
 @pytest.fixture
-def db(mail_app: Flask) -> Iterator[Session]:
-    session: Session = mail_app.extensions["komma"].session_factory()
-    yield session
-    session.rollback()
-    session.close()
+def mail_app(app: Flask) -> Flask:
+    return app
+
+
+@pytest.fixture
+def db(session: Session) -> Session:
+    return session
 
 
 @pytest.fixture
@@ -112,6 +98,30 @@ def test_the_link_in_the_mail_confirms_the_address_once(
     assert status == 410
     assert "Dieser Bestätigungslink wurde schon benutzt." in text
     assert "Es wurde nichts geändert." in text
+
+
+def test_the_mail_is_german_word_for_word_whatever_language_the_page_was_in(
+    mail_app: Flask, db: Session, town: Town, smtp_server: SmtpServer
+) -> None:
+    officer = add_person(db, config_of(mail_app), town, "mail-englisch")
+    client = logged_in_client(mail_app, officer)
+    response = client.post(
+        "/konto/e-mail?lang=en", data={"address": "englisch@mailstadt.example", "csrf_token": staff_csrf(client)}
+    )
+    assert response.status_code == 303
+    path = link_in(smtp_server, "englisch@mailstadt.example")
+    (mail,) = smtp_server.mails
+    assert mail.subject == "Komm.A Meldestelle: Bitte bestätigen Sie Ihre E-Mail-Adresse"
+    # Word for word as before the texts went through gettext (the wire turns line ends into CRLF).
+    assert mail.text.replace("\r\n", "\n") == (
+        "Guten Tag,\n\n"
+        "diese Adresse soll die Benachrichtigungsadresse Ihres Kontos in der Meldestelle werden.\n"
+        "Bitte bestätigen Sie das innerhalb von 24 Stunden über diesen Link:\n"
+        f"{BASE_URL}{path}\n\n"
+        "Wenn Sie das nicht veranlasst haben, ignorieren Sie diese Nachricht; es ändert sich dann nichts.\n\n"
+        "Diese Nachricht enthält aus Datenschutzgründen keine Inhalte.\n"
+        "This message contains no content, for data protection reasons.\n"
+    )
 
 
 def test_an_invalid_address_gets_a_german_message_and_no_mail(

@@ -16,7 +16,7 @@ from core.accounts import Account, EmailConfirmation
 from core.config import Config
 from core.db import utcnow
 from core.models import Municipality
-from tests.clearing.helpers import Person, Town, add_person, add_town, config_of
+from tests.factories import Person, Town, add_person, add_town, config_of
 
 
 @pytest.fixture

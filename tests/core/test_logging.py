@@ -31,6 +31,8 @@ def test_app_logs_nothing_about_the_client(app: Flask, caplog: pytest.LogCapture
         assert needle not in caplog.text
 
 
+# Served from a thread of its own, which cannot share the test's connection.
+@pytest.mark.committing
 def test_development_server_request_log_names_no_client(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with socket.socket() as probe:

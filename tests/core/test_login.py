@@ -22,33 +22,22 @@ from core.config import Config
 from core.db import utcnow
 from core.secret_sessions import SecretSession
 from core.staff import STAFF_IDLE
-from tests.clearing.helpers import (
+from tests.factories import Person, Town, add_person, add_town, config_of, new_session
+from tests.web import (
     CSRF_VALUE_RE,
-    Person,
-    Town,
-    add_person,
-    add_town,
-    config_of,
     cookie_session,
+    csrf_token,
     log_in,
     logged_in_client,
-    new_session,
-    share_compiled_templates,
     staff_csrf,
     submit_code,
     submit_password,
     totp_code,
 )
-from tests.conftest import csrf_token
 
 WRONG_LOGIN = "Benutzername oder Passwort ist falsch."
 WRONG_CODE = "Der Code ist falsch oder wurde schon benutzt."
 DELAYED = "Zu viele Fehlversuche."
-
-
-@pytest.fixture(autouse=True)
-def _compiled_templates(app: Flask) -> None:
-    share_compiled_templates(app)
 
 
 @pytest.fixture

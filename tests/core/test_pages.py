@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from core import create_app
 from core.config import Config
 from core.pages import STATEMENT_CHECKED
-from tests.clearing.helpers import add_town
 from tests.conftest import make_test_config
+from tests.factories import add_town
 
 
 def test_every_page_has_landmarks_skip_link_and_the_accessibility_statement(client: FlaskClient) -> None:

@@ -17,7 +17,7 @@ import re
 from playwright.sync_api import Locator, Page, expect
 
 from clearing.demo import DEMO_ACCOUNTS, DEMO_SLUG
-from reporting.codes import CONSENTS
+from reporting.content import CONSENT_BY_NAME
 from tests.browser.steps import CLOSE, expect_state, open_referral, send_update
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
@@ -38,7 +38,7 @@ COUNSELLING = "Opferberatung für Betroffene rechter und rassistischer Gewalt"
 POLICE = "Polizeipräsidium, Staatsschutz (Ansprechstelle für Amts- und Mandatsträger)"
 REFERENCE = r"Weiterleitung (W-[0-9A-F]{4}-[0-9A-F]{4})"
 CASE_REFERENCE_RE = re.compile(r"Fall (K-[A-Z0-9]{8})")
-CONSENTED = (str(CONSENTS["counselling"]), str(CONSENTS["police"]))
+CONSENTED = (str(CONSENT_BY_NAME["counselling"].label), str(CONSENT_BY_NAME["police"].label))
 CASES_RE = re.compile(r"^\d+ F(all|älle)$")  # the inbox table's name: how many cases it lists
 
 

@@ -13,7 +13,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from clearing.demo import DEMO_SLUG
-from reporting.codes import CONSENTS
+from reporting.content import CONSENT_BY_NAME
 from tests.browser.steps import CLOSE, DECLINE, expect_state, next_steps, open_referral, send_update
 from tests.journeys import steps
 from tests.journeys.conftest import Journey
@@ -74,8 +74,8 @@ def case_page_of(officer: Page, description: str) -> None:
 def test_partner_journey(journey: Journey, site: Site) -> None:
     # 1) Two reports come in through the public form.
     reporter = journey.new_page()
-    steps.send_report(reporter, DEMO_SLUG, FIRST, consents=(str(CONSENTS["counselling"]),))
-    steps.send_report(reporter, DEMO_SLUG, SECOND, consents=(str(CONSENTS["counselling"]),))
+    steps.send_report(reporter, DEMO_SLUG, FIRST, consents=(str(CONSENT_BY_NAME["counselling"].label),))
+    steps.send_report(reporter, DEMO_SLUG, SECOND, consents=(str(CONSENT_BY_NAME["counselling"].label),))
 
     # 2) The demo officer refers both cases to the counselling centre.
     officer = journey.new_page()

@@ -17,6 +17,7 @@ from clearing.cases import service
 from clearing.demo import DEMO_SLUG
 from core.accounts import account_by_login
 from core.app import state
+from core.clock import SystemClock
 from core.custody import office_key_from_recovery
 from core.db import session_scope
 from core.models import Municipality
@@ -203,7 +204,8 @@ def officer_writes(site: Site, description_start: str, body: str) -> None:
         staff = Staff(officer, office_key_from_recovery(session, municipality, site.recovery_key))
         newest = select(Case).where(Case.municipality_id == municipality.id).order_by(Case.received_at.desc())
         case = session.scalars(newest.limit(1)).one()
-        assert service.open_case_file(session, staff, case).report["description"].startswith(description_start)
+        case_file = service.open_case_file(session, staff, case, today=SystemClock().today())
+        assert case_file.report["description"].startswith(description_start)
         service.send_message(session, staff, case, body)
 
 

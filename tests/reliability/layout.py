@@ -26,8 +26,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from deploy.prod_local import LayoutError, ProductionLayout, find_nginx
-from tests.conftest import CSRF_RE, empty_tables, make_test_config, need_service
-from tests.reliability.world import RECEIPT_RE, report_form
+from tests.conftest import empty_tables, make_test_config, need_service
+from tests.web import CSRF_RE, RECEIPT_RE, minimal_report_form
 
 SLUG = "layoutstadt"
 
@@ -139,7 +139,7 @@ def complete_submission(browser: Browser, slug: str, fields: FormFields | None =
     path = f"/melden/{slug}"
     form = browser.get(path)
     assert form.status == 200, f"the form answered {form.status}: {form.text[:500]}"
-    posted = browser.post_form(path, {**(fields or report_form()), "csrf_token": form_token(form)})
+    posted = browser.post_form(path, {**(fields or minimal_report_form()), "csrf_token": form_token(form)})
     assert posted.status == 303, f"the post answered {posted.status}: {posted.text[:2000]}"
     receipt = browser.get(posted.headers["Location"])
     assert receipt.status == 200, f"the receipt page answered {receipt.status}"

@@ -12,9 +12,10 @@ import time
 
 from sqlalchemy.orm import Session
 
-from core.notify import mail_once
+from core.notify import mail_once, site_url
 from tests.workers.sample_jobs import marker
 from workers import job
+from workers.jobs import JobContext
 
 SUBJECT = "Komm.A Meldestelle: Test"
 BODY = "Guten Tag,\n\nes wartet etwas auf Sie.\nBitte melden Sie sich an: {url}/anmelden"
@@ -47,16 +48,16 @@ def _wait_for_release(token: str) -> None:
 
 
 @job("test.mail_then_block")
-def mail_then_block(session: Session, token: str) -> None:
+def mail_then_block(session: Session, context: JobContext, token: str) -> None:
     _note(token, f"started:{os.getpid()}")
-    mail_once(session, [address(token)], SUBJECT, BODY)
+    mail_once(context, [address(token)], SUBJECT, BODY.format(url=site_url(context.config)))
     _note(token, "mailed")
     _wait_for_release(token)
 
 
 @job("test.block_then_mail")
-def block_then_mail(session: Session, token: str) -> None:
+def block_then_mail(session: Session, context: JobContext, token: str) -> None:
     _note(token, f"started:{os.getpid()}")
     _wait_for_release(token)
-    mail_once(session, [address(token)], SUBJECT, BODY)
+    mail_once(context, [address(token)], SUBJECT, BODY.format(url=site_url(context.config)))
     _note(token, "mailed")

@@ -20,11 +20,19 @@ from clearing.referrals.labels import REMINDER_LABELS
 from clearing.referrals.models import Referral
 from core.db import session_scope, utcnow
 from reporting.models import Case
-from tests.clearing.helpers import logged_in_client
+from tests.factories import (
+    DESCRIPTION,
+    Office,
+    add_office,
+    assess_case,
+    officer_staff,
+    refer_with_files,
+    submit_to_office,
+)
 from tests.reliability.conftest import delivered, entry_for, outbox
 from tests.reliability.smtp_server import SmtpServer, text_of
-from tests.reliability.world import DESCRIPTION, Office, add_office, assess, officer_staff, refer, submit
-from workers.jobs import ENTRY_ID_KEY, handler_for, run_entry
+from tests.web import logged_in_client
+from workers.jobs import JobContext, handler_for, run_entry
 from workers.models import OutboxEntry
 
 
@@ -55,9 +63,9 @@ def run_again(app: Flask, entry_id: str) -> None:
     with app.app_context(), session_scope(factory) as session:
         entry = session.get(OutboxEntry, entry_id)
         assert entry is not None
-        session.info[ENTRY_ID_KEY] = entry_id
-        handler_for(entry.job)(session, **entry.args)
-        handler_for(entry.job)(session, **entry.args)
+        context = JobContext.of(app, entry_id)
+        handler_for(entry.job)(session, context, **entry.args)
+        handler_for(entry.job)(session, context, **entry.args)
 
 
 def check_notification(smtp: SmtpServer, addresses: list[str], *, subject: str, forbidden: list[str]) -> None:
@@ -96,7 +104,7 @@ def test_each_notification_job_mails_once_however_often_it_runs(mail_app: Flask,
     office = add_office(db, config, "dstadt", alliance=True)
 
     # A new report: the office address and the officer, once each.
-    case_id = submit(db, config, office).case_id
+    case_id = submit_to_office(db, config, office).case_id
     new_report = entry_for(app, "notify_new_report", case_id=case_id)
     assert new_report.completed_at is not None
     run_again(app, new_report.id)
@@ -106,12 +114,12 @@ def test_each_notification_job_mails_once_however_often_it_runs(mail_app: Flask,
     )
 
     # A referral: the partner's notification address and its user, once each.
-    staff = officer_staff(db, office)
+    staff = officer_staff(db, office.town, office.officer)
     case = db.get(Case, case_id)
     assert case is not None
-    assess(db, staff, case)
+    assess_case(db, staff, case)
     db.commit()
-    referral = refer(db, staff, case)
+    referral = refer_with_files(db, staff, case)
     db.commit()
     assert referral.state == "sent"
     waiting = entry_for(app, "notify_partner_referral", referral_id=referral.id)
@@ -137,16 +145,16 @@ def test_the_deadline_scan_reminds_once_and_each_reminder_mails_once(
     config = app.extensions["komma"].config
     office = add_office(db, config, "estadt", alliance=True)
     # An unacknowledged report received 8 days ago (7 days are allowed) ...
-    late = submit(db, config, office).case_id
+    late = submit_to_office(db, config, office).case_id
     # ... and a referral the partner has not answered although it was due yesterday.
-    referred = submit(db, config, office).case_id
-    staff = officer_staff(db, office)
+    referred = submit_to_office(db, config, office).case_id
+    staff = officer_staff(db, office.town, office.officer)
     case = db.get(Case, referred)
     assert case is not None
     service.send_message(db, staff, case, "Wir haben Ihre Meldung erhalten.")  # acknowledged in time
-    assess(db, staff, case)
+    assess_case(db, staff, case)
     db.commit()
-    referral = refer(db, staff, case)
+    referral = refer_with_files(db, staff, case)
     db.commit()
     db.execute(update(Case).where(Case.id == late).values(received_at=utcnow() - timedelta(days=8)))
     db.execute(update(Referral).where(Referral.id == referral.id).values(due_at=utcnow() - timedelta(days=1)))

@@ -36,12 +36,20 @@ from core.db import session_scope
 from deploy.prod_local import LayoutError, ProductionLayout
 from reporting.models import Case
 from tests.conftest import empty_tables, make_test_config
+from tests.factories import DESCRIPTION, Office, add_office
 from tests.reliability.conftest import delivered
+from tests.reliability.faults import (
+    CALM,
+    Cluster,
+    Ledger,
+    SlowSmtpServer,
+    Traffic,
+    kill_with_horse,
+    local_cluster,
+    settle,
+)
 from tests.reliability.layout import Browser, form_token, require_layout_tools
-from tests.reliability.layout_faults_helpers import CALM, Ledger, SlowSmtpServer, Traffic, kill_with_horse, settle
 from tests.reliability.redis_server import RedisServer
-from tests.reliability.test_postgres_restart import Cluster, local_cluster
-from tests.reliability.world import DESCRIPTION, Office, add_office
 from workers.dispatch import LOST_RUN_ERROR
 from workers.models import OutboxEntry
 

@@ -10,32 +10,29 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, make_url, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from werkzeug.test import TestResponse
 
 from core.db import session_scope
 from core.mail_log import send_once
 from reporting.models import Case
-from tests.clearing.helpers import logged_in_client
-from tests.conftest import csrf_token, need_service
+from tests.factories import add_office, pdf_with
+from tests.reliability.faults import Cluster, local_cluster
 from tests.reliability.smtp_server import SmtpServer
-from tests.reliability.world import RECEIPT_RE, add_office, pdf, report_form
+from tests.web import RECEIPT_RE, csrf_token, logged_in_client, minimal_report_form
 from workers.models import OutboxEntry
 
-pytestmark = pytest.mark.postgres
+# The server restarts under the app's connections: its data must be really committed.
+pytestmark = [pytest.mark.postgres, pytest.mark.committing]
 
 CALM_TITLE = "Der Dienst ist gerade nicht erreichbar"
 # Said only where it is known: a change that failed before its commit.
@@ -51,59 +48,6 @@ NEVER_SHOWN = (
     "127.0.0.1:5432",
     "administrator command",
 )
-
-
-class Cluster:
-    """The local PostgreSQL cluster behind the test database, driven by pg_ctlcluster."""
-
-    def __init__(self, version: str, port: int) -> None:
-        self.version = version
-        self.port = port
-
-    def _ctl(self, action: str) -> None:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    def ready(self) -> bool:
-        probe = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False, timeout=30)
-        return probe.returncode == 0
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL did not come back")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self._ctl("stop")  # "fast": active transactions are rolled back, clients disconnected
-
-    def start(self) -> None:
-        if not self.ready():
-            self._ctl("start")
-        self.wait_ready()
-
-    def restart(self) -> None:
-        self._ctl("restart")
-        self.wait_ready()
-
-
-def local_cluster(database_url: str) -> Cluster:
-    """The machine's PostgreSQL cluster behind database_url; a skip on SQLite (the PostgreSQL pass
-    runs these tests), and a skip or, with services required, a failure without pg_ctlcluster."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("PostgreSQL only: restarts the database server (runs in the PostgreSQL pass)")
-    versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
-    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_isready") is None or not versions:
-        need_service("pg_ctlcluster", "the test cannot stop and start the local PostgreSQL cluster")
-    if url.host not in ("127.0.0.1", "localhost", None):
-        need_service("local PostgreSQL", f"{url.host} is not this machine's cluster")
-    return Cluster(versions[-1], url.port or 5432)
 
 
 @pytest.fixture
@@ -143,7 +87,11 @@ def counts(app: Flask) -> tuple[int, int]:
 
 
 def post_form(client: FlaskClient, path: str, token: str) -> TestResponse:
-    data: dict[str, Any] = {**report_form(), "csrf_token": token, "files": [(io.BytesIO(pdf("Foto")), "foto.pdf")]}
+    data: dict[str, Any] = {
+        **minimal_report_form(),
+        "csrf_token": token,
+        "files": [(io.BytesIO(pdf_with("Foto")), "foto.pdf")],
+    }
     return client.post(path, data=data, content_type="multipart/form-data")
 
 

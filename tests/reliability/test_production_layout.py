@@ -31,7 +31,7 @@ from tests.reliability.layout import (
     multipart,
 )
 from tests.reliability.layout import production_layout as production_layout  # a fixture, re-exported
-from tests.reliability.world import report_form
+from tests.web import minimal_report_form
 
 SLOW_CLIENTS = 50
 ANSWER_WITHIN = 2.0
@@ -124,7 +124,7 @@ def slow_bodies(url: str, path: str, count: int, source: str = "127.0.0.1") -> I
 
 def upload_of(token: str, total: int) -> tuple[bytes, dict[str, str]]:
     """The intake form with six evidence files, exactly `total` bytes long (the last file fills up)."""
-    fields = {**report_form(), "csrf_token": token}
+    fields = {**minimal_report_form(), "csrf_token": token}
     boundary = "komma-layout-test-boundary"
     files = [(f"beweis-{n}.pdf", b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024 - 4096)) for n in range(5)]
     body, _ = multipart(fields, [*files, ("beweis-5.pdf", b"0")], boundary)
@@ -213,7 +213,7 @@ def test_no_client_address_user_agent_or_referrer_in_any_log(production_layout: 
     # request, a client that gives up halfway.
     complete_submission(browser, slug)
     assert browser.get("/gibt-es-nicht").status == 404
-    assert browser.post_form(f"/melden/{slug}", {**report_form(), "csrf_token": "falsch"}).status == 400
+    assert browser.post_form(f"/melden/{slug}", {**minimal_report_form(), "csrf_token": "falsch"}).status == 400
     with connect(layout.url, PROBE_SOURCE) as sock:
         sock.sendall(post_head(layout.url, f"/melden/{slug}", layout.body_limit + 1))
         assert read_response(sock)[0] == 413

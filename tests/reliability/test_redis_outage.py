@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 
 from core.db import session_scope
 from reporting.models import Case
-from tests.conftest import csrf_token
+from tests.factories import add_office, pdf_with
 from tests.reliability.conftest import delivered, outbox, rq_job
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
-from tests.reliability.world import add_office, pdf, post_report, report_form
+from tests.web import csrf_token, minimal_report_form, post_minimal_report
 from tests.workers.conftest import KommaProcess, wait_for
 
 pytestmark = pytest.mark.redis
@@ -47,7 +47,7 @@ def test_reports_during_a_redis_outage_are_kept_and_notified_exactly_once(
         office = add_office(session, app.extensions["komma"].config, "astadt")
 
     # Before the outage: queued in Redis, but no worker has taken it yet.
-    post_report(app, "astadt")
+    post_minimal_report(app, "astadt")
     (before,) = outbox(app, "notify_new_report")
     connection = Redis.from_url(own_redis.url)
     try:
@@ -58,7 +58,9 @@ def test_reports_during_a_redis_outage_are_kept_and_notified_exactly_once(
     # Redis dies (no persistence: the queued job dies with it); reports keep coming.
     own_redis.stop()
     started = time.monotonic()
-    receipts = [post_report(app, "astadt", files=[("foto.pdf", pdf(f"Foto {n}"))]) for n in range(DURING_OUTAGE)]
+    receipts = [
+        post_minimal_report(app, "astadt", files=[("foto.pdf", pdf_with(f"Foto {n}"))]) for n in range(DURING_OUTAGE)
+    ]
     assert time.monotonic() - started < 10, "a request waited for the unreachable Redis"
     assert len(set(receipts)) == DURING_OUTAGE
     assert count_cases(app) == 1 + DURING_OUTAGE
@@ -125,7 +127,7 @@ def test_readiness_stays_up_while_redis_is_away_and_liveness_touches_nothing(
     # Reports are still taken while the readiness check says "degraded".
     path = "/melden/" + _town_slug(app)
     reporter = app.test_client()
-    response = reporter.post(path, data={**report_form(), "csrf_token": csrf_token(reporter, path)})
+    response = reporter.post(path, data={**minimal_report_form(), "csrf_token": csrf_token(reporter, path)})
     assert response.status_code == 303
     own_redis.start()
     check("/healthz", 200, {"status": "ok", "database": "ok", "redis": "ok"})

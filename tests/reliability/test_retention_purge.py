@@ -28,9 +28,12 @@ from clearing.statistics.models import StatisticsRollup
 from core.db import utcnow
 from core.secret_sessions import SecretSession
 from reporting.models import Case
-from tests.conftest import csrf_token
-from tests.reliability.world import DESCRIPTION, Office, add_office, assess, full_case, officer_staff, submit
+from tests.factories import DESCRIPTION, Office, add_office, assess_case, full_case, officer_staff, submit_to_office
+from tests.web import csrf_token
 from workers.models import OutboxEntry
+
+# The purge is judged on connections of its own and on the SQLite file: only committed data is there.
+pytestmark = pytest.mark.committing
 
 AUDIT_TABLES = {"audit_event", "audit_head"}
 FOUR_YEARS = timedelta(days=4 * 366)
@@ -175,29 +178,29 @@ def test_the_retention_purge_leaves_nothing_of_a_case_but_its_statistics(app: Fl
     config = app.extensions["komma"].config
     engine = app.extensions["komma"].engine
     office = add_office(db, config, "fstadt", alliance=True)
-    staff = officer_staff(db, office)
+    staff = officer_staff(db, office.town, office.officer)
 
     # 1: everything, closed.
     everything = full_case(db, config, office)
     # 2: assessed, still open; the reporter asks for deletion in the mailbox.
-    deleted = submit(db, config, office, files=1)
+    deleted = submit_to_office(db, config, office, files=1)
     second = db.get(Case, deleted.case_id)
     assert second is not None
-    assess(db, staff, second)
+    assess_case(db, staff, second)
     db.commit()
     request_deletion_in_the_mailbox(app, deleted.receipt_code)
     # 3: closed long ago without consent to statistics: purged, never counted.
-    uncounted = submit(db, config, office, statistics=False).case_id
+    uncounted = submit_to_office(db, config, office, statistics=False).case_id
     third = db.get(Case, uncounted)
     assert third is not None
-    assess(db, staff, third)
+    assess_case(db, staff, third)
     service.change_status(db, staff, third, "closed", "")
     db.commit()
     # 4: closed recently: kept, with all it has.
-    kept = submit(db, config, office, files=1).case_id
+    kept = submit_to_office(db, config, office, files=1).case_id
     fourth = db.get(Case, kept)
     assert fourth is not None
-    assess(db, staff, fourth)
+    assess_case(db, staff, fourth)
     service.change_status(db, staff, fourth, "closed", "")
     db.commit()
     long_ago = utcnow() - FOUR_YEARS

@@ -15,11 +15,11 @@ from rq.job import JobStatus
 
 from core.db import session_scope
 from reporting.models import Case
-from tests.clearing.helpers import logged_in_client
+from tests.factories import DESCRIPTION, Office, add_office, submit_to_office
 from tests.reliability.conftest import delivered, entry_for, retry_delay, rq_job, run_retry_now, wait_for_retry
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer
-from tests.reliability.world import DESCRIPTION, Office, add_office, submit
+from tests.web import logged_in_client
 from tests.workers.conftest import KommaProcess, load_entry, wait_for
 from workers.dispatch import RETRY_INTERVALS
 from workers.jobs import MAX_ATTEMPTS
@@ -33,7 +33,7 @@ def new_report(app: Flask) -> tuple[Office, str, str]:
     """An office and one report; returns the office, the case id and its notification's entry id."""
     with session_scope(app.extensions["komma"].session_factory) as session:
         office = add_office(session, app.extensions["komma"].config, "cstadt")
-        case_id = submit(session, app.extensions["komma"].config, office).case_id
+        case_id = submit_to_office(session, app.extensions["komma"].config, office).case_id
     return office, case_id, entry_for(app, "notify_new_report", case_id=case_id).id
 
 

@@ -209,3 +209,14 @@ def canary_anywhere(data: bytes) -> bool:
     if any(needle in data for needle in needles):
         return True
     return any(needle in stream for stream in zlib_streams(data) for needle in needles)
+
+
+def pdf_with_author(text: str) -> bytes:
+    """A small PDF whose body and document information (Author) carry `text`."""
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+        b"3 0 obj << /Author (" + text.encode() + b") >> endobj\n"
+        b"4 0 obj << /Length 44 >> stream\nBT /F1 12 Tf (" + text.encode() + b") Tj ET\nendstream endobj\n"
+        b"trailer << /Root 1 0 R /Info 3 0 R >>\n%%EOF\n"
+    )

@@ -18,21 +18,19 @@ import crypto
 from core import throttle
 from core.config import Config
 from reporting import service
-from reporting.forms import LIMITS
+from reporting.content import FIELD_BY_NAME
+from reporting.forms import MESSAGE_LIMIT
 from reporting.models import Case
-from tests.conftest import csrf_token, make_test_config
+from tests.conftest import make_test_config
+from tests.factories import Town, add_town, count_cases, office_view
 from tests.reporting import files
-from tests.reporting.test_intake_http import (
-    LOGIN,
+from tests.web import (
     MAILBOX,
-    Town,
-    add_town,
-    count_cases,
+    MAILBOX_LOGIN,
+    csrf_token,
     full_report,
-    login,
-    office_view,
+    mailbox_login,
     open_mailbox,
-    pdf_with,
     post_form,
     post_mailbox,
     post_report,
@@ -110,7 +108,7 @@ def test_missing_csrf_token_is_refused(client: FlaskClient, session: Session, to
     refused(response, session, "Das Formular ist abgelaufen", "nichts gespeichert", status=400)
     forged = post_form(client, f"/melden/{town.slug}", {**full_report(), "csrf_token": "forged"}, csrf=False)
     refused(forged, session, "Das Formular ist abgelaufen", status=400)
-    no_login = client.post(LOGIN, data={"code": "1234 5678 9012 3456"})
+    no_login = client.post(MAILBOX_LOGIN, data={"code": "1234 5678 9012 3456"})
     assert no_login.status_code == 400
     assert "Das Formular ist abgelaufen" in page(no_login)
 
@@ -125,7 +123,7 @@ def test_oversized_body_is_refused_with_413(
 
 
 def test_file_over_the_per_file_limit_is_refused(client: FlaskClient, session: Session, town: Town) -> None:
-    big = pdf_with("x" * (MAX_FILE_BYTES + 10))
+    big = files.pdf_with_author("x" * (MAX_FILE_BYTES + 10))
     response = post_report(client, town, uploads=[("gross.pdf", big)])
     refused(response, session, "Die Datei „gross.pdf“ ist größer als")
 
@@ -186,13 +184,13 @@ def test_invalid_utf8_in_a_reply_is_refused(client: FlaskClient, session: Sessio
 @pytest.mark.parametrize(
     ("field", "limit"),
     [
-        ("description", LIMITS["description"]),
-        ("place", LIMITS["place"]),
-        ("platform", LIMITS["short"]),
-        ("urls", LIMITS["urls"]),
-        ("perpetrator_description", LIMITS["perpetrator_description"]),
-        ("evidence_found", LIMITS["short"]),
-        ("police_reference", LIMITS["short"]),
+        ("description", FIELD_BY_NAME["description"].max_length),
+        ("place", FIELD_BY_NAME["place"].max_length),
+        ("platform", FIELD_BY_NAME["platform"].max_length),
+        ("urls", FIELD_BY_NAME["urls"].max_length),
+        ("perpetrator_description", FIELD_BY_NAME["perpetrator_description"].max_length),
+        ("evidence_found", FIELD_BY_NAME["evidence_found"].max_length),
+        ("police_reference", FIELD_BY_NAME["police_reference"].max_length),
         ("contact_phone", 40),
     ],
 )
@@ -241,7 +239,7 @@ def test_100000_characters_in_every_field_at_once(client: FlaskClient, session: 
     open_mailbox(client, code)
     reply = post_mailbox(client, "nachricht", {"body": long})
     assert reply.status_code == 422
-    assert f"höchstens {LIMITS['message']} Zeichen" in page(reply)
+    assert f"höchstens {MESSAGE_LIMIT} Zeichen" in page(reply)
 
 
 def test_markup_is_stripped_from_every_field_and_rendered_escaped(
@@ -282,7 +280,10 @@ def test_markup_is_stripped_from_every_field_and_rendered_escaped(
     open_mailbox(client, match.group(1))
     name = f'<img src=x onerror="alert(3)">{SCRIPT}.pdf'
     reply = post_mailbox(
-        client, "nachricht", {"body": f"Antwort {SCRIPT} {ENCODED_SCRIPT} <i>kursiv</i>"}, [(name, pdf_with("x"))]
+        client,
+        "nachricht",
+        {"body": f"Antwort {SCRIPT} {ENCODED_SCRIPT} <i>kursiv</i>"},
+        [(name, files.pdf_with_author("x"))],
     )
     assert reply.status_code == 303
     mailbox = page(client.get(MAILBOX))
@@ -373,7 +374,7 @@ def test_a_refused_form_keeps_every_value_and_names_the_files_to_choose_again(
     data = full_report(incident_types=None, acute_danger="yes", consent_employer="y", contact="phone")
     photo = files.encode(files.pattern(), "PNG")
     text = refused(
-        post_report(client, town, data, [("Beweisfoto.png", photo), ("Chatverlauf.pdf", pdf_with("x"))]),
+        post_report(client, town, data, [("Beweisfoto.png", photo), ("Chatverlauf.pdf", files.pdf_with_author("x"))]),
         session,
         "Bitte wählen Sie mindestens eine Art des Vorfalls",
     )
@@ -467,21 +468,21 @@ def test_wrong_receipt_code_costs_one_derivation_like_a_right_one(
     code = submit(client, town)
     calls = counting(monkeypatch)
     wrong = "0000 0000 0000 0001" if code != "0000 0000 0000 0001" else "0000 0000 0000 0002"
-    response = login(client, wrong)
+    response = mailbox_login(client, wrong)
     assert response.status_code == 200
     assert "Dieser Zugangscode wurde nicht gefunden" in page(response)
     assert len(calls) == 1
     calls.clear()
     # A malformed code is told the (public) format and costs nothing: its form gives away no secret.
     for attempt in ("12345", "abcd efgh ijkl mnop", "1234 5678 9012 34567", "1234 5678 9012 345O"):
-        response = login(client, attempt)
+        response = mailbox_login(client, attempt)
         assert response.status_code == 200
         text = page(response)
         assert "Der Code hat 16 Ziffern" in text, attempt
         assert "nicht gefunden" not in text, attempt
         assert text.count('class="error-message"') == 1, attempt
         assert calls == [], attempt
-    response = login(client, code.replace(" ", "-"))
+    response = mailbox_login(client, code.replace(" ", "-"))
     assert response.status_code == 303
     assert len(calls) == 1
     # Same work on both paths: the derivation dominates, the rest is a lookup and an AES-GCM open.
@@ -489,7 +490,7 @@ def test_wrong_receipt_code_costs_one_derivation_like_a_right_one(
 
 
 def test_empty_receipt_code_gets_a_message(client: FlaskClient) -> None:
-    response = login(client, "")
+    response = mailbox_login(client, "")
     assert response.status_code == 200
     assert "Bitte geben Sie Ihren 16-stelligen Zugangscode ein." in page(response)
 
@@ -502,12 +503,12 @@ def test_too_many_wrong_codes_are_throttled(
     monkeypatch.setattr(service, "WRONG_CODES_PER_MINUTE", 3)
     calls = counting(monkeypatch)
     # A right code does not count against the budget.
-    assert login(client, code).status_code == 303
+    assert mailbox_login(client, code).status_code == 303
     for _ in range(3):
-        assert "nicht gefunden" in page(login(client, "1111 2222 3333 4444"))
+        assert "nicht gefunden" in page(mailbox_login(client, "1111 2222 3333 4444"))
     assert len(calls) == 4
     for attempt in ("1111 2222 3333 4444", code):
-        response = login(client, attempt)
+        response = mailbox_login(client, attempt)
         assert response.status_code == 200
         assert "Gerade wurden zu viele Codes ausprobiert. Bitte warten Sie eine Minute." in page(response)
     # Refused before any derivation: a flood costs the server nothing.

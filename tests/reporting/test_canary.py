@@ -11,14 +11,12 @@ each of these searches would find it.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
 import re
 import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,36 +27,42 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import create_app
 from core.config import Config
-from core.db import Base
 from core.mail import send_mail
 from core.models import Municipality
-from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, csrf_token, empty_tables, make_test_config
+from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, make_test_config
+from tests.factories import Town, add_town, count_cases, office_view
+from tests.leaks import (
+    found_in,
+    search_database,
+    search_database_files,
+    search_logs,
+    search_mails,
+    search_redis,
+    search_session_cookie,
+)
 from tests.reporting import files
-from tests.reporting.test_intake_http import (
-    LOGIN,
+from tests.smtp import SmtpServer
+from tests.web import (
     MAILBOX,
-    Town,
-    add_town,
-    count_cases,
+    MAILBOX_LOGIN,
+    csrf_token,
     full_report,
-    login,
-    office_view,
+    mailbox_login,
     open_mailbox,
-    pdf_with,
     post_mailbox,
     post_report,
     read_receipt,
 )
-from tests.smtp import ReceivedMail, SmtpServer
 from tests.workers.conftest import KommaProcess, wait_for
 from workers.models import OutboxEntry
 from workers.outbox import ID_RE
+
+# A real worker process and the SQLite file itself are searched: only committed data reaches them.
+pytestmark = pytest.mark.committing
 
 CLIENT_ADDRESS = "198.51.100.23"
 OFFICE_ADDRESS = "clearing@musterstadt.example"
@@ -87,113 +91,6 @@ class Traces:
         }
 
 
-def found_in(data: bytes | str, needles: dict[str, bytes]) -> list[str]:
-    """The needles in `data`: raw, as latin-1 text, and inside any zlib stream (RQ compresses job data)."""
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
-    haystacks = [raw]
-    with contextlib.suppress(zlib.error):
-        haystacks.append(zlib.decompress(raw))
-    # Case-folded: a lower- or upper-cased copy of the canary counts as the canary.
-    folded = [hay.lower() for hay in haystacks]
-    return sorted({label for label, needle in needles.items() for hay in folded if needle.lower() in hay})
-
-
-def as_bytes(value: Any) -> bytes | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False).encode()
-    return str(value).encode()
-
-
-# The searches -----------------------------------------------------------------------------------
-
-
-def search_database(engine: Engine, needles: dict[str, bytes]) -> list[str]:
-    """Every column of every row of every table the models know."""
-    hits = []
-    with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            for row in connection.execute(select(table)).mappings():
-                for column, value in row.items():
-                    data = as_bytes(value)
-                    if data is not None and (labels := found_in(data, needles)):
-                        hits.append(f"table {table.name}.{column}: {labels}")
-    return hits
-
-
-def search_database_files(engine: Engine, needles: dict[str, bytes]) -> list[str]:
-    """SQLite: the file and its write-ahead log as bytes, so deleted or overwritten rows count too."""
-    if engine.dialect.name != "sqlite":
-        return []
-    with engine.connect() as connection:
-        connection.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
-    path = Path(str(engine.url.database))
-    hits = []
-    for each in (path, path.with_name(path.name + "-wal")):
-        if each.exists() and (labels := found_in(each.read_bytes(), needles)):
-            hits.append(f"database file {each.name}: {labels}")
-    return hits
-
-
-def redis_values(connection: Redis, key: bytes) -> list[bytes]:
-    kind = connection.type(key).decode()
-    if kind == "string":
-        return [connection.get(key) or b""]
-    if kind == "hash":
-        return [b for pair in connection.hgetall(key).items() for b in pair]
-    if kind == "list":
-        return list(connection.lrange(key, 0, -1))
-    if kind == "set":
-        return list(connection.smembers(key))
-    if kind == "zset":
-        return [member for member, _score in connection.zrange(key, 0, -1, withscores=True)]
-    if kind == "stream":
-        return [b for _id, entry in connection.xrange(key) for pair in entry.items() for b in pair]
-    return [f"unknown redis type {kind}".encode()]
-
-
-def search_redis(url: str, needles: dict[str, bytes]) -> tuple[list[str], int]:
-    """Every key and value of every type in the test database; returns the hits and how many keys."""
-    connection = Redis.from_url(url)
-    try:
-        keys = list(connection.scan_iter(count=1000))
-        hits = []
-        for key in keys:
-            for value in [key, *redis_values(connection, key)]:
-                if labels := found_in(value, needles):
-                    hits.append(f"redis {key!r}: {labels}")
-        return hits, len(keys)
-    finally:
-        connection.close()
-
-
-def search_logs(caplog: pytest.LogCaptureFixture, extra: list[str], needles: dict[str, bytes]) -> list[str]:
-    texts = [caplog.text, *(record.getMessage() for record in caplog.records), *extra]
-    return [f"log: {labels}" for each in texts if (labels := found_in(each, needles))]
-
-
-def search_mails(mails: list[ReceivedMail], needles: dict[str, bytes]) -> list[str]:
-    hits = []
-    for mail in mails:
-        for part in (mail.raw, mail.text, mail.subject, mail.mail_from, *mail.rcpt_tos):
-            if labels := found_in(part, needles):
-                hits.append(f"mail to {mail.rcpt_tos}: {labels}")
-    return hits
-
-
-def search_session_cookie(app: Flask, client: FlaskClient, needles: dict[str, bytes]) -> list[str]:
-    """The browser's half: signed, not encrypted, so it must not carry anything typed either."""
-    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    if cookie is None:
-        return []
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-    decoded = json.dumps(serializer.loads(cookie.value), default=str)
-    return [f"session cookie: {labels}" for each in (cookie.value, decoded) if (labels := found_in(each, needles))]
-
-
 # Fixtures ---------------------------------------------------------------------------------------
 
 
@@ -209,15 +106,6 @@ def jobs(request: pytest.FixtureRequest) -> str | None:
 @pytest.fixture
 def app_config(migrated_database: str, tmp_path: Path, smtp_server: SmtpServer, jobs: str | None) -> Config:
     return make_test_config(migrated_database, tmp_path / "instance", smtp_url=smtp_server.url, redis_url=jobs)
-
-
-@pytest.fixture
-def app(app_config: Config) -> Iterator[Flask]:
-    application = create_app(app_config)
-    yield application
-    application.extensions["komma_jobs"].close()
-    empty_tables(application)
-    application.extensions["komma"].engine.dispose()
 
 
 @pytest.fixture
@@ -273,7 +161,7 @@ def evidence_with(canary: str, monkeypatch: pytest.MonkeyPatch) -> Evidence:
     made = Evidence(
         jpeg=files.jpeg_with_metadata(),
         png=files.png_with_metadata(),
-        pdf=pdf_with(canary),
+        pdf=files.pdf_with_author(canary),
         reply_png=files.png_with_metadata(files.pattern((40, 30))),
     )
     for data in (made.jpeg, made.png, made.reply_png, made.pdf):
@@ -314,7 +202,7 @@ def walk_through_everything(client: FlaskClient, session: Session, town: Town, c
     code, _receipt = read_receipt(client, town)
 
     # The canary typed into the code field: not a code, and not kept.
-    wrong = login(client, canary)
+    wrong = mailbox_login(client, canary)
     assert "Der Code hat 16 Ziffern" in wrong.get_data(as_text=True)
 
     page = open_mailbox(client, code)
@@ -328,7 +216,7 @@ def walk_through_everything(client: FlaskClient, session: Session, town: Town, c
     assert post_mailbox(client, "loeschen", {"confirm": "y"}).status_code == 303
     left = client.post("/postfach/verlassen", data={"csrf_token": csrf_token(client, MAILBOX)})
     assert left.status_code == 303
-    assert client.get(MAILBOX).headers["Location"].endswith(LOGIN)
+    assert client.get(MAILBOX).headers["Location"].endswith(MAILBOX_LOGIN)
 
 
 def assert_stored_encrypted(session: Session, town: Town, canary: str) -> None:
@@ -422,10 +310,9 @@ def test_nothing_typed_uploaded_or_sent_along_is_left_readable(
     session.close()
 
     needles = traces.needles()
-    engine = app.extensions["komma"].engine
     leaks = [
-        *search_database(engine, needles),
-        *search_database_files(engine, needles),
+        *search_database(app, needles),
+        *search_database_files(app, needles),
         *search_logs(caplog, worker_log, needles),
         *search_mails(mails, needles),
         *search_session_cookie(app, canary_client, needles),
@@ -455,8 +342,7 @@ def test_every_search_finds_a_planted_canary(
     # Its own address: what is planted here must not be found by the file search of another test.
     traces = Traces(address="203.0.113.99")
     needles = traces.needles()
-    engine = app.extensions["komma"].engine
-    assert search_database(engine, needles) == []
+    assert search_database(app, needles) == []
 
     town = add_town(session)
     row = session.get(Municipality, town.id)
@@ -464,18 +350,18 @@ def test_every_search_finds_a_planted_canary(
     row.office_name = f"Büro {traces.canary.lower()}"  # a text column, lower case
     row.office_public_key = b"\x00\xff" + traces.canary.encode()  # a LargeBinary column
     session.commit()
-    hits = search_database(engine, needles)
+    hits = search_database(app, needles)
     assert any("municipality.office_name" in hit and "canary (lower case)" in hit for hit in hits)
     assert any("municipality.office_public_key" in hit for hit in hits)
-    if engine.dialect.name == "sqlite":
-        assert any("database file" in hit for hit in search_database_files(engine, needles))
+    if app.extensions["komma"].engine.dialect.name == "sqlite":
+        assert any("database file" in hit for hit in search_database_files(app, needles))
     row.office_public_key = None
     row.notify_email = traces.address
     session.commit()
-    assert any("client address" in hit for hit in search_database(engine, needles))
+    assert any("client address" in hit for hit in search_database(app, needles))
     row.notify_email = quote(traces.user_agent)
     session.commit()
-    assert any("user agent" in hit for hit in search_database(engine, needles))
+    assert any("user agent" in hit for hit in search_database(app, needles))
 
     logging.getLogger("komma.test").debug("request from %s", traces.referrer)
     assert any("referrer" in hit for hit in search_logs(caplog, [], needles))

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from flask import Flask
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.models import Installation
 from reporting.models import Case
-from tests.conftest import csrf_token
-from tests.reporting.test_intake_http import add_town, full_report
+from tests.factories import add_town
+from tests.web import csrf_token, full_report
 
 CONCURRENT = 8
 
 
+# Eight threads at once: each request needs a connection of its own, seeing the others' commits.
+@pytest.mark.committing
 def test_concurrent_first_submissions_all_get_their_receipt(app: Flask, session: Session) -> None:
     town = add_town(session)
     session.execute(delete(Installation))

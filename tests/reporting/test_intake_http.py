@@ -1,242 +1,38 @@
-"""The whole reporter's path through HTTP: form -> receipt -> mailbox -> reply -> consent change.
-
-The helpers at the top are shared by the other HTTP tests of the reporting side (canary, bad input,
-mailbox): a municipality with its recovery key, a full report as a browser posts it, the office's
-view of a case (decrypted with the office key, as the clearing office will).
-"""
+"""The whole reporter's path through HTTP: form -> receipt -> mailbox -> reply -> consent change."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import TestResponse, stream_encode_multipart
 
-import crypto
-from core.db import new_id, utcnow
+from core.db import utcnow
 from core.secret_sessions import SecretSession
-from core.tenancy import (
-    OFFICE_KEY_PURPOSE,
-    OfficeKeyGrant,
-    create_municipality,
-    office_key_record_id,
-    parse_recovery_key,
-)
-from reporting import case_crypto, codes
-from reporting.models import Attachment, Case, CaseCode, CaseEvent, CaseMessage
-from tests.conftest import csrf_token
+from reporting import codes
+from reporting.content import CONSENT_NAMES
+from reporting.models import Case, CaseCode, CaseEvent, CaseMessage
+from tests.factories import add_town, office_message, office_view
 from tests.reporting import files
+from tests.web import (
+    CODE_RE,
+    MAILBOX,
+    MAILBOX_LOGIN,
+    csrf_token,
+    full_report,
+    open_mailbox,
+    post_mailbox,
+    post_report,
+    read_receipt,
+    submit,
+)
 from workers.models import OutboxEntry
 
-RECEIPT_RE = re.compile(r'data-testid="receipt-code">(\d{4} \d{4} \d{4} \d{4})<')
-CODE_RE = re.compile(r"\b\d{4} \d{4} \d{4} \d{4}\b")
-MAILBOX = "/postfach/ansicht"
 # Dates on the pages are local to the service (BABEL_DEFAULT_TIMEZONE).
 PAGE_TIMEZONE = ZoneInfo("Europe/Berlin")
-LOGIN = "/postfach"
-
-
-# Shared helpers --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Town:
-    """A municipality as the tests know it: with the recovery key printed once at creation."""
-
-    id: str
-    slug: str
-    name: str
-    recovery_key: str
-
-
-def add_town(session: Session, slug: str = "musterstadt", name: str = "Musterstadt", notify_email: str = "") -> Town:
-    created = create_municipality(session, slug, name, office_name="Clearingstelle Musterstadt")
-    created.municipality.notify_email = notify_email
-    session.commit()
-    return Town(created.municipality.id, slug, name, created.recovery_key)
-
-
-def office_private_key(session: Session, town: Town) -> bytes:
-    """The office key, as the recovery key holder unwraps it."""
-    grant = session.scalar(
-        select(OfficeKeyGrant).where(OfficeKeyGrant.municipality_id == town.id, OfficeKeyGrant.holder == "recovery")
-    )
-    assert grant is not None
-    return crypto.open_sealed(
-        parse_recovery_key(town.recovery_key),
-        grant.sealed_private_key,
-        purpose=OFFICE_KEY_PURPOSE,
-        record_id=office_key_record_id(town.id, "recovery"),
-    )
-
-
-def office_case_key(session: Session, town: Town, case: Case) -> bytes:
-    return case_crypto.open_case_key(office_private_key(session, town), case.sealed_case_key, case.id)
-
-
-def office_message(session: Session, town: Town, case: Case, body: str) -> None:
-    """A message from the office to the reporter, encrypted as the clearing office writes it; committed."""
-    message_id = new_id()
-    ciphertext = case_crypto.encrypt_message(office_case_key(session, town, case), message_id, body)
-    session.add(
-        CaseMessage(id=message_id, case_id=case.id, author="office", created_at=utcnow(), ciphertext=ciphertext)
-    )
-    session.commit()
-
-
-@dataclass(frozen=True)
-class OfficeView:
-    """What the clearing office can decrypt of a case."""
-
-    case: Case
-    report: dict[str, Any]
-    files: dict[str, tuple[case_crypto.AttachmentMeta, bytes]]  # by file name
-    messages: list[tuple[str, str]]  # (author, body)
-
-
-def office_view(session: Session, town: Town, case_id: str | None = None) -> OfficeView:
-    session.expire_all()
-    case = session.get(Case, case_id) if case_id else session.scalars(select(Case)).one()
-    assert case is not None
-    key = office_case_key(session, town, case)
-    found: dict[str, tuple[case_crypto.AttachmentMeta, bytes]] = {}
-    for attachment in session.scalars(select(Attachment).where(Attachment.case_id == case.id)):
-        meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)
-        found[meta.name] = (meta, case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext))
-    messages = [
-        (m.author, case_crypto.decrypt_message(key, m.id, m.ciphertext))
-        for m in session.scalars(
-            select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
-        )
-    ]
-    return OfficeView(case, case_crypto.decrypt_report(key, case.id, case.report_ciphertext), found, messages)
-
-
-def count_cases(session: Session) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(Case)) or 0
-
-
-def full_report(**overrides: Any) -> dict[str, Any]:
-    """Every field of the intake form filled in, as a browser posts it (checkboxes: "y")."""
-    data: dict[str, Any] = {
-        "acute_danger": "no",
-        "reporter_role": "affected",
-        "affected_role": "council_member",
-        "incident_types": ["threat", "hate_speech"],
-        "description": "Nach der Ratssitzung wurde ich auf dem Parkplatz bedroht und beschimpft.",
-        "motives": ["racism", "political_engagement"],
-        "incident_date": "2025-03-05",
-        "incident_month": "2025-03",
-        "incident_time": "19:30",
-        "ongoing": "y",
-        "known_since": "2025-03-06",
-        "channel": "public_space",
-        "place": "Parkplatz am Rathaus",
-        "platform": "Kein Netzwerk",
-        "urls": "https://example.org/beitrag/1\nhttps://example.org/profil/2",
-        "perpetrator": "citizen",
-        "perpetrator_description": "Ein Mann, etwa 50 Jahre alt",
-        "evidence_found": "Ich selbst, am selben Abend",
-        "done_police": "y",
-        "police_reference": "ST/1234/25",
-        "done_supervisor": "y",
-        "consent_counselling": "y",
-        "consent_police": "y",
-        "contact": "email",
-        "contact_email": "person@example.org",
-        "contact_phone": "0170 1234567",
-        "website": "",
-    }
-    data.update(overrides)
-    return {name: value for name, value in data.items() if value is not None}
-
-
-def post_form(
-    client: FlaskClient,
-    path: str,
-    data: dict[str, Any],
-    uploads: Iterable[tuple[str, bytes]] = (),
-    *,
-    token_from: str | None = None,
-    csrf: bool = True,
-) -> TestResponse:
-    """A multipart POST with the CSRF token taken from the page, as a browser sends it."""
-    body: dict[str, Any] = dict(data)
-    if csrf:
-        body["csrf_token"] = csrf_token(client, token_from or path)
-    chosen = [FileStorage(io.BytesIO(content), filename=name) for name, content in uploads]
-    if chosen:
-        body["files"] = chosen
-    # Encoded here, in memory: the test client spools bodies over 500 kB to a file it never closes.
-    stream, _length, boundary = stream_encode_multipart(body, use_tempfile=False)
-    return client.post(path, data=stream.getvalue(), content_type=f"multipart/form-data; boundary={boundary}")
-
-
-def post_report(
-    client: FlaskClient, town: Town, data: dict[str, Any] | None = None, uploads: Iterable[tuple[str, bytes]] = ()
-) -> TestResponse:
-    return post_form(client, f"/melden/{town.slug}", full_report() if data is None else data, uploads)
-
-
-def read_receipt(client: FlaskClient, town: Town) -> tuple[str, TestResponse]:
-    page = client.get(f"/melden/{town.slug}/eingang")
-    match = RECEIPT_RE.search(page.get_data(as_text=True))
-    assert match, "no receipt code on the receipt page"
-    return match.group(1), page
-
-
-def submit(
-    client: FlaskClient, town: Town, data: dict[str, Any] | None = None, uploads: Iterable[tuple[str, bytes]] = ()
-) -> str:
-    """A successful report; returns the receipt code."""
-    response = post_report(client, town, data, uploads)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    return read_receipt(client, town)[0]
-
-
-def login(client: FlaskClient, code: str) -> TestResponse:
-    return client.post(LOGIN, data={"csrf_token": csrf_token(client, LOGIN), "code": code})
-
-
-def open_mailbox(client: FlaskClient, code: str) -> str:
-    response = login(client, code)
-    assert response.status_code == 303, response.get_data(as_text=True)
-    assert response.headers["Location"].endswith(MAILBOX)
-    page = client.get(MAILBOX)
-    assert page.status_code == 200
-    return page.get_data(as_text=True)
-
-
-def post_mailbox(
-    client: FlaskClient,
-    action: str,
-    data: dict[str, Any],
-    uploads: Iterable[tuple[str, bytes]] = (),
-    *,
-    token_from: str = MAILBOX,
-) -> TestResponse:
-    return post_form(client, f"/postfach/{action}", data, uploads, token_from=token_from)
-
-
-def pdf_with(text: str) -> bytes:
-    """A small PDF whose body and document information carry `text`."""
-    return (
-        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
-        b"3 0 obj << /Author (" + text.encode() + b") >> endobj\n"
-        b"4 0 obj << /Length 44 >> stream\nBT /F1 12 Tf (" + text.encode() + b") Tj ET\nendstream endobj\n"
-        b"trailer << /Root 1 0 R /Info 3 0 R >>\n%%EOF\n"
-    )
 
 
 # Start page and form ---------------------------------------------------------------------------
@@ -321,7 +117,9 @@ def test_whole_path_form_receipt_mailbox_reply_consents(client: FlaskClient, ses
     assert "Noch keine Nachrichten" in page
 
     # A reply with a file.
-    reply = post_mailbox(client, "nachricht", {"body": "Heute kam noch ein Brief."}, [("Brief.pdf", pdf_with("Brief"))])
+    reply = post_mailbox(
+        client, "nachricht", {"body": "Heute kam noch ein Brief."}, [("Brief.pdf", files.pdf_with_author("Brief"))]
+    )
     assert reply.status_code == 303
     page = client.get(MAILBOX).get_data(as_text=True)
     assert "Heute kam noch ein Brief." in page
@@ -359,7 +157,7 @@ def test_whole_path_form_receipt_mailbox_reply_consents(client: FlaskClient, ses
     assert view.messages == [("reporter", "Heute kam noch ein Brief.")]
     assert set(view.files) == {"Screenshot Beitrag.png", "Brief.pdf"}
     assert view.files["Brief.pdf"][0].metadata_warning
-    assert view.files["Brief.pdf"][1] == pdf_with("Brief")
+    assert view.files["Brief.pdf"][1] == files.pdf_with_author("Brief")
     jobs = session.scalars(select(OutboxEntry).order_by(OutboxEntry.created_at)).all()
     assert all(job.args == {"case_id": case.id} for job in jobs)
     assert [job.job for job in jobs].count("notify_case_activity") == 2
@@ -396,10 +194,10 @@ def test_report_round_trip_every_field_reaches_the_office(client: FlaskClient, s
     assert report["contact_phone"] == sent["contact_phone"]
     # Every field of the form is accounted for: in the report, as a consent flag, or as a file.
     form_fields = set(sent) - {"website", "done_police", "done_supervisor", "done_counselling"}
-    consents = {f"consent_{name}" for name in codes.CONSENTS}
+    consents = {f"consent_{name}" for name in CONSENT_NAMES}
     assert form_fields - consents <= set(report)
     case = view.case
-    assert {name: case.consent(name) for name in codes.CONSENTS} == {
+    assert {name: case.consent(name) for name in CONSENT_NAMES} == {
         "counselling": True,
         "police": True,
         "employer": False,
@@ -428,7 +226,7 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
         "channel",
         "incident_month",
         "perpetrator_context",
-        *(f"consent_{name}" for name in codes.CONSENTS),
+        *(f"consent_{name}" for name in CONSENT_NAMES),
         "deletion_requested_at",
         # The reporter's address for "a message is waiting" mails, sealed (only with contact by mail).
         "reporter_notify_ciphertext",
@@ -457,7 +255,7 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
         ("motive", "political_engagement"),
     }
     for event in session.scalars(select(CaseEvent)):
-        assert event.detail is None or event.detail in codes.CONSENTS
+        assert event.detail is None or event.detail in CONSENT_NAMES
     # The ciphertexts do not contain what was typed.
     assert case.reporter_notify_ciphertext is not None
     for blob in (case.report_ciphertext, case.sealed_case_key, case.reporter_notify_ciphertext):
@@ -523,14 +321,14 @@ def test_leaving_ends_the_mailbox_session(client: FlaskClient, session: Session)
     )
     response = client.post("/postfach/verlassen", data={"csrf_token": csrf_token(client, MAILBOX)})
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(LOGIN)
+    assert response.headers["Location"].endswith(MAILBOX_LOGIN)
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(SecretSession)) == 0
     after = client.get(MAILBOX)
     assert after.status_code == 303
-    assert after.headers["Location"].endswith(LOGIN)
+    assert after.headers["Location"].endswith(MAILBOX_LOGIN)
     # The page after leaving reminds the user to close the browser.
-    assert "Browser" in client.get(LOGIN).get_data(as_text=True)
+    assert "Browser" in client.get(MAILBOX_LOGIN).get_data(as_text=True)
 
 
 def test_idle_mailbox_closes_after_15_minutes(client: FlaskClient, session: Session) -> None:
@@ -544,11 +342,11 @@ def test_idle_mailbox_closes_after_15_minutes(client: FlaskClient, session: Sess
     session.commit()
     response = client.get(MAILBOX)
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(LOGIN)
-    assert "geschlossen" in client.get(LOGIN).get_data(as_text=True)
+    assert response.headers["Location"].endswith(MAILBOX_LOGIN)
+    assert "geschlossen" in client.get(MAILBOX_LOGIN).get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(SecretSession)) == 0
     # Posting to the closed mailbox changes nothing.
-    reply = post_mailbox(client, "nachricht", {"body": "zu spät"}, token_from=LOGIN)
+    reply = post_mailbox(client, "nachricht", {"body": "zu spät"}, token_from=MAILBOX_LOGIN)
     assert reply.status_code == 303
     assert session.scalar(select(func.count()).select_from(CaseMessage)) == 0

@@ -18,16 +18,15 @@ from core.secret_sessions import SecretSession
 from reporting.case_crypto import unwrap_for_reporter, wrap_for_reporter
 from reporting.models import Case, CaseEvent, CaseMessage, ReporterAccess
 from reporting.receipt import RECEIPT_LIFETIME, open_receipt, seal_receipt
-from tests.conftest import csrf_token
+from tests.factories import add_town, office_view
+from tests.leaks import search_database, search_session_cookie
 from tests.reporting import files
-from tests.reporting.test_canary import search_database, search_session_cookie
-from tests.reporting.test_intake_http import (
-    LOGIN,
+from tests.web import (
     MAILBOX,
-    add_town,
+    MAILBOX_LOGIN,
+    csrf_token,
     full_report,
-    login,
-    office_view,
+    mailbox_login,
     open_mailbox,
     post_mailbox,
     post_report,
@@ -52,16 +51,16 @@ def test_the_mailbox_needs_the_code(client: FlaskClient, session: Session) -> No
     submit(client, town)
     response = client.get(MAILBOX)
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(LOGIN)
-    assert "Bitte geben Sie Ihren Zugangscode erneut ein" in client.get(LOGIN).get_data(as_text=True)
+    assert response.headers["Location"].endswith(MAILBOX_LOGIN)
+    assert "Bitte geben Sie Ihren Zugangscode erneut ein" in client.get(MAILBOX_LOGIN).get_data(as_text=True)
     for action, data in (
         ("nachricht", {"body": "Hallo"}),
         ("einwilligungen", {"consent_police": "y"}),
         ("loeschen", {"confirm": "y"}),
     ):
-        refused = post_mailbox(client, action, data, token_from=LOGIN)
+        refused = post_mailbox(client, action, data, token_from=MAILBOX_LOGIN)
         assert refused.status_code == 303, action
-        assert refused.headers["Location"].endswith(LOGIN)
+        assert refused.headers["Location"].endswith(MAILBOX_LOGIN)
     case = session.scalars(select(Case)).one()
     assert case.deletion_requested_at is None
     # The refused consent form would have withdrawn counselling.
@@ -106,7 +105,7 @@ def test_each_request_extends_the_idle_time(client: FlaskClient, session: Sessio
 def test_mailbox_pages_are_not_cached_and_remind_of_shared_devices(client: FlaskClient, session: Session) -> None:
     town = add_town(session)
     code = submit(client, town)
-    for response in (client.get(LOGIN), login(client, code), client.get(MAILBOX)):
+    for response in (client.get(MAILBOX_LOGIN), mailbox_login(client, code), client.get(MAILBOX)):
         assert "no-store" in response.headers["Cache-Control"]
     page = client.get(MAILBOX).get_data(as_text=True)
     assert "15 Minuten" in page
@@ -223,8 +222,7 @@ def test_the_receipt_code_is_stored_nowhere(app: Flask, client: FlaskClient, ses
         "dashes": code.replace(" ", "-").encode(),
     }
     session.close()
-    engine = app.extensions["komma"].engine
-    assert search_database(engine, needles) == []
+    assert search_database(app, needles) == []
     assert search_session_cookie(app, client, needles) == []
 
 
@@ -238,8 +236,8 @@ def test_a_shredded_case_closes_the_mailbox(client: FlaskClient, session: Sessio
     session.commit()
     response = client.get(MAILBOX)
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(LOGIN)
-    again = login(client, code)
+    assert response.headers["Location"].endswith(MAILBOX_LOGIN)
+    again = mailbox_login(client, code)
     assert again.status_code == 200
     assert "Dieser Zugangscode wurde nicht gefunden" in again.get_data(as_text=True)
 
@@ -291,7 +289,7 @@ def test_a_code_issued_under_older_argon2_parameters_opens_and_is_renewed(
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(crypto, "derive_receipt_keys", counted)
-    assert login(client, code).status_code == 303
+    assert mailbox_login(client, code).status_code == 303
     assert derivations == [config.argon2, older]
     session.expire_all()
     renewed = session.scalars(select(ReporterAccess)).one()
@@ -300,7 +298,7 @@ def test_a_code_issued_under_older_argon2_parameters_opens_and_is_renewed(
 
     derivations.clear()
     other = app.test_client()
-    assert login(other, code).status_code == 303
+    assert mailbox_login(other, code).status_code == 303
     assert derivations == [config.argon2]
     # A wrong code is still refused, whatever parameters are tried.
-    assert "nicht gefunden" in login(app.test_client(), "1234 5678 9012 3456").get_data(as_text=True)
+    assert "nicht gefunden" in mailbox_login(app.test_client(), "1234 5678 9012 3456").get_data(as_text=True)

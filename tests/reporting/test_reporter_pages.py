@@ -9,16 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reporting.models import Case
-from tests.reporting.test_intake_http import (
-    add_town,
-    full_report,
-    login,
-    office_message,
-    open_mailbox,
-    post_report,
-    read_receipt,
-    submit,
-)
+from tests.factories import add_town, office_message
+from tests.web import full_report, mailbox_login, open_mailbox, post_report, read_receipt, submit
 
 
 def between(page: str, start: str, end: str) -> str:
@@ -178,5 +170,5 @@ def test_malformed_code_gets_the_format_and_the_right_code_opens(client: FlaskCl
     town = add_town(session)
     code = submit(client, town)
     for attempt in ("1234", "1234 5678 9012 345a", "1" * 17):
-        assert "Der Code hat 16 Ziffern" in login(client, attempt).get_data(as_text=True), attempt
-    assert login(client, code.replace(" ", "-")).status_code == 303
+        assert "Der Code hat 16 Ziffern" in mailbox_login(client, attempt).get_data(as_text=True), attempt
+    assert mailbox_login(client, code.replace(" ", "-")).status_code == 303

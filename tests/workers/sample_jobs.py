@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from workers import add_job, job
+from workers.jobs import JobContext
 
 MARKER_ENV = "KOMMA_TEST_MARKER_DIR"
 # What a handler's exception might carry: it must reach neither the row, the logs nor Redis.
@@ -33,12 +34,12 @@ def _note(token: str, what: str) -> None:
 
 
 @job("test.mark")
-def mark(session: Session, token: str) -> None:
+def mark(session: Session, context: JobContext, token: str) -> None:
     _note(token, "ran")
 
 
 @job("test.fail_once")
-def fail_once(session: Session, token: str) -> None:
+def fail_once(session: Session, context: JobContext, token: str) -> None:
     if not runs(token):
         _note(token, "failed")
         raise RuntimeError(CONTENT)
@@ -46,13 +47,13 @@ def fail_once(session: Session, token: str) -> None:
 
 
 @job("test.fail_always")
-def fail_always(session: Session, token: str) -> None:
+def fail_always(session: Session, context: JobContext, token: str) -> None:
     _note(token, "failed")
     raise ValueError(CONTENT)
 
 
 @job("test.chain")
-def chain(session: Session, token: str, fail: int = 0) -> None:
+def chain(session: Session, context: JobContext, token: str, fail: int = 0) -> None:
     """Queues a follow-up job in its own transaction; with fail=1 raises after that write."""
     add_job(session, "test.mark", token=f"{token}-next")
     _note(token, "ran")

@@ -13,21 +13,13 @@ from sqlalchemy.orm import Session
 from clearing.audit import service as audit
 from clearing.audit.models import AuditEvent, AuditHead
 from clearing.cases import service
+from core.clock import SystemClock
 from core.db import utcnow
 from reporting.models import Case
 from reporting.service import mailbox_view, open_mailbox
-from tests.clearing.conftest import World
-from tests.clearing.helpers import (
-    Person,
-    Town,
-    config_of,
-    dump_contains,
-    dump_database,
-    logged_in_client,
-    office_actor,
-    staff_csrf,
-    submit_case,
-)
+from tests.factories import Person, Town, World, config_of, officer_staff, submit_case
+from tests.leaks import dump_contains, dump_database
+from tests.web import logged_in_client, staff_csrf
 
 CANARY = "KANARIENVOGEL-41c7"
 # What a `detail` may hold: a code, a transition, an id; never words someone typed.
@@ -126,10 +118,10 @@ CHAIN = "test-chain"
 
 def _chain_of_six(session: Session, town: Town, officer: Person, case_id: str) -> list[AuditEvent]:
     """Six events of the municipality's chain, written by the clearing office's own service calls."""
-    actor = office_actor(session, town, officer)
+    actor = officer_staff(session, town, officer)
     case = session.get(Case, case_id)
     assert case is not None
-    service.open_case_file(session, actor, case)
+    service.open_case_file(session, actor, case, today=SystemClock().today())
     service.send_message(session, actor, case, "Antwort")
     # Saving the assessment moves the case on: received -> in review -> assessed, each a transition.
     service.save_assessment(

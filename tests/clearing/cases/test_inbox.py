@@ -5,8 +5,8 @@ per page, and decryption of the page shown only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -14,24 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from clearing.cases import inbox
 from clearing.cases.deadlines import add_months, case_deadlines, overdue_limits
 from clearing.cases.inbox import PAGE_SIZE
 from core.db import utcnow
-from tests.clearing.helpers import (
-    Person,
-    SubmittedCase,
-    Town,
-    add_person,
-    case_row,
-    config_of,
-    logged_in_client,
-    references_in,
-    submit_case,
-)
+from tests.factories import Person, SubmittedCase, Town, add_person, case_row, config_of, submit_case
+from tests.web import logged_in_client, references_in
 
 ROW_RE = re.compile(
     r"<tr class=\"([^\"]*)\">\s*<td><a href=\"/clearing/fall/[0-9a-f]+\">(K-[A-Z0-9]{8})</a>(.*?)</tr>", re.DOTALL
@@ -242,33 +232,22 @@ def test_pagination_with_more_than_a_page(app: Flask, session: Session, town_a: 
     assert "…" in first
 
 
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    engine = app.extensions["komma"].engine
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_statements_per_page_do_not_grow_with_the_rows_shown(
-    app: Flask, session: Session, town_a: Town, officer_a: Person
+    app: Flask,
+    session: Session,
+    town_a: Town,
+    officer_a: Person,
+    count_queries: Callable[[], AbstractContextManager[list[str]]],
 ) -> None:
     _many(app, session, town_a, 1)
     client = logged_in_client(app, officer_a)
     assert len(_listed(client)) == 1  # warm-up
-    with _statements(app) as one_row:
+    with count_queries() as one_row:
         assert len(_listed(client)) == 1
     _many(app, session, town_a, PAGE_SIZE - 1, start=1)
-    with _statements(app) as full_page:
+    with count_queries() as full_page:
         assert len(_listed(client)) == PAGE_SIZE
-    with _statements(app) as filtered:
+    with count_queries() as filtered:
         assert len(_listed(client, "status=received&incident_type=threat&motive=racism&overdue=y&sort=urgency")) == 0
     assert len(one_row) == len(full_page), (one_row, full_page)
     assert len(one_row) <= 12, one_row

@@ -20,17 +20,8 @@ from clearing.cases.workflow import TRANSITIONS, Guards, TransitionRefused
 from core.db import utcnow
 from reporting.models import Case, CaseEvent
 from reporting.service import mailbox_view, open_mailbox
-from tests.clearing.helpers import (
-    Person,
-    Town,
-    add_example_alliance,
-    case_row,
-    config_of,
-    logged_in_client,
-    refer_case,
-    staff_csrf,
-    submit_case,
-)
+from tests.factories import Person, Town, add_example_alliance, case_row, config_of, refer_case, submit_case
+from tests.web import logged_in_client, staff_csrf
 
 STATES = tuple(TRANSITIONS)
 ALLOWED = {(source, target) for source, targets in TRANSITIONS.items() for target in targets}

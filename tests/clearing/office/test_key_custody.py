@@ -24,24 +24,9 @@ from core.staff import Staff
 from core.tenancy import OFFICE_KEY_PURPOSE, OfficeKeyGrant, office_key_record_id
 from reporting import case_crypto
 from reporting.models import Case, ReporterAccess
-from tests.clearing.conftest import World
-from tests.clearing.helpers import (
-    PDF_BYTES,
-    Person,
-    Town,
-    add_person,
-    add_town,
-    cookie_session,
-    dump_contains,
-    dump_database,
-    dump_values,
-    log_in,
-    logged_in_client,
-    new_session,
-    staff_csrf,
-    submit_case,
-    submit_password,
-)
+from tests.factories import PDF_BYTES, Person, Town, World, add_person, add_town, new_session, submit_case
+from tests.leaks import dump_contains, dump_database, dump_values
+from tests.web import cookie_session, log_in, logged_in_client, staff_csrf, submit_password
 
 NO_KEY_PAGE = "Noch kein Zugang zu den Fällen"
 WRONG_LOGIN = "Benutzername oder Passwort ist falsch."

@@ -14,8 +14,8 @@ from clearing.office import team
 from core.accounts import Account
 from core.config import Config
 from core.staff import Staff
-from tests.clearing.helpers import add_person, logged_in_client, missing_id, staff_csrf, submit_password
-from tests.clearing.referral_helpers import Alliance, build_alliance, flashes, partner_org
+from tests.factories import Alliance, add_person, build_alliance, missing_id, partner_org
+from tests.web import flashes, logged_in_client, staff_csrf, submit_password
 
 
 @pytest.fixture
@@ -145,3 +145,24 @@ def test_no_one_deactivates_themself_the_last_coordinator_or_another_municipalit
         logged_in_client(app, alliance.officer).get(f"/verwaltung/team/{alliance.officer2.id}/deaktivieren").status_code
         == 404
     )
+
+
+def test_a_new_account_is_recorded_with_the_coordinator_as_actor(
+    app: Flask, session: Session, alliance: Alliance
+) -> None:
+    coordinator = logged_in_client(app, alliance.coordinator)
+
+    def create(login: str) -> None:
+        data = {"csrf_token": staff_csrf(coordinator), "login": login, "display_name": "Neue Kraft", "role": "officer"}
+        assert coordinator.post("/verwaltung/team", data=data).status_code == 200
+
+    create("neue-fachkraft")
+    created = session.scalar(select(Account).where(Account.login == "neue-fachkraft"))
+    assert created is not None
+    assert _events(session, created.id) == [("account.created", alliance.coordinator.id, "officer")]
+    event = session.scalar(select(AuditEvent).where(AuditEvent.target_id == created.id))
+    assert event is not None
+    assert (event.chain, event.actor_role) == (alliance.town.id, "coordinator")
+
+    create("neue-fachkraft")  # taken: refused, nothing more recorded
+    assert _events(session, created.id) == [("account.created", alliance.coordinator.id, "officer")]

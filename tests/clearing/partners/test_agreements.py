@@ -23,8 +23,8 @@ from clearing.partners.service import active_agreement, partner_by_key, partners
 from core.accounts import account_by_login
 from core.config import Config
 from core.tenancy import municipality_by_slug
-from tests.clearing.helpers import Person, Town, add_person, logged_in_client, staff_csrf
-from tests.conftest import csrf_token
+from tests.factories import Person, Town, add_person
+from tests.web import csrf_token, logged_in_client, staff_csrf
 
 VALID = """\
 partners:

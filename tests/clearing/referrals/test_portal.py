@@ -21,19 +21,26 @@ from clearing.partners.models import PartnerKeyGrant
 from clearing.referrals.models import Referral, ReferralUpdate
 from core.config import Config
 from core.db import utcnow
-from tests.clearing.helpers import Person, add_person, log_in, logged_in_client, missing_id, normalised
-from tests.clearing.referral_helpers import (
+from tests.factories import (
     Alliance,
+    Person,
     Reported,
     add_partner,
+    add_person,
     build_alliance,
+    missing_id,
+    pdf_with,
+    referral_to,
+)
+from tests.web import (
     flashes,
+    log_in,
+    logged_in_client,
+    normalised,
     offered_files,
     officer_path,
-    pdf_with,
     post,
     refer,
-    referral_to,
     submit_report_form,
 )
 

@@ -21,27 +21,30 @@ from sqlalchemy.orm import Session
 
 from core.config import Config
 from core.models import Municipality
-from tests.clearing.helpers import dump_database, logged_in_client
-from tests.clearing.referral_helpers import (
+from tests.conftest import make_test_config
+from tests.factories import (
     Alliance,
     build_alliance,
     decrypt_files,
     decrypt_packet,
-    flashes,
-    mailbox_client,
     notify_address,
-    offered_files,
-    officer_path,
     partner_private_key,
     pdf_with,
-    post,
-    refer,
     referral_key_for_partner,
     referral_to,
+)
+from tests.leaks import dump_database
+from tests.smtp import SmtpServer
+from tests.web import (
+    flashes,
+    logged_in_client,
+    mailbox_client,
+    offered_files,
+    officer_path,
+    post,
+    refer,
     submit_report_form,
 )
-from tests.conftest import make_test_config
-from tests.smtp import SmtpServer
 from workers.models import OutboxEntry
 
 CANARY = "kanarie-q7z5x"

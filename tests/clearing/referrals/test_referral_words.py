@@ -12,16 +12,8 @@ from sqlalchemy.orm import Session
 from clearing.referrals.packet import packet_sections
 from clearing.referrals.service import referral_reference
 from core.config import Config
-from tests.clearing.helpers import logged_in_client
-from tests.clearing.referral_helpers import (
-    Alliance,
-    build_alliance,
-    flashes,
-    officer_path,
-    refer,
-    referral_to,
-    submit_report_form,
-)
+from tests.factories import Alliance, build_alliance, referral_to
+from tests.web import flashes, logged_in_client, officer_path, refer, submit_report_form
 
 PACKET = {
     "incident": {

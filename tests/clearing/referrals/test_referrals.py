@@ -19,38 +19,43 @@ import crypto
 from clearing.audit.models import AuditEvent
 from clearing.partners.models import PartnerKeyGrant
 from clearing.partners.service import save_agreement
-from clearing.referrals.labels import FIELD_LABELS
 from clearing.referrals.models import Referral, ReferralFile
+from clearing.referrals.packet import FIELD_LABELS
 from clearing.referrals.service import referral_reference
 from core.config import Config
 from reporting.models import Attachment
-from tests.clearing.helpers import add_person, case_row, log_in, logged_in_client
-from tests.clearing.referral_helpers import (
-    FILE_INPUT_RE,
+from tests.conftest import make_test_config
+from tests.factories import (
     Alliance,
+    add_person,
     build_alliance,
-    change_consents,
+    case_row,
     decrypt_files,
     decrypt_packet,
     example_spec,
-    flashes,
-    mail_text,
-    mailbox_client,
-    mails_to,
     notify_address,
     office_private_key,
-    officer_path,
     partner_org,
     partner_private_key,
     pdf_with,
-    post,
-    refer,
     referral_key_for_partner,
     referral_to,
+)
+from tests.smtp import SmtpServer
+from tests.web import (
+    FILE_INPUT_RE,
+    change_consents,
+    flashes,
+    log_in,
+    logged_in_client,
+    mail_text,
+    mailbox_client,
+    mails_to,
+    officer_path,
+    post,
+    refer,
     submit_report_form,
 )
-from tests.conftest import make_test_config
-from tests.smtp import SmtpServer
 from workers.models import OutboxEntry
 
 

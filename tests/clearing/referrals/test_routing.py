@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from clearing.cases.codes import OFFENCES, URGENCIES
 from clearing.partners.agreements import CONSENTS, SHAREABLE_FIELDS, AgreementSpec, parse, parse_yaml
 from clearing.partners.examples import EXAMPLE_AGREEMENT
+from clearing.partners.kinds import KINDS
 from clearing.referrals.labels import describe
 from clearing.referrals.routing import Reason, Recommendation, RoutingFacts, recommend
-from reporting.codes import INCIDENT_TYPES, MOTIVES, PARTNER_KINDS, PERPETRATORS
-from reporting.models import CONSENT_FIELDS
+from reporting.codes import INCIDENT_TYPES, MOTIVES, PERPETRATORS
+from reporting.content import CONSENT_NAMES
 
 PROPERTY_SETTINGS = settings(
     max_examples=100,
@@ -28,7 +29,7 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 # Real consents a reporter can withdraw (statistics never gates a referral, but withdrawing it must not add one either).
-WITHDRAWABLE = tuple(c for c in CONSENT_FIELDS if c != "no_forwarding")
+WITHDRAWABLE = tuple(c for c in CONSENT_NAMES if c != "no_forwarding")
 
 
 def _subset(codes: Any) -> st.SearchStrategy[list[str]]:
@@ -43,7 +44,7 @@ CODE_LIST_STRATEGIES = {
     "urgencies": _subset(URGENCIES),
     "perpetrators": _subset(PERPETRATORS),
 }
-KINDS = st.sampled_from(sorted(PARTNER_KINDS))
+KIND_CODES = st.sampled_from(sorted(KINDS))
 FIELDS = st.lists(st.sampled_from(SHAREABLE_FIELDS), min_size=1, unique=True)
 
 
@@ -53,7 +54,7 @@ def partner_rules(draw: st.DrawFn, key: str) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "partner": key,
         "name": f"Partner {key}",
-        "kind": draw(KINDS),
+        "kind": draw(KIND_CODES),
         **{name: draw(strategy) for name, strategy in CODE_LIST_STRATEGIES.items()},
         "employer_duty": draw(st.booleans()),
         "fields": draw(FIELDS),
@@ -93,7 +94,7 @@ facts_strategy = st.builds(
     perpetrator=st.sampled_from(sorted(PERPETRATORS)),
     employer_duty=st.booleans(),
 )
-consents_strategy = st.fixed_dictionaries({name: st.booleans() for name in CONSENT_FIELDS})
+consents_strategy = st.fixed_dictionaries({name: st.booleans() for name in CONSENT_NAMES})
 
 
 def _unblocked(recs: list[Recommendation]) -> set[str]:
@@ -216,7 +217,7 @@ def test_withdrawing_a_consent_never_adds_or_unblocks_a_recommendation(
 def test_giving_every_consent_unblocks_everything_that_fires(
     facts: RoutingFacts, consents: dict[str, bool], agreement: AgreementSpec
 ) -> None:
-    everything = {**dict.fromkeys(CONSENT_FIELDS, True), "no_forwarding": False}
+    everything = {**dict.fromkeys(CONSENT_NAMES, True), "no_forwarding": False}
     recs = recommend(facts, everything, agreement)
     assert all(not r.blocked and not r.override and not r.blocked_reasons for r in recs)
 
@@ -237,7 +238,7 @@ def _by_partner(recs: list[Recommendation]) -> dict[str, Recommendation]:
 
 
 def test_example_counselling_and_employer_consent_without_police() -> None:
-    consents = {**dict.fromkeys(CONSENT_FIELDS, False), "counselling": True, "employer": True}
+    consents = {**dict.fromkeys(CONSENT_NAMES, False), "counselling": True, "employer": True}
     recs = _by_partner(recommend(_facts(), consents, EXAMPLE))
     assert list(recs) == ["opferberatung", "polizei-staatsschutz", "personalamt", "antidiskriminierung"]
     assert not recs["opferberatung"].blocked
@@ -253,12 +254,12 @@ def test_example_counselling_and_employer_consent_without_police() -> None:
 
 
 def test_example_without_employer_duty_the_personnel_office_is_not_recommended() -> None:
-    consents = {**dict.fromkeys(CONSENT_FIELDS, False), "counselling": True, "employer": True}
+    consents = {**dict.fromkeys(CONSENT_NAMES, False), "counselling": True, "employer": True}
     assert "personalamt" not in _by_partner(recommend(_facts(employer_duty=False), consents, EXAMPLE))
 
 
 def test_example_acute_danger_without_police_consent_overrides_with_four_eyes() -> None:
-    consents = {**dict.fromkeys(CONSENT_FIELDS, False), "counselling": True}
+    consents = {**dict.fromkeys(CONSENT_NAMES, False), "counselling": True}
     recs = _by_partner(recommend(_facts("acute", types=("threat",)), consents, EXAMPLE))
     police = recs["polizei-staatsschutz"]
     assert not police.blocked
@@ -272,7 +273,7 @@ def test_example_acute_danger_without_police_consent_overrides_with_four_eyes() 
 
 
 def test_example_acute_with_police_consent_needs_no_override() -> None:
-    consents = {**dict.fromkeys(CONSENT_FIELDS, False), "police": True}
+    consents = {**dict.fromkeys(CONSENT_NAMES, False), "police": True}
     police = _by_partner(recommend(_facts("acute"), consents, EXAMPLE))["polizei-staatsschutz"]
     assert (police.blocked, police.override, police.four_eyes) == (False, False, True)
 
@@ -292,7 +293,7 @@ def test_an_override_needs_four_eyes_even_where_the_agreement_does_not_ask_for_t
             ]
         }
     )
-    no_consent = dict.fromkeys(CONSENT_FIELDS, False)
+    no_consent = dict.fromkeys(CONSENT_NAMES, False)
     (acute,) = recommend(_facts("acute"), no_consent, agreement)
     assert (acute.blocked, acute.override, acute.four_eyes) == (False, True, True)
     (normal,) = recommend(_facts("high"), no_consent, agreement)

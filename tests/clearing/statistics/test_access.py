@@ -17,12 +17,23 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from clearing.statistics import service as statistics
+from clearing.statistics import suppression
 from clearing.statistics.views import CODE_LABELS
 from core.config import Config
 from core.models import Municipality
-from tests.clearing.helpers import Person, Town, add_person, add_town, logged_in_client
-from tests.clearing.referral_helpers import add_partner
-from tests.clearing.statistics.helpers import Spec, add_case, install_alliance, officer_staff, page_tables, utc
+from tests.factories import (
+    Person,
+    Spec,
+    Town,
+    add_case,
+    add_partner,
+    add_person,
+    add_town,
+    install_alliance,
+    officer_staff,
+    utc,
+)
+from tests.web import logged_in_client, page_tables
 
 YEAR = date.today().year - 1
 PAGES = ("/statistik", "/statistik.csv", "/statistik/jahresbericht", "/netzwerk/statistik", "/netzwerk/statistik.csv")
@@ -44,7 +55,7 @@ class World:
     partner_a: Person
 
 
-def _municipality(session: Session, town: Town, *, opt_in: bool, role: str, threshold: int = 5) -> None:
+def _municipality(session: Session, town: Town, *, opt_in: bool, role: str, threshold: int | None = None) -> None:
     municipality = session.get(Municipality, town.id)
     assert municipality is not None
     municipality.statistics_opt_in, municipality.network_role, municipality.statistics_threshold = (
@@ -186,6 +197,30 @@ def test_the_network_uses_the_highest_threshold(app: Flask, session: Session, wo
     assert "<5" not in [cell for rows in tables.values() for _h, cells in rows for cell in cells]
 
 
+def test_without_a_threshold_of_their_own_the_pages_follow_the_policy(
+    app: Flask, session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one place the threshold is decided: raising it there raises it on every page.
+    monkeypatch.setattr(suppression, "THRESHOLD", 7)
+    coordinator = logged_in_client(app, world.coordinator_a)
+    for path in (f"/statistik?jahr={YEAR}", f"/statistik/jahresbericht?jahr={YEAR}"):
+        page = coordinator.get(path).get_data(as_text=True)
+        assert "„&lt;7“: weniger als 7 Fälle" in page, path
+        assert cases_row(page) == ["•", "<7", "13"], path  # Q2's 5 is small now, and Q1's 8 would give it away
+    values = [row[3] for row in csv_rows(coordinator.get(f"/statistik.csv?jahr={YEAR}").get_data(as_text=True))]
+    assert "<7" in values
+    assert "<5" not in values
+    network = logged_in_client(app, world.operator).get(f"/netzwerk/statistik?jahr={YEAR}").get_data(as_text=True)
+    assert "„&lt;7“: weniger als 7 Fälle" in network
+    # A municipality's own choice stays its own; the network keeps the stricter policy.
+    _municipality(session, world.a, opt_in=True, role="model", threshold=5)
+    page = coordinator.get(f"/statistik?jahr={YEAR}").get_data(as_text=True)
+    assert "„&lt;5“: weniger als 5 Fälle" in page
+    assert cases_row(page) == ["8", "5", "13"]
+    network = logged_in_client(app, world.operator).get(f"/netzwerk/statistik?jahr={YEAR}").get_data(as_text=True)
+    assert "„&lt;7“: weniger als 7 Fälle" in network
+
+
 def test_who_gets_404(app: Flask, world: World) -> None:
     """Municipality staff on the network pages, partners on all, the operator on the municipality's."""
     for person in (world.coordinator_a, world.officer_a):
@@ -229,7 +264,7 @@ def _csv_cells(body: str) -> list[tuple[str, list[tuple[str, list[str]]]]]:
 
 def test_csv_shows_what_the_page_shows(app: Flask, world: World) -> None:
     client = logged_in_client(app, world.coordinator_a)
-    # The period parameter is ignored: quarters only (see clearing.statistics.views._period).
+    # The period parameter is ignored: quarters only (see clearing.statistics.service.tables).
     for period in ("quarter", "month", "year"):
         page = client.get(f"/statistik?jahr={YEAR}&zeitraum={period}").get_data(as_text=True)
         response = client.get(f"/statistik.csv?jahr={YEAR}&zeitraum={period}")

@@ -22,8 +22,8 @@ from clearing.statistics import service as statistics
 from clearing.statistics.jobs import statistics_refresh
 from core.config import Config
 from core.models import Municipality
-from tests.clearing.helpers import add_person, add_town, logged_in_client
-from tests.clearing.statistics.helpers import Sent, Spec, add_case, install_alliance, officer_staff, utc
+from tests.factories import Sent, Spec, add_case, add_person, add_town, install_alliance, officer_staff, utc
+from tests.web import logged_in_client
 
 YEAR = date.today().year - 1
 DECRYPTING = (

@@ -1,6 +1,6 @@
-"""Helpers of test_layout_faults.py: reporters submitting over HTTP while a fault happens, the
-books of what they were shown, an SMTP sink that can be slowed down, and killing a komma worker
-together with its work horse.
+"""Making faults happen in the reliability tests: reporters submitting over HTTP while a fault
+happens and the books of what they were shown, an SMTP sink that can be slowed down, killing a komma
+worker together with its work horse, and stopping the machine's PostgreSQL cluster.
 
 A reporter is a fresh Browser per submission (tests.reliability.layout): its cookie holds the
 receipt of exactly that one submission, so a submission that got no clear answer can be asked
@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -21,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import make_url
 
 from deploy.prod_local import LayoutProcess
+from tests.conftest import need_service
 from tests.reliability.layout import Browser, form_token
 from tests.reliability.smtp_server import SmtpServer, _Handler
-from tests.reliability.world import RECEIPT_RE, report_form
+from tests.web import RECEIPT_RE, minimal_report_form
 
 # Answers a submission may get while a fault happens. 503 is the app's (or nginx's) calm page;
 # anything else (500, 502, 4xx) is a finding, not a fault the test tolerates.
@@ -82,7 +87,7 @@ def submit_once(url: str, ledger: Ledger) -> None:
     if form.status != 200:
         return
     try:
-        posted = browser.post_form(path, {**report_form(), "csrf_token": form_token(form)})
+        posted = browser.post_form(path, {**minimal_report_form(), "csrf_token": form_token(form)})
     except OSError:
         # The form went out and the answer was lost: stored or not, only the receipt page knows.
         ledger.note("post", "cut")
@@ -265,3 +270,59 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+# Stopping PostgreSQL ----------------------------------------------------------------------------
+
+
+class Cluster:
+    """The local PostgreSQL cluster behind the test database, driven by pg_ctlcluster."""
+
+    def __init__(self, version: str, port: int) -> None:
+        self.version = version
+        self.port = port
+
+    def _ctl(self, action: str) -> None:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def ready(self) -> bool:
+        probe = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False, timeout=30)
+        return probe.returncode == 0
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL did not come back")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._ctl("stop")  # "fast": active transactions are rolled back, clients disconnected
+
+    def start(self) -> None:
+        if not self.ready():
+            self._ctl("start")
+        self.wait_ready()
+
+    def restart(self) -> None:
+        self._ctl("restart")
+        self.wait_ready()
+
+
+def local_cluster(database_url: str) -> Cluster:
+    """The machine's PostgreSQL cluster behind database_url; a skip on SQLite (the PostgreSQL pass
+    runs these tests), and a skip or, with services required, a failure without pg_ctlcluster."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL only: restarts the database server (runs in the PostgreSQL pass)")
+    versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
+    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_isready") is None or not versions:
+        need_service("pg_ctlcluster", "the test cannot stop and start the local PostgreSQL cluster")
+    if url.host not in ("127.0.0.1", "localhost", None):
+        need_service("local PostgreSQL", f"{url.host} is not this machine's cluster")
+    return Cluster(versions[-1], url.port or 5432)
