@@ -67,13 +67,13 @@ import crypto
 from clearing.cases.deadlines import overdue_limits
 from clearing.cases.inbox import PAGE_SIZE, URGENCY_ORDER, InboxFilter, InboxPage, load_inbox
 from clearing.cases.workflow import OPEN_STATES
-from core.accounts import Account, check_password, create_account
+from core.accounts import check_password, create_account
 from core.clock import SystemClock
 from core.custody import grant_office_key, office_key_for, office_key_from_recovery
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade_database
 from core.model_registry import import_all_models
-from core.models import Municipality
+from core.models import Account, Municipality
 from core.staff import Staff
 from core.tenancy import create_municipality
 from reporting import case_crypto

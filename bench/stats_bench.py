@@ -79,11 +79,11 @@ from clearing.statistics import service as statistics
 from clearing.statistics import views as stats_views
 from clearing.statistics.models import StatisticsLive, StatisticsRollup
 from core import create_app
-from core.accounts import Account, create_account, totp_secret
+from core.accounts import create_account, totp_secret
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade_database
 from core.model_registry import import_all_models
-from core.models import Municipality
+from core.models import Account, Municipality
 from core.tenancy import create_municipality
 from core.web_session import db_session
 from crypto import TEST_ARGON2

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import crypto
 from core import throttle
 from core.config import Config
-from core.db import Base, UTCDateTime, new_id, utcnow
+from core.db import new_id, utcnow
+from core.models import Account
 
 ROLES = ("officer", "coordinator", "network_operator", "partner")
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,119}$")
@@ -41,55 +42,6 @@ class LoginDelayed(Exception):
     def __init__(self, until: datetime) -> None:
         super().__init__("login delayed")
         self.until = until
-
-
-class Account(Base):
-    __tablename__ = "account"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    # Empty for the network operator, who belongs to no municipality.
-    municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    # Partner users belong to one partner organisation of their municipality.
-    partner_id: Mapped[str | None] = mapped_column(
-        ForeignKey("partner_organisation.id", ondelete="CASCADE"), index=True
-    )
-    login: Mapped[str] = mapped_column(String(120), unique=True)
-    display_name: Mapped[str] = mapped_column(String(120))
-    email: Mapped[str] = mapped_column(String(254), default="")
-    password_hash: Mapped[str] = mapped_column(String(200))
-    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
-    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
-    # The TOTP secret in a box under a key derived from the app's secret key.
-    totp_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_totp_step: Mapped[int] = mapped_column(Integer, default=0)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class EmailConfirmation(Base):
-    """A notification address waiting for its link to be opened: an account's own, or an office's.
-
-    Only the token's hash finds the row. The token itself sits in a box under the secret key just
-    until the mail job has sent it. The address becomes the target's only once the link is opened.
-    """
-
-    __tablename__ = "email_confirmation"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    token_box: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # Exactly one target: a staff member's own address, or the office's shared mailbox.
-    account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
-    municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
-    requested_by: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
-    address: Mapped[str] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 @dataclass(frozen=True)

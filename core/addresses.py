@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 import crypto
 from core import throttle
-from core.accounts import Account, EmailConfirmation
 from core.config import Config
 from core.db import utcnow
-from core.models import Municipality
+from core.models import Account, EmailConfirmation, Municipality
 from workers.outbox import add_job
 
 CONFIRMATION_VALID = timedelta(hours=24)

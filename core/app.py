@@ -108,12 +108,7 @@ def current_flask_app() -> Flask:
 # The feature modules whose import defines tables (alembic, tests and the app need them all).
 MODEL_MODULES = (
     "core.models",
-    "core.tenancy",
-    "core.accounts",
     "workers.models",
-    "core.secret_sessions",
-    "core.throttle",
-    "core.mail_log",
     "reporting.models",
     "clearing.cases.models",
     "clearing.statistics.models",

@@ -8,9 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
-from core.accounts import Account
-from core.models import Municipality
-from core.tenancy import OFFICE_KEY_PURPOSE, OfficeKeyGrant, office_key_record_id, parse_recovery_key
+from core.models import Account, Municipality, OfficeKeyGrant
+from core.tenancy import OFFICE_KEY_PURPOSE, office_key_record_id, parse_recovery_key
 
 
 class CustodyError(Exception):

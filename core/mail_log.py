@@ -11,26 +11,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import datetime
 
-from sqlalchemy import LargeBinary, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config
-from core.db import Base, UTCDateTime, utcnow
+from core.db import utcnow
 from core.mail import send_mail
+from core.models import MailDelivery
 
 log = logging.getLogger(__name__)
 # Longer than a PostgreSQL restart or failover takes; shorter than RQ's job timeout.
 MARKER_PATIENCE = 90.0
-
-
-class MailDelivery(Base):
-    __tablename__ = "mail_delivery"
-
-    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def delivery_key(config: Config, job_key: str, recipient: str) -> bytes:

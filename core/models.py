@@ -1,11 +1,11 @@
-"""Tenants and installation-wide settings."""
+"""The core tables: municipalities, the installation, accounts and their e-mail confirmations, office key grants, secret sessions, throttle windows, the mail log."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, select
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -66,3 +66,90 @@ def receipt_salt(session: Session) -> bytes:
 def municipalities_accepting_reports(session: Session) -> list[Municipality]:
     query = select(Municipality).where(Municipality.accepts_reports.is_(True)).order_by(Municipality.name)
     return list(session.scalars(query))
+
+
+class Account(Base):
+    __tablename__ = "account"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Empty for the network operator, who belongs to no municipality.
+    municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    # Partner users belong to one partner organisation of their municipality.
+    partner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("partner_organisation.id", ondelete="CASCADE"), index=True
+    )
+    login: Mapped[str] = mapped_column(String(120), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    wrapped_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The TOTP secret in a box under a key derived from the app's secret key.
+    totp_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_totp_step: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailConfirmation(Base):
+    """A notification address waiting for its link to be opened: an account's own, or an office's.
+
+    Only the token's hash finds the row. The token itself sits in a box under the secret key just
+    until the mail job has sent it. The address becomes the target's only once the link is opened.
+    """
+
+    __tablename__ = "email_confirmation"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    token_box: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Exactly one target: a staff member's own address, or the office's shared mailbox.
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    municipality_id: Mapped[str | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailDelivery(Base):
+    __tablename__ = "mail_delivery"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SecretSession(Base):
+    __tablename__ = "secret_session"
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    idle_seconds: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class OfficeKeyGrant(Base):
+    """The municipality's office private key sealed to one holder: an officer or the recovery key."""
+
+    __tablename__ = "office_key_grant"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
+    # "recovery" for the offline key, else an account id (accounts come with the clearing office).
+    holder: Mapped[str] = mapped_column(String(32))
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ThrottleWindow(Base):
+    __tablename__ = "throttle_window"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,10 +15,10 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.accounts import Account
 from core.config import Config
 from core.i18n import DEFAULT_LANGUAGE
 from core.mail_log import send_once
+from core.models import Account
 from workers.jobs import JobContext
 
 log = logging.getLogger(__name__)

@@ -10,24 +10,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, delete
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 import crypto
-from core.db import Base, UTCDateTime, utcnow
-
-
-class SecretSession(Base):
-    __tablename__ = "secret_session"
-
-    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))
-    subject_id: Mapped[str] = mapped_column(String(32))
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    idle_seconds: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+from core.db import utcnow
+from core.models import SecretSession
 
 
 @dataclass(frozen=True)

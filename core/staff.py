@@ -17,8 +17,8 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from core import secret_sessions
-from core.accounts import Account
 from core.app import current_state
+from core.models import Account
 from core.web_session import db_session
 
 STAFF_IDLE = timedelta(minutes=30)

@@ -6,12 +6,11 @@ import base64
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, LargeBinary, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import crypto
-from core.db import Base, new_id
-from core.models import Municipality
+from core.models import Municipality, OfficeKeyGrant
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 OFFICE_KEY_PURPOSE = "office-key"
@@ -19,18 +18,6 @@ OFFICE_KEY_PURPOSE = "office-key"
 
 class TenancyError(ValueError):
     """A municipality cannot be created as asked; the message says why."""
-
-
-class OfficeKeyGrant(Base):
-    """The municipality's office private key sealed to one holder: an officer or the recovery key."""
-
-    __tablename__ = "office_key_grant"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"), index=True)
-    # "recovery" for the offline key, else an account id (accounts come with the clearing office).
-    holder: Mapped[str] = mapped_column(String(32))
-    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from core.db import Base, UTCDateTime, utcnow
-
-
-class ThrottleWindow(Base):
-    __tablename__ = "throttle_window"
-
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
+from core.db import utcnow
+from core.models import ThrottleWindow
 
 
 def _window_start(now: datetime, window: timedelta) -> datetime:

@@ -235,7 +235,7 @@ def report_stored(engine: Engine, case_id: str) -> bool | None:
 def _refund(session: Session) -> None:
     from sqlalchemy import update
 
-    from core.throttle import ThrottleWindow
+    from core.models import ThrottleWindow
 
     session.execute(
         update(ThrottleWindow)

@@ -31,11 +31,11 @@ from clearing.referrals import portal
 from clearing.referrals import service as referral_service
 from clearing.referrals.models import Referral, ReferralFile
 from core import secret_sessions
-from core.accounts import Account, check_password, create_account
+from core.accounts import check_password, create_account
 from core.config import Config
 from core.custody import grant_office_key, office_key_from_recovery
 from core.db import new_id, utcnow
-from core.models import Municipality
+from core.models import Account, Municipality
 from core.staff import Staff
 from core.tenancy import create_municipality
 from reporting import case_crypto

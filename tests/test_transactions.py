@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import create_app
 from core.config import Config
-from core.models import Municipality
-from core.secret_sessions import SecretSession
+from core.models import Municipality, SecretSession
 from tests.factories import Person, Town, add_person, add_town, config_of, new_session
 from tests.transactions import ending_test, rolled_back
 from tests.web import logged_in_client

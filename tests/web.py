@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, stream_encode_multipart
 
-from core.accounts import Account
+from core.models import Account
 from reporting.models import Case
 from tests.factories import DESCRIPTION, Alliance, Person, Reported, Town, new_session
 from tests.smtp import ReceivedMail, SmtpServer

@@ -16,8 +16,8 @@ from clearing.cases.workflow import OPEN_STATES
 from clearing.referrals.models import Referral
 from clearing.referrals.states import AWAITING_ANSWER
 from clearing.scoping import case_query
-from core.accounts import Account
 from core.clock import start_of_day
+from core.models import Account
 from core.staff import Staff
 from reporting import case_crypto
 from reporting.models import Case, CaseCode

@@ -23,9 +23,8 @@ from clearing.referrals.states import AWAITING_ANSWER
 from clearing.statistics.models import StatisticsRollup
 from clearing.statistics.service import refresh as refresh_statistics
 from core.clock import berlin_date, berlin_month, start_of_day
-from core.models import Municipality
-from core.secret_sessions import SecretSession, purge_expired
-from core.throttle import ThrottleWindow
+from core.models import Municipality, SecretSession, ThrottleWindow
+from core.secret_sessions import purge_expired
 from reporting.models import Case
 from workers import add_job
 from workers.models import OutboxEntry

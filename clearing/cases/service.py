@@ -19,10 +19,9 @@ from clearing.cases.deadlines import Deadline, case_deadlines, complaint_deadlin
 from clearing.cases.models import Assessment, AssessmentCode, CaseNote
 from clearing.referrals.models import Referral
 from clearing.referrals.states import REFERRAL_OPEN_STATES
-from core.accounts import Account
 from core.db import new_id, utcnow
+from core.models import Account, OfficeKeyGrant
 from core.staff import Staff
-from core.tenancy import OfficeKeyGrant
 from reporting import case_crypto
 from reporting.case_crypto import AttachmentMeta
 from reporting.content import ReportContent

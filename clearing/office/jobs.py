@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core import addresses
-from core.accounts import EmailConfirmation
+from core.models import EmailConfirmation
 from core.notify import mail_once, site_url
 from workers import job
 from workers.jobs import JobContext

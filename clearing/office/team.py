@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from clearing.audit import service as audit
 from clearing.partners.models import PartnerOrganisation
 from core import custody, secret_sessions
-from core.accounts import Account, NewAccount, create_account
+from core.accounts import NewAccount, create_account
 from core.config import Config
+from core.models import Account
 from core.staff import Staff
 
 

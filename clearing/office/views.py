@@ -12,10 +12,9 @@ from clearing.office import network as network_service
 from clearing.office import team as team_service
 from clearing.office.forms import CreateAccountForm, CreateMunicipalityForm
 from core import accounts, custody, staff
-from core.accounts import Account
 from core.app import current_state
 from core.login_forms import PlainForm
-from core.models import Municipality
+from core.models import Account, Municipality
 from core.tenancy import TenancyError
 from core.web_session import db_session
 from workers.models import OutboxEntry

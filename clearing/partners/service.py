@@ -9,9 +9,10 @@ import crypto
 from clearing.audit import service as audit
 from clearing.partners.agreements import AgreementSpec
 from clearing.partners.models import AgreementVersion, PartnerKeyGrant, PartnerOrganisation
-from core.accounts import Account, NewAccount, create_account
+from core.accounts import NewAccount, create_account
 from core.config import Config
 from core.custody import register_key_opener
+from core.models import Account
 from core.staff import Staff
 
 PARTNER_KEY_PURPOSE = "partner-key"

@@ -14,10 +14,10 @@ from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.partners.forms import AgreementForm, PartnerUserForm
 from clearing.partners.models import PartnerOrganisation
 from core import accounts, staff
-from core.accounts import Account
 from core.app import current_state
 from core.forms import SelectChoice
 from core.login_forms import PlainForm
+from core.models import Account
 from core.web_session import db_session
 
 

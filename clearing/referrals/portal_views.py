@@ -21,10 +21,10 @@ from clearing.referrals.packet import packet_sections
 from clearing.referrals.service import ReferralRefused, referral_reference
 from clearing.scoping import get_referral, referral_query
 from core import staff
-from core.accounts import Account
 from core.db import utcnow
 from core.forms import SelectChoice
 from core.login_forms import PlainForm
+from core.models import Account
 from core.web_session import db_session
 from reporting.forms import CleanTextAreaField, _choices, _too_long
 

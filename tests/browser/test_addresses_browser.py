@@ -15,9 +15,9 @@ from sqlalchemy import update
 from werkzeug.serving import make_server
 
 from core import create_app
-from core.accounts import EmailConfirmation
 from core.db import session_scope, utcnow
 from core.devserver import AnonymousRequestHandler
+from core.models import EmailConfirmation
 from tests.browser.axe import check_accessibility
 from tests.browser.conftest import new_context, require_browser_tools
 from tests.browser.steps import log_in

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 import crypto
 from core import accounts
-from core.accounts import Account, AccountError, LoginDelayed, LoginRefused, check_password, check_totp, create_account
+from core.accounts import AccountError, LoginDelayed, LoginRefused, check_password, check_totp, create_account
 from core.config import Config
 from core.db import utcnow
+from core.models import Account
 from tests.factories import Person, Town, add_person, add_town, config_of
 from tests.web import log_in
 

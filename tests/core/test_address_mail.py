@@ -11,9 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.accounts import Account, EmailConfirmation
 from core.config import Config
-from core.models import Municipality
+from core.models import Account, EmailConfirmation, Municipality
 from tests.conftest import make_test_config
 from tests.factories import Town, add_person, add_town, config_of, submit_case
 from tests.leaks import dump_contains, dump_database

@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session
 
 from clearing.audit.models import AuditEvent
 from core import addresses
-from core.accounts import Account, EmailConfirmation
 from core.config import Config
 from core.db import utcnow
-from core.models import Municipality
+from core.models import Account, EmailConfirmation, Municipality
 from tests.factories import Person, Town, add_person, add_town, config_of
 
 

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from clearing.demo import DEMO_NETWORK_ACCOUNT, DEMO_SLUG
 from clearing.statistics.models import StatisticsRefresh
-from core.accounts import Account, account_by_login, totp_secret
+from core.accounts import account_by_login, totp_secret
 from core.config import PROJECT_ROOT
-from core.models import Municipality
-from core.tenancy import OfficeKeyGrant, parse_recovery_key
+from core.models import Account, Municipality, OfficeKeyGrant
+from core.tenancy import parse_recovery_key
 from crypto import open_sealed, public_key_of
 
 

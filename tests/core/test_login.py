@@ -17,10 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import secret_sessions
-from core.accounts import Account
 from core.config import Config
 from core.db import utcnow
-from core.secret_sessions import SecretSession
+from core.models import Account, SecretSession
 from core.staff import STAFF_IDLE
 from tests.factories import Person, Town, add_person, add_town, config_of, new_session
 from tests.web import (

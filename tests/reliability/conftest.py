@@ -22,7 +22,8 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from core.db import session_scope
-from core.mail_log import MailDelivery, delivery_key
+from core.mail_log import delivery_key
+from core.models import MailDelivery
 from tests.conftest import need_service
 from tests.reliability.redis_server import RedisServer
 from tests.reliability.smtp_server import SmtpServer

@@ -26,7 +26,7 @@ from clearing.cases import service
 from clearing.statistics import service as statistics
 from clearing.statistics.models import StatisticsRollup
 from core.db import utcnow
-from core.secret_sessions import SecretSession
+from core.models import SecretSession
 from reporting.models import Case
 from tests.factories import DESCRIPTION, Office, add_office, assess_case, full_case, officer_staff, submit_to_office
 from tests.web import csrf_token

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.secret_sessions import SecretSession
+from core.models import SecretSession
 from reporting import codes
 from reporting.content import CONSENT_NAMES
 from reporting.models import Case, CaseCode, CaseEvent, CaseMessage

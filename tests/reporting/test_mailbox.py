@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from core.db import utcnow
-from core.models import receipt_salt
-from core.secret_sessions import SecretSession
+from core.models import SecretSession, receipt_salt
 from reporting.case_crypto import unwrap_for_reporter, wrap_for_reporter
 from reporting.models import Case, CaseEvent, CaseMessage, ReporterAccess
 from reporting.receipt import RECEIPT_LIFETIME, open_receipt, seal_receipt

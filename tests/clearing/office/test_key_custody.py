@@ -16,12 +16,12 @@ import crypto
 from clearing.audit.models import AuditEvent
 from clearing.cases import service
 from core import secret_sessions
-from core.accounts import Account, check_password
+from core.accounts import check_password
 from core.config import Config
 from core.custody import office_key_for
-from core.models import Municipality
+from core.models import Account, Municipality, OfficeKeyGrant, SecretSession
 from core.staff import Staff
-from core.tenancy import OFFICE_KEY_PURPOSE, OfficeKeyGrant, office_key_record_id
+from core.tenancy import OFFICE_KEY_PURPOSE, office_key_record_id
 from reporting import case_crypto
 from reporting.models import Case, ReporterAccess
 from tests.factories import PDF_BYTES, Person, Town, World, add_person, add_town, new_session, submit_case
@@ -232,7 +232,7 @@ def _dump_with_sessions(app: Flask, session: Session, config: Config, world: Wor
     halfway = app.test_client()
     assert submit_password(halfway, world.officer_b.login, world.officer_b.password).status_code == 303
     with new_session(app) as db:
-        purposes = sorted(row.purpose for row in db.scalars(select(secret_sessions.SecretSession)))
+        purposes = sorted(row.purpose for row in db.scalars(select(SecretSession)))
     assert purposes == ["login", "staff"]
     return client, dump_database(app)
 
@@ -323,7 +323,7 @@ def test_with_the_cookie_the_office_key_comes_back(app: Flask, session: Session,
 
     # The cookie without the server half is a random string: delete the row and the session is gone.
     with new_session(app) as db:
-        db.execute(secret_sessions.SecretSession.__table__.delete())
+        db.execute(SecretSession.__table__.delete())
         db.commit()
     response = client.get("/clearing/")
     assert response.status_code == 302

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from clearing.audit.models import AuditEvent
 from clearing.office import team
-from core.accounts import Account
 from core.config import Config
+from core.models import Account
 from core.staff import Staff
 from tests.factories import Alliance, add_person, build_alliance, missing_id, partner_org
 from tests.web import flashes, logged_in_client, staff_csrf, submit_password

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearing.audit.models import AuditEvent
-from core.accounts import Account
 from core.config import Config
+from core.models import Account
 from tests.factories import Alliance, build_alliance
 from tests.web import logged_in_client, staff_csrf
 
