@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from clearing import scoping
 from clearing.cases import service
 from clearing.office import network as network_service
 from clearing.office import team as team_service
@@ -32,10 +33,7 @@ def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = No
 
 def _team_member(account_id: str) -> Account:
     """An account of the coordinator's municipality, or 404."""
-    account = db_session().get(Account, account_id)
-    if account is None or account.municipality_id != staff.actor().account.municipality_id:
-        abort(404)
-    return account
+    return scoping.get_account(db_session(), staff.actor(), account_id)
 
 
 @bp.get("/team/<account_id>/deaktivieren")
@@ -126,8 +124,8 @@ def grants() -> str | Response:
 def grant(account_id: str) -> Response:
     actor = staff.actor()
     form = PlainForm()
-    grantee = db_session().get(Account, account_id)
-    if not form.validate() or grantee is None or grantee.municipality_id != actor.account.municipality_id:
+    grantee = scoping.find_account(db_session(), actor, account_id)
+    if not form.validate() or grantee is None:
         flash(_("Diese Person gibt es in Ihrer Clearingstelle nicht."), "error")
     elif actor.office_key is None:
         flash(_("Sie haben selbst noch keinen Zugang zu den Fällen und können ihn nicht weitergeben."), "error")

@@ -7,12 +7,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from clearing import scoping
 from clearing.office.views import bp
 from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.partners.forms import AgreementForm, PartnerUserForm
-from clearing.partners.models import PartnerOrganisation
 from core import accounts, staff
 from core.app import current_state
 from core.forms import SelectChoice
@@ -101,16 +101,10 @@ bp.add_url_rule("/partner", endpoint="partners", view_func=partners_page, method
 def issue_key(partner_id: str, account_id: str) -> Response:
     """When no key holder is left: a new organisation key for one user; the office re-sends open referrals."""
     actor = staff.actor()
-    partner = db_session().get(PartnerOrganisation, partner_id)
-    holder = db_session().get(Account, account_id)
+    partner = scoping.find_partner(db_session(), actor, partner_id)
+    holder = scoping.find_account(db_session(), actor, account_id)
     back = redirect(url_for("admin.partners"), code=303)
-    if (
-        not PlainForm().validate()
-        or partner is None
-        or partner.municipality_id != actor.account.municipality_id
-        or holder is None
-        or holder.partner_id != partner.id
-    ):
+    if not PlainForm().validate() or partner is None or holder is None or holder.partner_id != partner.id:
         flash(_("Das ist nicht möglich."), "error")
         return back
     try:

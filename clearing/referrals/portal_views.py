@@ -7,11 +7,11 @@ from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import RadioField, SelectField
 from wtforms.validators import Optional
 
+from clearing import scoping
 from clearing.partners import service as partners
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals import portal, states
@@ -24,7 +24,6 @@ from core import staff
 from core.db import utcnow
 from core.forms import SelectChoice
 from core.login_forms import PlainForm
-from core.models import Account
 from core.web_session import db_session
 from reporting.forms import CleanTextAreaField, _choices, _too_long
 
@@ -141,11 +140,7 @@ def colleagues() -> str:
     """Users of the organisation who wait for its key."""
     partner = _partner()
     holders = set(partners.holders(db_session(), partner))
-    waiting = [
-        a
-        for a in db_session().scalars(select(Account).where(Account.partner_id == partner.id, Account.active.is_(True)))
-        if a.id not in holders
-    ]
+    waiting = [a for a in db_session().scalars(scoping.colleague_query(staff.actor())) if a.id not in holders]
     return render_template(
         "partner/colleagues.html", waiting=waiting, form=PlainForm(), has_key=staff.actor().partner_key is not None
     )
@@ -155,9 +150,9 @@ def colleagues() -> str:
 @staff.require("partner")
 def grant(account_id: str) -> Response:
     partner = _partner()
-    grantee = db_session().get(Account, account_id)
+    grantee = scoping.find_colleague(db_session(), staff.actor(), account_id)
     key = staff.actor().partner_key
-    if not PlainForm().validate() or grantee is None or grantee.partner_id != partner.id or key is None:
+    if not PlainForm().validate() or grantee is None or key is None:
         flash(_("Diese Person kann nicht freigeschaltet werden."), "error")
     else:
         try:
