@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from clearing.audit import service as audit
 from clearing.cases import workflow
 from clearing.cases.deadlines import Deadline, case_deadlines, complaint_deadline
+from clearing.cases.errors import ClearingError, NoOfficeKey
 from clearing.cases.models import Assessment, AssessmentCode, CaseNote
 from clearing.referrals.models import Referral
 from clearing.referrals.states import REFERRAL_OPEN_STATES
@@ -27,14 +28,6 @@ from reporting.case_crypto import AttachmentMeta
 from reporting.content import ReportContent
 from reporting.models import Attachment, Case, CaseEvent, CaseMessage
 from workers import add_job
-
-
-class NoOfficeKey(Exception):
-    """This officer has not been granted the office key yet: nothing can be decrypted."""
-
-
-class ClearingError(ValueError):
-    """A request the clearing office cannot carry out; the message is for the officer."""
 
 
 def _audit(

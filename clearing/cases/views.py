@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from clearing.cases import codes as clearing_codes
 from clearing.cases import service, workflow
+from clearing.cases.errors import ClearingError, NoOfficeKey, TransitionRefused
 from clearing.cases.forms import (
     DEADLINE_LABELS,
     STATUS_LABELS,
@@ -24,7 +25,6 @@ from clearing.cases.forms import (
 )
 from clearing.cases.inbox import InboxFilter, load_inbox, normalise_reference
 from clearing.cases.models import Reminder
-from clearing.cases.workflow import TransitionRefused
 from clearing.partners import kinds as partner_kinds
 from clearing.referrals import service as referrals
 from clearing.referrals.labels import OUTCOME_LABELS, REFERRAL_STATE_LABELS, REMINDER_LABELS, describe
@@ -117,7 +117,7 @@ def _case_page(
     actor = staff.actor()
     try:
         case_file = service.open_case_file(db_session(), actor, case, today=current_state().clock.today())
-    except service.NoOfficeKey:
+    except NoOfficeKey:
         return render_template("clearing/no_key.html")
     assessment_form = assessment_form or _assessment_form(case_file)
     assign_form = assign_form or AssignForm(formdata=None, officer=case.assigned_to or "")
@@ -186,7 +186,7 @@ def attachment(case_id: str, attachment_id: str) -> Response:
     case_row = get_case(db_session(), staff.actor(), case_id)
     try:
         meta, content = service.download_attachment(db_session(), staff.actor(), case_row, attachment_id)
-    except (LookupError, service.NoOfficeKey):
+    except (LookupError, NoOfficeKey):
         abort(404)
     response = FlaskResponse(content, mimetype=meta.media_type)
     response.headers.set("Content-Disposition", "attachment", filename=meta.name)
@@ -245,7 +245,7 @@ def assign(case_id: str) -> str | Response:
     if form.validate():
         try:
             service.assign(db_session(), staff.actor(), case_row, form.officer.data or None)
-        except service.ClearingError:
+        except ClearingError:
             form.officer.errors = [_("Diese Person gibt es in Ihrer Clearingstelle nicht.")]
         else:
             flash(_("Die Zuständigkeit wurde geändert."), "success")

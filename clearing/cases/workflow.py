@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from clearing.audit import service as audit
+from clearing.cases.errors import TransitionRefused
 from clearing.partners import kinds as partner_kinds
 from core.db import utcnow
 from reporting import codes
@@ -64,14 +65,6 @@ ACTION_LABELS = {
     "closed": _l("Fall abschließen"),
     "withdrawn": _l("Als zurückgezogen markieren"),
 }
-
-
-class TransitionRefused(Exception):
-    """The transition is not allowed now; .reason says why in the user's language."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clearing.audit import service as audit
+from clearing.office.errors import TeamRefused
 from clearing.partners.models import PartnerOrganisation
 from core import custody, secret_sessions
 from core.accounts import NewAccount, create_account
 from core.config import Config
 from core.models import Account
 from core.staff import Staff
-
-
-class TeamRefused(Exception):
-    """The change cannot be made; .reason is for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from clearing import scoping
 from clearing.cases import service
 from clearing.office import network as network_service
 from clearing.office import team as team_service
+from clearing.office.errors import TeamRefused
 from clearing.office.forms import CreateAccountForm, CreateMunicipalityForm
 from core import accounts, custody, staff
 from core.app import current_state
@@ -65,7 +66,7 @@ def _set_active(account_id: str, *, active: bool) -> Response:
     if PlainForm().validate():
         try:
             team_service.set_active(db_session(), staff.actor(), account, active)
-        except team_service.TeamRefused as refused:
+        except TeamRefused as refused:
             flash(refused.reason, "error")
         else:
             if active:

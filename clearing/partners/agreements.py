@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from clearing.cases.codes import OFFENCES, URGENCIES
+from clearing.partners.errors import AgreementInvalid
 from clearing.partners.kinds import KINDS
 from clearing.referrals.packet import SHAREABLE_FIELDS
 from reporting.codes import INCIDENT_TYPES, MOTIVES, PERPETRATORS
@@ -28,14 +29,6 @@ DEFAULT_RESPONSE_DAYS = 14
 # The consents a partner rule may require (requires_consent); the packet sections it may name are
 # clearing.referrals.packet.SHAREABLE_FIELDS.
 CONSENTS = tuple(consent.name for consent in REPORT_CONSENTS if consent.for_referrals)
-
-
-class AgreementInvalid(ValueError):
-    """The agreement cannot be used; .problems lists (place, problem) pairs."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{place}: {problem}" for place, problem in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)

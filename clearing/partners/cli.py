@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
+from clearing.partners.errors import AgreementInvalid
 from core.app import current_state
 from core.db import session_scope
 from core.tenancy import municipality_by_slug
@@ -28,7 +29,7 @@ def agreements_import(slug: str, path: TextIO) -> None:
     """Validate a YAML file and make it the active version (refused whole if invalid)."""
     try:
         spec = agreement_rules.parse_yaml(path.read())
-    except agreement_rules.AgreementInvalid as invalid:
+    except AgreementInvalid as invalid:
         for place, problem in invalid.problems:
             click.echo(f"{place}: {problem}", err=True)
         raise click.ClickException("agreement refused; the active version stays active") from None

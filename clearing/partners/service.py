@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 import crypto
 from clearing.audit import service as audit
 from clearing.partners.agreements import AgreementSpec
+from clearing.partners.errors import PartnerError
 from clearing.partners.models import AgreementVersion, PartnerKeyGrant, PartnerOrganisation
 from core.accounts import NewAccount, create_account
 from core.config import Config
@@ -16,10 +17,6 @@ from core.models import Account
 from core.staff import Staff
 
 PARTNER_KEY_PURPOSE = "partner-key"
-
-
-class PartnerError(ValueError):
-    """A partner action that cannot be done as asked; the message is for the user."""
 
 
 def _record_id(partner: PartnerOrganisation, account_id: str) -> str:

@@ -11,6 +11,7 @@ from clearing import scoping
 from clearing.office.views import bp
 from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
+from clearing.partners.errors import AgreementInvalid, PartnerError
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.partners.forms import AgreementForm, PartnerUserForm
 from core import accounts, staff
@@ -32,7 +33,7 @@ def agreements() -> str | Response:
     if form.validate_on_submit():
         try:
             spec = agreement_rules.parse_yaml(form.text.data or "")
-        except agreement_rules.AgreementInvalid as invalid:
+        except AgreementInvalid as invalid:
             problems = invalid.problems
         else:
             version = partners.save_agreement(
@@ -109,7 +110,7 @@ def issue_key(partner_id: str, account_id: str) -> Response:
         return back
     try:
         partners.issue_key_by(db_session(), actor, partner, holder)
-    except partners.PartnerError:
+    except PartnerError:
         # Someone still holds the key: a colleague passes it on instead (partner portal).
         flash(_("Das ist nicht möglich."), "error")
         return back

@@ -12,14 +12,9 @@ from sqlalchemy.orm import Session
 import crypto
 from clearing.audit import service as audit
 from clearing.partners.models import PartnerOrganisation
+from clearing.referrals.errors import ReferralRefused
 from clearing.referrals.models import Referral, ReferralFile, ReferralUpdate
-from clearing.referrals.service import (
-    ReferralRefused,
-    decrypt_update,
-    encrypt_feedback,
-    referral_reference,
-    updates_of,
-)
+from clearing.referrals.service import decrypt_update, encrypt_feedback, referral_reference, updates_of
 from clearing.referrals.states import OUTCOMES, partner_may_move
 from core.db import new_id, utcnow
 from core.staff import Staff

@@ -13,12 +13,14 @@ from wtforms.validators import Optional
 
 from clearing import scoping
 from clearing.partners import service as partners
+from clearing.partners.errors import PartnerError
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals import portal, states
+from clearing.referrals.errors import ReferralRefused
 from clearing.referrals.labels import OUTCOME_LABELS, PARTNER_STEP_LABELS, REFERRAL_STATE_LABELS
 from clearing.referrals.models import Referral
 from clearing.referrals.packet import packet_sections
-from clearing.referrals.service import ReferralRefused, referral_reference
+from clearing.referrals.service import referral_reference
 from clearing.scoping import get_referral, referral_query
 from core import staff
 from core.db import utcnow
@@ -157,7 +159,7 @@ def grant(account_id: str) -> Response:
     else:
         try:
             partners.grant_partner_key(db_session(), key, partner, grantee)
-        except partners.PartnerError:
+        except PartnerError:
             flash(_("Ihr Schlüssel ist nicht mehr aktuell. Bitte melden Sie sich neu an."), "error")
         else:
             flash(_("%(name)s hat jetzt Zugang (ab der nächsten Anmeldung).", name=grantee.display_name), "success")

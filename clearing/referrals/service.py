@@ -23,6 +23,7 @@ from clearing.cases.models import Assessment
 from clearing.partners.agreements import DEFAULT_RESPONSE_DAYS, parse
 from clearing.partners.models import AgreementVersion, PartnerOrganisation
 from clearing.partners.service import active_agreement, partner_by_key
+from clearing.referrals.errors import ReferralRefused
 from clearing.referrals.models import Referral, ReferralFile, ReferralUpdate
 from clearing.referrals.packet import build_packet
 from clearing.referrals.routing import Recommendation, RoutingFacts, recommend
@@ -47,14 +48,6 @@ from workers import add_job
 def referral_reference(referral_id: str) -> str:
     """The short reference office and partner both use for one referral (never the case's reference)."""
     return f"W-{referral_id[:4].upper()}-{referral_id[4:8].upper()}"
-
-
-class ReferralRefused(Exception):
-    """The referral cannot be made or changed; .reason is for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _facts(case: Case, assessment: Assessment) -> RoutingFacts:

@@ -9,10 +9,10 @@ from werkzeug.wrappers import Response
 from clearing.cases.views import bp
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals import service as referrals
+from clearing.referrals.errors import ReferralRefused
 from clearing.referrals.labels import describe
 from clearing.referrals.models import Referral
 from clearing.referrals.packet import packet_sections
-from clearing.referrals.service import ReferralRefused
 from clearing.scoping import get_case
 from core import staff
 from core.login_forms import PlainForm

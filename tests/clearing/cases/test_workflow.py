@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from clearing.audit.models import AuditEvent
 from clearing.cases import workflow
 from clearing.cases.deadlines import add_months, case_deadlines, complaint_deadline
+from clearing.cases.errors import TransitionRefused
 from clearing.cases.models import Assessment, CaseNote
-from clearing.cases.workflow import TRANSITIONS, Guards, TransitionRefused
+from clearing.cases.workflow import TRANSITIONS, Guards
 from core.db import utcnow
 from reporting.models import Case, CaseEvent
 from reporting.service import mailbox_view, open_mailbox

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 import crypto
 from clearing.audit.models import AuditEvent
 from clearing.cases import service
+from clearing.cases.errors import NoOfficeKey
 from core import secret_sessions
 from core.accounts import check_password
 from core.config import Config
@@ -62,7 +63,7 @@ def test_officer_without_grant_cannot_decrypt_until_a_colleague_grants_the_key(
     # The service refuses too, and the account's own key opens no grant.
     case = session.get(Case, world.case_a.id)
     assert case is not None
-    with pytest.raises(service.NoOfficeKey):
+    with pytest.raises(NoOfficeKey):
         service.case_key(Staff(_account(session, waiting), None), case)
     account, private_key = check_password(session, config, waiting.login, waiting.password)
     assert office_key_for(session, account, private_key) is None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from clearing.audit.models import AuditEvent
 from clearing.office import team
+from clearing.office.errors import TeamRefused
 from core.config import Config
 from core.models import Account
 from core.staff import Staff
@@ -107,16 +108,16 @@ def test_no_one_deactivates_themself_the_last_coordinator_or_another_municipalit
     app: Flask, session: Session, config: Config, alliance: Alliance
 ) -> None:
     actor = _actor(session, alliance.coordinator.id)
-    with pytest.raises(team.TeamRefused, match="eigenes Konto"):
+    with pytest.raises(TeamRefused, match="eigenes Konto"):
         team.set_active(session, actor, _account(session, alliance.coordinator.id), False)
     other = add_person(session, config, build_alliance(session, config, "andere", "Andere").town, "fremd")
-    with pytest.raises(team.TeamRefused, match="in Ihrer Kommune nicht"):
+    with pytest.raises(TeamRefused, match="in Ihrer Kommune nicht"):
         team.set_active(session, actor, _account(session, other.id), False)
     # The last active coordinator stays, whoever asks (here one whose own account is switched off).
     second = add_person(session, config, alliance.town, "zweite-koordination", role="coordinator")
     _account(session, second.id).active = False
     session.flush()
-    with pytest.raises(team.TeamRefused, match="letzte Koordination"):
+    with pytest.raises(TeamRefused, match="letzte Koordination"):
         team.set_active(
             session, Staff(_account(session, second.id), None), _account(session, alliance.coordinator.id), False
         )

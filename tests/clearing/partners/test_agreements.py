@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clearing.demo import DEMO_SLUG
-from clearing.partners.agreements import KNOWN_KEYS, AgreementInvalid, AgreementSpec, parse, parse_yaml, to_yaml
+from clearing.partners.agreements import KNOWN_KEYS, AgreementSpec, parse, parse_yaml, to_yaml
+from clearing.partners.errors import AgreementInvalid
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.partners.models import AgreementVersion, PartnerKeyGrant, PartnerOrganisation
 from clearing.partners.service import active_agreement, partner_by_key, partners_of, save_agreement

@@ -6,7 +6,8 @@ import pytest
 from flask import Flask
 
 from clearing.partners import kinds
-from clearing.partners.agreements import AgreementInvalid, parse
+from clearing.partners.agreements import parse
+from clearing.partners.errors import AgreementInvalid
 from reporting import timeline
 
 
