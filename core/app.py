@@ -141,7 +141,6 @@ def _wire_features(app: Flask) -> None:
     from clearing import demo
     from clearing.audit import cli as audit_cli
     from clearing.audit import signals as _audit_signals  # noqa: F401 (address changes into the audit chain)
-    from clearing.audit.jobs import audit_check
     from clearing.cases import jobs as case_jobs
     from clearing.cases.views import bp as clearing_bp
     from clearing.office import address_views as _office_address_views  # noqa: F401 (routes on admin_bp)
@@ -149,7 +148,7 @@ def _wire_features(app: Flask) -> None:
     from clearing.office.views import bp as admin_bp
     from clearing.partners import cli as partners_cli
     from clearing.partners import kinds as partner_kinds
-    from clearing.partners import views as _partner_views  # noqa: F401 (routes on admin_bp)
+    from clearing.partners.views import bp as alliance_bp
     from clearing.referrals import jobs as _referral_jobs  # noqa: F401 (registers the jobs)
     from clearing.referrals import views as _referral_views  # noqa: F401 (routes on clearing_bp)
     from clearing.referrals.portal_views import bp as partner_bp
@@ -161,7 +160,7 @@ def _wire_features(app: Flask) -> None:
     from reporting.views import bp as reporting_bp
     from workers.schedule import ScheduledJob
 
-    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, partner_bp, stats_bp):
+    for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, alliance_bp, partner_bp, stats_bp):
         app.register_blueprint(blueprint)
     for feature_cli in (audit_cli, partners_cli, demo):
         feature_cli.init_app(app)
@@ -175,6 +174,6 @@ def _wire_features(app: Flask) -> None:
             ScheduledJob("housekeeping", case_jobs.housekeeping, cron="35 * * * *"),
             ScheduledJob("statistics", statistics_refresh, cron="50 * * * *", timeout=1800),
             ScheduledJob("retention", case_jobs.retention_purge, cron="15 3 * * *", timeout=3600),
-            ScheduledJob("audit", audit_check, cron="45 3 * * *", timeout=3600),
+            ScheduledJob("audit", case_jobs.audit_check, cron="45 3 * * *", timeout=3600),
         ),
     )

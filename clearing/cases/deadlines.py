@@ -11,7 +11,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from clearing.cases.codes import COMPLAINT_OFFENCES
+from clearing.codes import COMPLAINT_OFFENCES
 from core.clock import berlin_date, start_of_day
 
 ACKNOWLEDGE_WITHIN = timedelta(days=7)

@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
-from clearing.cases import codes as clearing_codes
+from clearing import codes as clearing_codes
 from clearing.cases.inbox import normalise_reference
 from core.forms import SelectChoice
 from reporting import codes

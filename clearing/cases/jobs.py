@@ -6,8 +6,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from clearing.cases.maintenance import check_audit_chain, purge_retention, scan_deadlines
 from clearing.cases.maintenance import housekeeping as clean_up
-from clearing.cases.maintenance import purge_retention, scan_deadlines
 from clearing.cases.models import Reminder
 from core.app import state
 from core.models import Municipality
@@ -66,3 +66,11 @@ def housekeeping() -> object:
     """Scheduled hourly: expired sessions and old throttle windows."""
     clock = state(current_app).clock
     return run_scheduled("housekeeping", lambda session: clean_up(session, clock.now()))
+
+
+def audit_check() -> object:
+    """Scheduled daily: verify the audit chains; a break alerts the coordinators with a reminder."""
+    clock = state(current_app).clock
+    return run_scheduled(
+        "audit check", lambda session: "broken" if check_audit_chain(session, clock.today()) else "intact"
+    )

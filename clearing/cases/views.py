@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from clearing.cases import codes as clearing_codes
+from clearing import codes as clearing_codes
 from clearing.cases import service, workflow
 from clearing.cases.errors import ClearingError, NoOfficeKey, TransitionRefused
 from clearing.cases.forms import (

@@ -14,12 +14,18 @@ from typing import Any
 
 import yaml
 
-from clearing.cases.codes import OFFENCES, URGENCIES
+from clearing.codes import OFFENCES, URGENCIES
 from clearing.partners.errors import AgreementInvalid
 from clearing.partners.kinds import KINDS
-from clearing.referrals.packet import SHAREABLE_FIELDS
 from reporting.codes import INCIDENT_TYPES, MOTIVES, PERPETRATORS
 from reporting.content import CONSENTS as REPORT_CONSENTS
+from reporting.content import SHARES
+
+# The officer's assessment, shareable like a section of the report.
+ASSESSMENT = "assessment"
+# What a referral packet can contain, in the order a packet holds it (clearing.referrals.packet
+# builds it); an agreement names a subset per partner.
+SHAREABLE_FIELDS: tuple[str, ...] = (*(share.name for share in SHARES), ASSESSMENT)
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 MAX_YAML_BYTES = 200_000

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from clearing import scoping
-from clearing.office.views import bp
 from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
 from clearing.partners.errors import AgreementInvalid, PartnerError
@@ -20,6 +19,8 @@ from core.forms import SelectChoice
 from core.login_forms import PlainForm
 from core.models import Account
 from core.web_session import db_session
+
+bp = Blueprint("alliance", __name__, url_prefix="/verwaltung")
 
 
 @bp.route("/vereinbarungen", methods=["GET", "POST"])
@@ -40,7 +41,7 @@ def agreements() -> str | Response:
                 db_session(), municipality_id, spec, actor_id=actor.account.id, actor_role=actor.role
             )
             flash(_("Version %(v)d der Vereinbarung ist jetzt aktiv.", v=version.version), "success")
-            return redirect(url_for("admin.agreements"), code=303)
+            return redirect(url_for("alliance.agreements"), code=303)
     active = partners.active_agreement(db_session(), municipality_id)
     if not form.is_submitted():
         form.text.data = agreement_rules.to_yaml(agreement_rules.parse(active.data)) if active else EXAMPLE_AGREEMENT
@@ -104,7 +105,7 @@ def issue_key(partner_id: str, account_id: str) -> Response:
     actor = staff.actor()
     partner = scoping.find_partner(db_session(), actor, partner_id)
     holder = scoping.find_account(db_session(), actor, account_id)
-    back = redirect(url_for("admin.partners"), code=303)
+    back = redirect(url_for("alliance.partners"), code=303)
     if not PlainForm().validate() or partner is None or holder is None or holder.partner_id != partner.id:
         flash(_("Das ist nicht möglich."), "error")
         return back

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from clearing.cases.codes import OFFENCES, URGENCIES
+from clearing.codes import OFFENCES, URGENCIES
 from clearing.referrals.routing import Reason
 from reporting.codes import CONSENT_SHORT, INCIDENT_TYPES, MOTIVES, PERPETRATORS
 

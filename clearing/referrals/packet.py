@@ -19,17 +19,15 @@ from flask_wtf import FlaskForm
 
 from clearing.cases.forms import AssessmentForm
 from clearing.cases.models import Assessment
+from clearing.partners.agreements import ASSESSMENT
 from reporting.content import FIELD_BY_NAME, FIELDS, SHARE_BY_NAME, SHARES, Kind, ReportField, Share
 from reporting.report_text import answer_words, day_words, yes_no
 
-ASSESSMENT = "assessment"
 FILES = "files"  # the evidence files the officer chose: shown beside the packet's words
 ASSESSMENT_TITLE = _l("Bewertung der Clearingstelle (Dringlichkeit, Eskalation, Straftaten)")
 # The assessment's key that has no field of its own in a form.
 COMPLAINT_DEADLINE = _l("Strafantragsfrist (§ 77b StGB)")
 
-# What a referral packet can contain, in the order a packet holds it; an agreement names a subset per partner.
-SHAREABLE_FIELDS: tuple[str, ...] = (*(share.name for share in SHARES), ASSESSMENT)
 FIELD_LABELS: Mapping[str, LazyString] = MappingProxyType(
     {**{share.name: share.title for share in SHARES}, ASSESSMENT: ASSESSMENT_TITLE}
 )

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from clearing.cases.codes import URGENCIES
+from clearing.codes import URGENCIES
 from clearing.partners import kinds as partner_kinds
 from clearing.referrals.labels import OUTCOME_LABELS
 from clearing.statistics import service as statistics

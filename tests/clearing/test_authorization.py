@@ -66,11 +66,11 @@ MATRIX: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("admin.grant", "POST"): (303, REFUSED_303, N, N, N),
     ("admin.network", "GET"): (N, N, N, 200, N),
     ("admin.network", "POST"): (N, N, N, 200, N),
-    ("admin.agreements", "GET"): (N, N, 200, N, N),
-    ("admin.agreements", "POST"): (N, N, 303, N, N),
-    ("admin.partners", "GET"): (N, N, 200, N, N),
-    ("admin.partners", "POST"): (N, N, 200, N, N),
-    ("admin.issue_key", "POST"): (N, N, 303, N, N),
+    ("alliance.agreements", "GET"): (N, N, 200, N, N),
+    ("alliance.agreements", "POST"): (N, N, 303, N, N),
+    ("alliance.partners", "GET"): (N, N, 200, N, N),
+    ("alliance.partners", "POST"): (N, N, 200, N, N),
+    ("alliance.issue_key", "POST"): (N, N, 303, N, N),
     ("admin.status", "GET"): (N, N, 200, 200, N),
     ("admin.office_address", "GET"): (N, N, 200, N, N),
     ("admin.office_address", "POST"): (N, N, 200, N, N),
@@ -142,8 +142,8 @@ def _form(endpoint: str, m: MatrixWorld) -> dict[str, Any]:
         "clearing.status": lambda: {"target": "awaiting_feedback", "reason": ""},  # the case is referred
         "admin.team": lambda: {"login": "neue-person", "display_name": "Neue Person", "role": "officer"},
         "admin.network": lambda: {"slug": "neustadt", "name": "Neustadt"},
-        "admin.agreements": lambda: {"text": EXAMPLE_AGREEMENT},
-        "admin.partners": lambda: {"partner": m.partner_id, "login": "neu-beratung", "display_name": ""},
+        "alliance.agreements": lambda: {"text": EXAMPLE_AGREEMENT},
+        "alliance.partners": lambda: {"partner": m.partner_id, "login": "neu-beratung", "display_name": ""},
         "auth.account": lambda: {
             "old_password": "not-the-password",
             "new_password": "a-new-password-2025",
@@ -166,7 +166,7 @@ def _ids(endpoint: str, m: MatrixWorld) -> dict[str, str]:
     }
     if endpoint == "clearing.approve":
         ids["referral_id"] = m.waiting_referral_id
-    if endpoint == "admin.issue_key":
+    if endpoint == "alliance.issue_key":
         ids["account_id"] = m.partner_a.id
     return ids
 
@@ -259,7 +259,7 @@ def test_matrix_covers_every_staff_route(app: Flask) -> None:
     in_url_map = {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(("clearing.", "admin."))
+        if rule.endpoint.startswith(("clearing.", "admin.", "alliance."))
         or rule.endpoint in ("auth.account", "auth.logout_everywhere")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }

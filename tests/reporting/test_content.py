@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 import crypto
 from clearing.partners import agreements
+from clearing.partners.agreements import SHAREABLE_FIELDS
 from clearing.referrals import packet
-from clearing.referrals.packet import FIELD_LABELS, SHAREABLE_FIELDS, build_packet, packet_sections
+from clearing.referrals.packet import FIELD_LABELS, build_packet, packet_sections
 from reporting import content
 from reporting.content import CONSENTS, FIELD_BY_NAME, FIELDS, SEALED_ORDER, SHARES, Kind, read_content
 from reporting.forms import ConsentForm, ReportForm

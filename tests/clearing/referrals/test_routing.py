@@ -13,7 +13,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clearing.cases.codes import OFFENCES, URGENCIES
+from clearing.codes import OFFENCES, URGENCIES
 from clearing.partners.agreements import CONSENTS, SHAREABLE_FIELDS, AgreementSpec, parse, parse_yaml
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.partners.kinds import KINDS
