@@ -411,6 +411,8 @@ def seed(url: str, cases: int) -> None:
     rng = random.Random(SEED)  # noqa: S311 - made-up test data, reproducible by seed
     with tempfile.TemporaryDirectory() as instance:
         config = _common.bench_config(url, Path(instance), argon2=crypto.TEST_ARGON2)
+        # The seeding creates and seals to bound keys: its sessions carry the binding key.
+        factory = make_session_factory(engine, config.audit_key, key_binding_key=config.key_binding_key)
         with factory() as session, session.begin():
             municipalities = []
             for number, (slug, name, count) in enumerate(

@@ -79,7 +79,7 @@ from clearing.statistics import service as statistics
 from clearing.statistics import views as stats_views
 from clearing.statistics.models import StatisticsLive, StatisticsRollup
 from core import create_app
-from core.accounts import create_account, totp_secret
+from core.accounts import create_account, totp_secret_with_password
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade_database
 from core.model_registry import import_all_models
@@ -384,6 +384,8 @@ def seed(url: str, cases: int) -> None:
     plan = towns()
     with tempfile.TemporaryDirectory() as instance:
         config = bench_config(url, Path(instance), argon2=TEST_ARGON2)
+        # The seeding creates and seals to bound keys: its sessions carry the binding key.
+        factory = make_session_factory(engine, config.audit_key, key_binding_key=config.key_binding_key)
         with factory() as session, session.begin():
             ids = []
             for town in plan:
@@ -615,7 +617,9 @@ def log_in(app: Flask, login: str) -> FlaskClient:
             raise RuntimeError(f"no bench account {login}")
         # A step is accepted once per account: a run right after the last one must not be refused.
         account.last_totp_step, account.failed_logins, account.locked_until = 0, 0, None
-        secret = totp_secret(config, account)
+        secret = totp_secret_with_password(config, account, BENCH_PASSWORD)
+        if secret is None:
+            raise RuntimeError(f"{login}: the bench password no longer opens the account key")
     client = app.test_client()
     for path, data in (
         ("/anmelden", {"login": login, "password": BENCH_PASSWORD}),

@@ -11,12 +11,12 @@ from clearing.partners import agreements as agreement_rules
 from clearing.partners import service as partners
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.statistics.service import refresh
-from core.accounts import account_by_login, create_account, totp_secret
+from core.accounts import account_by_login, create_account, totp_secret_with_password
 from core.app import current_state
 from core.config import Config
 from core.custody import grant_office_key, office_key_from_recovery
 from core.db import session_scope
-from core.models import Municipality
+from core.models import Account, Municipality
 from core.tenancy import create_municipality, municipality_by_slug
 
 DEMO_SLUG = "musterstadt"
@@ -45,7 +45,7 @@ def demo() -> None:
             for login, _role, _name, password in DEMO_ACCOUNTS + DEMO_PARTNER_ACCOUNTS:
                 account = account_by_login(session, login)
                 if account is not None:
-                    click.echo(f"  {login} / {password} / TOTP secret {totp_secret(config, account)}")
+                    click.echo(f"  {login} / {password} / {_existing_totp(config, account, password)}")
             click.echo(network_line)
             _refresh_statistics(session)
             return
@@ -83,7 +83,7 @@ def _demo_network_operator(session: Session, config: Config) -> str:
     login, role, name, password = DEMO_NETWORK_ACCOUNT
     account = account_by_login(session, login)
     if account is None:
-        account = create_account(
+        created = create_account(
             session,
             config,
             login=login,
@@ -92,10 +92,17 @@ def _demo_network_operator(session: Session, config: Config) -> str:
             display_name=name,
             password=password,
             totp_confirmed=True,
-        ).account
-    return (
-        f"  {login} / {password} / TOTP secret {totp_secret(config, account)}  (network operator: /verwaltung/netzwerk)"
-    )
+        )
+        totp = f"TOTP secret {created.totp_secret}"
+    else:
+        totp = _existing_totp(config, account, password)
+    return f"  {login} / {password} / {totp}  (network operator: /verwaltung/netzwerk)"
+
+
+def _existing_totp(config: Config, account: Account, password: str) -> str:
+    """An existing demo account's TOTP secret opens only with its password: once changed, it stays unprinted."""
+    secret = totp_secret_with_password(config, account, password)
+    return f"TOTP secret {secret}" if secret else "TOTP secret unchanged (password changed, so it cannot be shown)"
 
 
 def _refresh_statistics(session: Session) -> None:

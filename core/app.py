@@ -66,7 +66,12 @@ def create_app(config: Config | Mapping[str, Any] | None = None, clock: Clock | 
         **dict(config.extra),
     )
     engine = make_engine(config.database_url)
-    app.extensions["komma"] = KommaState(config, engine, make_session_factory(engine), clock or SystemClock())
+    app.extensions["komma"] = KommaState(
+        config,
+        engine,
+        make_session_factory(engine, config.audit_key, key_binding_key=config.key_binding_key),
+        clock or SystemClock(),
+    )
 
     from core import errors, i18n, logging_setup, pages, security, staff, web_session
 
@@ -154,15 +159,17 @@ def _wire_features(app: Flask) -> None:
     from clearing.referrals.portal_views import bp as partner_bp
     from clearing.statistics.jobs import statistics_refresh
     from clearing.statistics.views import bp as stats_bp
+    from core import invitation_views as _invitation_views  # noqa: F401 (routes on login_bp)
     from core.login import bp as login_bp
-    from reporting import jobs as _reporting_jobs  # noqa: F401 (registers the jobs)
+    from reporting import cli as reporting_cli
+    from reporting import jobs as reporting_jobs
     from reporting import timeline
     from reporting.views import bp as reporting_bp
     from workers.schedule import ScheduledJob
 
     for blueprint in (reporting_bp, login_bp, clearing_bp, admin_bp, alliance_bp, partner_bp, stats_bp):
         app.register_blueprint(blueprint)
-    for feature_cli in (audit_cli, partners_cli, demo):
+    for feature_cli in (audit_cli, partners_cli, demo, reporting_cli):
         feature_cli.init_app(app)
     state(app).home_endpoints = HOME_ENDPOINTS
     # The reporter's timeline words what clearing writes on it: "forwarded" names a partner kind.
@@ -175,5 +182,6 @@ def _wire_features(app: Flask) -> None:
             ScheduledJob("statistics", statistics_refresh, cron="50 * * * *", timeout=1800),
             ScheduledJob("retention", case_jobs.retention_purge, cron="15 3 * * *", timeout=3600),
             ScheduledJob("audit", case_jobs.audit_check, cron="45 3 * * *", timeout=3600),
+            ScheduledJob("notify-keys", reporting_jobs.reseal_notify_addresses, cron="25 * * * *"),
         ),
     )

@@ -76,8 +76,21 @@ def make_engine(url: str) -> Engine:
 SessionFactory = Callable[[], Session]
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+# session.info's entry for the key of the audit chains (clearing.audit): every session of the app
+# can append to the audit trail, and the key comes from the configuration, never the database.
+AUDIT_KEY_INFO = "komma_audit_key"
+
+
+# session.info's entry for the key that vouches for stored public keys (core.key_binding): every
+# service that creates a key or seals to one holds it through its session.
+KEY_BINDING_KEY_INFO = "komma_key_binding_key"
+
+
+def make_session_factory(
+    engine: Engine, audit_key: bytes = b"", *, key_binding_key: bytes = b""
+) -> sessionmaker[Session]:
+    info = {AUDIT_KEY_INFO: audit_key, KEY_BINDING_KEY_INFO: key_binding_key}
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from core import accounts, addresses, staff
+from core import account_events, accounts, addresses, staff
 from core.accounts import LoginDelayed, LoginRefused
 from core.app import SESSION_COOKIE, current_state
 from core.custody import session_key_for
@@ -67,7 +67,7 @@ def second_step() -> str | Response:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            accounts.check_totp(current_state().config, account, form.code.data or "")
+            accounts.check_totp(account, private_key, form.code.data or "")
         except LoginRefused:
             form.code.errors = [
                 _("Der Code ist falsch oder wurde schon benutzt. Bitte warten Sie auf den nächsten Code.")
@@ -75,14 +75,17 @@ def second_step() -> str | Response:
         except LoginDelayed as delayed:
             form.code.errors = [_delayed(delayed)]
         else:
+            if not account.totp_confirmed:
+                account_events.emit(db_session(), account, account_events.TOTP_ENROLLED)
             account.totp_confirmed = True
+            account_events.emit(db_session(), account, account_events.LOGIN)
             staff.start(account, session_key_for(db_session(), account, private_key))
             target = _safe_next(request.args.get("next")) or url_for(staff.home_endpoint(account.role))
             return redirect(target, code=303)
     enrolment = None
     if not account.totp_confirmed:
-        secret = accounts.totp_secret(current_state().config, account)
-        uri = accounts.totp_uri(current_state().config, account)
+        secret = accounts.totp_secret(account, private_key)
+        uri = accounts.totp_uri(account, secret)
         enrolment = {
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             "qr": segno.make(uri, error="m").svg_data_uri(scale=5),
@@ -94,6 +97,9 @@ def second_step() -> str | Response:
 def logout() -> Response:
     """End the session: the server half is deleted."""
     PlainForm().validate()
+    current = staff.current()
+    if current is not None:
+        account_events.emit(db_session(), current.account, account_events.LOGOUT)
     staff.end()
     flash(_("Sie sind abgemeldet."), "success")
     return redirect(url_for("auth.login"), code=303)
@@ -119,6 +125,7 @@ def account() -> str | Response:
         except accounts.AccountError:
             form.new_password.errors = [_("Das neue Passwort muss mindestens 12 Zeichen lang sein.")]
         else:
+            account_events.emit(db_session(), current.account, account_events.PASSWORD_CHANGED)
             staff.end_everywhere(current.account)
             staff.start(current.account, session_key_for(db_session(), current.account, private_key))
             flash(_("Ihr Passwort wurde geändert. Alle anderen Sitzungen wurden beendet."), "success")
@@ -223,6 +230,7 @@ def logout_everywhere() -> Response:
     """End every session of this account, on every device."""
     current = staff.actor()
     if PlainForm().validate():
+        account_events.emit(db_session(), current.account, account_events.LOGOUT_EVERYWHERE)
         staff.end_everywhere(current.account)
         flash(_("Sie wurden auf allen Geräten abgemeldet."), "success")
     return redirect(url_for("auth.login"), code=303)

@@ -69,3 +69,20 @@ class EmailForm(FlaskForm):
 
 class PlainForm(FlaskForm):
     """A button with only the CSRF token."""
+
+
+class InvitationForm(FlaskForm):
+    """The invited holder's own password (the TOTP enrolment follows as the login's second step)."""
+
+    password = PasswordField(
+        _l("Ihr Passwort"),
+        validators=[
+            DataRequired(_l("Bitte wählen Sie ein Passwort.")),
+            Length(min=12, max=1000, message=_l("Das Passwort muss mindestens 12 Zeichen lang sein.")),
+        ],
+        description=_l("Mindestens 12 Zeichen. Ein Satz aus mehreren Wörtern ist gut zu merken und sicher."),
+    )
+    repeat = PasswordField(
+        _l("Passwort wiederholen"),
+        validators=[EqualTo("password", _l("Die beiden Passwörter stimmen nicht überein."))],
+    )

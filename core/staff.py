@@ -1,4 +1,4 @@
-"""The logged-in staff member: a server-side session that holds the unwrapped office key.
+"""The logged-in staff member: a server-side session that holds the unwrapped office keys.
 
 The office key is kept only inside a secret session (core.secret_sessions): encrypted under a
 token that lives in the session cookie alone. Logout, expiry and "log out everywhere" delete the
@@ -7,8 +7,8 @@ server half, after which the cookie opens nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from core import secret_sessions
 from core.app import current_state
+from core.custody import CustodyError, OfficeKeyring
 from core.models import Account
 from core.web_session import db_session
 
@@ -33,11 +34,27 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Staff:
     account: Account
+    # An officer's current office key; for partner users their organisation's key (partner_key).
     office_key: bytes | None
+    # Every office key the officer reaches, by epoch (core.custody.OfficeKeyring); empty where a
+    # script or test holds just one key.
+    office_keys: Mapping[int, bytes] = field(default_factory=dict)
 
     @property
     def role(self) -> str:
         return self.account.role
+
+    def office_key_of(self, epoch: int) -> bytes | None:
+        """The office key a case of this epoch is sealed to, if the officer holds it."""
+        if self.office_keys:
+            return self.office_keys.get(epoch)
+        return self.office_key
+
+    @property
+    def keyring(self) -> OfficeKeyring | None:
+        if self.office_keys:
+            return OfficeKeyring(self.office_keys)
+        return None
 
     @property
     def partner_key(self) -> bytes | None:
@@ -61,6 +78,15 @@ def pending_login() -> tuple[Account, bytes] | None:
     if account is None or not account.active:
         return None
     return account, opened.secret
+
+
+def replace_office_keys(account: Account, keyring: OfficeKeyring) -> None:
+    """After a rotation: the officer's session holds the new keyring (and keeps its cookie)."""
+    secret_sessions.end(db_session(), session.get(STAFF_KEY))
+    session[STAFF_KEY] = secret_sessions.create(
+        db_session(), purpose="staff", subject_id=account.id, secret=keyring.encode(), idle=STAFF_IDLE
+    )
+    g.staff = _staff(account, keyring.encode())
 
 
 def start(account: Account, office_key: bytes | None) -> None:
@@ -95,7 +121,18 @@ def _load() -> Staff | None:
     account = db_session().get(Account, opened.subject_id)
     if account is None or not account.active:
         return None
-    return Staff(account, opened.secret or None)
+    return _staff(account, opened.secret)
+
+
+def _staff(account: Account, secret: bytes) -> Staff:
+    """The session secret is an officer's office keyring, a partner user's organisation key, or empty."""
+    if account.role == "officer" and secret:
+        try:
+            ring = OfficeKeyring.decode(secret)
+        except CustodyError:
+            return Staff(account, secret)  # one key from a session of before key epochs
+        return Staff(account, ring.current, ring.keys)
+    return Staff(account, secret or None)
 
 
 def end() -> None:

@@ -1,4 +1,4 @@
-"""Municipalities: creating a tenant with its office key and the offline recovery key."""
+"""Municipalities: creating a tenant with its first office key (epoch 1) and the offline recovery key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
-from core.models import Municipality, OfficeKeyGrant
+from core import key_binding
+from core.models import Municipality, OfficeKeyEpoch, OfficeKeyGrant
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 OFFICE_KEY_PURPOSE = "office-key"
@@ -42,8 +43,9 @@ def parse_recovery_key(text: str) -> bytes:
     return key
 
 
-def office_key_record_id(municipality_id: str, holder: str) -> str:
-    return f"{municipality_id}/{holder}"
+def office_key_record_id(municipality_id: str, holder: str, epoch: int = 1) -> str:
+    """What a grant is bound to; epoch 1 keeps the form it had before key epochs (migration 0013)."""
+    return f"{municipality_id}/{holder}" if epoch == 1 else f"{municipality_id}/{holder}/{epoch}"
 
 
 def create_municipality(session: Session, slug: str, name: str, *, office_name: str = "") -> NewMunicipality:
@@ -58,12 +60,22 @@ def create_municipality(session: Session, slug: str, name: str, *, office_name: 
         raise TenancyError(f"a municipality with slug {slug!r} exists")
     office = crypto.generate_keypair()
     recovery = crypto.generate_keypair()
-    municipality = Municipality(slug=slug, name=name, office_name=office_name, office_public_key=office.public)
+    municipality = Municipality(
+        slug=slug,
+        name=name,
+        office_name=office_name,
+        office_public_key=office.public,
+        recovery_public_key=recovery.public,
+    )
     session.add(municipality)
     session.flush()
+    key_binding.bind_office_key(session, municipality)
+    key_binding.bind_recovery_key(session, municipality)
+    session.add(OfficeKeyEpoch(municipality_id=municipality.id, epoch=1, public_key=office.public))
     grant = OfficeKeyGrant(
         municipality_id=municipality.id,
         holder="recovery",
+        epoch=1,
         sealed_private_key=crypto.seal(
             recovery.public,
             office.private,

@@ -1,7 +1,9 @@
 """Cryptography for Komm.A: sealing, secret boxes, streams, passwords, receipt codes."""
 
+from .binding import bind_public_key, fingerprint, verify_binding
 from .errors import CryptoError, DecryptionError, FormatError, InvalidReceiptCode
 from .keys import KeyPair, constant_time_equal, derive_subkey, generate_keypair, public_key_of, random_key
+from .mac import mac, verify_mac
 from .passwords import (
     LEGACY_PRODUCTION_ARGON2,
     PRODUCTION_ARGON2,
@@ -46,6 +48,7 @@ __all__ = [
     "InvalidReceiptCode",
     "KeyPair",
     "ReceiptKeys",
+    "bind_public_key",
     "box_decrypt",
     "box_encrypt",
     "constant_time_equal",
@@ -55,11 +58,13 @@ __all__ = [
     "derive_subkey",
     "encrypt_bytes_stream",
     "encrypt_stream",
+    "fingerprint",
     "format_receipt_code",
     "generate_keypair",
     "generate_receipt_code",
     "hash_password",
     "iter_decrypt_stream",
+    "mac",
     "normalise_receipt_code",
     "open_sealed",
     "password_hash_needs_update",
@@ -67,6 +72,8 @@ __all__ = [
     "random_key",
     "seal",
     "unwrap_private_key",
+    "verify_binding",
+    "verify_mac",
     "verify_password",
     "wrap_private_key",
     "wrapped_key_needs_update",

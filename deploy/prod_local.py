@@ -480,15 +480,22 @@ class ProductionLayout:
         return env
 
     def _secrets(self) -> dict[str, str]:
-        """Secret key and receipt pepper, generated on first start and kept in the work dir."""
+        """Secret key, receipt pepper and key binding key, generated on first start and kept in the work dir.
+
+        A secret added by a later version is appended to an existing file; the others stay as they are.
+        """
         path = self.workdir / "secrets.env"
         if not path.exists():
             path.touch(mode=0o600)
-            path.write_text(
-                f"KOMMA_SECRET_KEY={secrets.token_urlsafe(48)}\nKOMMA_RECEIPT_PEPPER={secrets.token_urlsafe(48)}\n"
-            )
+        names = ("KOMMA_SECRET_KEY", "KOMMA_RECEIPT_PEPPER", "KOMMA_KEY_BINDING_KEY", "KOMMA_NOTIFY_KEY", "KOMMA_AUDIT_KEY")
         values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-        return {k: values[k] for k in ("KOMMA_SECRET_KEY", "KOMMA_RECEIPT_PEPPER")}
+        missing = [name for name in names if name not in values]
+        if missing:
+            with path.open("a") as file:
+                for name in missing:
+                    values[name] = secrets.token_urlsafe(48)
+                    file.write(f"{name}={values[name]}\n")
+        return {k: values[k] for k in names}
 
 
 # `make prod` -------------------------------------------------------------------------------------

@@ -261,7 +261,18 @@ FIELDS: tuple[ReportField, ...] = (
         default="mailbox",
         share="contact",
     ),
-    ReportField("contact_email", Kind.TEXT, _l("E-Mail-Adresse (freiwillig)"), max_length=254, share="contact"),
+    ReportField(
+        "contact_email",
+        Kind.TEXT,
+        _l("E-Mail-Adresse (freiwillig)"),
+        # Said plainly: unlike the rest of the report, the service itself can read this address.
+        hint=_l(
+            "Diese Adresse kann der Dienst der Meldestelle lesen, um Sie zu benachrichtigen. "
+            "Die E-Mail sagt nur, dass in Ihrem Postfach eine Nachricht wartet, nie was darin steht."
+        ),
+        max_length=254,
+        share="contact",
+    ),
     ReportField("contact_phone", Kind.TEXT, _l("Telefonnummer (freiwillig)"), max_length=40, share="contact"),
 )
 FIELD_BY_NAME: Mapping[str, ReportField] = MappingProxyType({field.name: field for field in FIELDS})

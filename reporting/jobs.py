@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from core.app import state
 from core.models import Municipality
 from core.notify import mail_once, site_url, staff_addresses
 from reporting.case_crypto import open_reporter_address
 from reporting.models import Case
+from reporting.service import reseal_reporter_addresses
 from workers import job
 from workers.jobs import JobContext
+from workers.scheduled import run_scheduled
 
 
 def _office(session: Session, case_id: str) -> tuple[Case, list[str]] | None:
@@ -59,7 +63,13 @@ def notify_reporter(session: Session, context: JobContext, case_id: str) -> None
     case = session.get(Case, case_id)
     if case is None or not case.reporter_notify_ciphertext:
         return
-    address = open_reporter_address(context.config.secret_key, case.id, case.reporter_notify_ciphertext)
+    # An address not yet re-sealed since the upgrade still opens with the old derived key (legacy_secret_key).
+    address = open_reporter_address(
+        context.config.notify_keys,
+        case.id,
+        case.reporter_notify_ciphertext,
+        legacy_secret_key=context.config.secret_key,
+    )
     mail_once(
         context,
         [address],
@@ -71,3 +81,9 @@ def notify_reporter(session: Session, context: JobContext, case_id: str) -> None
             url=site_url(context.config),
         ),
     )
+
+
+def reseal_notify_addresses() -> object:
+    """Scheduled hourly: addresses under a previous notification key (or the pre-issue-13 key) are re-sealed."""
+    config = state(current_app).config
+    return run_scheduled("notification addresses", lambda session: reseal_reporter_addresses(session, config).resealed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, new_id, utcnow
@@ -61,6 +61,8 @@ class Case(Base):
     assigned_to: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
     # The case key sealed to the municipality's office key (HPKE, purpose "case-key").
     sealed_case_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # Which office key the case key is sealed to (core.models.OfficeKeyEpoch.epoch).
+    office_key_epoch: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The report itself: JSON of every field, in a secret box under the case key.
     report_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -107,6 +109,9 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     meta_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     content_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # How the ciphertexts are bound (reporting.case_crypto): 2 = to case, message and id; 1 = rows
+    # from before migration 0012, bound to their id only.
+    crypto_format: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
 
 
 class CaseMessage(Base):
@@ -119,6 +124,8 @@ class CaseMessage(Base):
     author: Mapped[str] = mapped_column(String(12))  # reporter | office
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # 2: purpose "case-message", bound to case, id and author; 1: before migration 0012 (shared purpose).
+    crypto_format: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
 
 
 class CaseEvent(Base):

@@ -6,12 +6,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import crypto
-from core import throttle
+from core import custody, key_binding, throttle
 from core.config import Config
 from core.db import new_id, utcnow
 from core.models import Municipality, receipt_salt
@@ -77,6 +77,9 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     """Store a report encrypted, with its outbox notification, in the caller's transaction."""
     if not municipality.office_public_key:
         raise ValueError("a municipality that accepts reports has an office key")
+    # Before anything is derived or stored: a key someone wrote into the database is refused
+    # (key_binding.UnverifiedKey), and nothing of the report is kept.
+    office_public_key = key_binding.verified_office_key(session, municipality)
     code = crypto.generate_receipt_code()
     keys = crypto.derive_receipt_keys(
         code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
@@ -86,6 +89,10 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     # Argon2id run (a refused report costs a derivation, which the flood pays, not a reporter).
     if not throttle.spend(session, f"submit:{municipality.id}", timedelta(hours=1), SUBMISSIONS_PER_HOUR):
         raise SubmissionBudgetSpent
+    # New cases seal to the current office key epoch; it is the municipality's public key.
+    epoch = custody.current_epoch(session, municipality.id)
+    if epoch.public_key != municipality.office_public_key:
+        raise ValueError("the municipality's office key is not its current epoch's")
     case_key = crypto.random_key()
     case_id = new_id()
     now = utcnow()
@@ -101,13 +108,14 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
         channel=report.channel,
         incident_month=report.incident_month,
         perpetrator_context=report.perpetrator,
-        sealed_case_key=case_crypto.seal_case_key(municipality.office_public_key, case_key, case_id),
+        sealed_case_key=case_crypto.seal_case_key(office_public_key, case_key, case_id),
+        office_key_epoch=epoch.epoch,
         report_ciphertext=case_crypto.encrypt_report(case_key, case_id, report.content),
         **{f"consent_{name}": bool(report.consents.get(name)) for name in CONSENT_NAMES},
     )
     address = str(report.content.get("contact_email") or "")
     if report.content.get("contact") == "email" and address:
-        case.reporter_notify_ciphertext = case_crypto.seal_reporter_address(config.secret_key, case_id, address)
+        case.reporter_notify_ciphertext = case_crypto.seal_reporter_address(config.notify_key, case_id, address)
     case.codes = [CaseCode(kind="incident_type", code=c) for c in dict.fromkeys(report.incident_types)] + [
         CaseCode(kind="motive", code=c) for c in dict.fromkeys(report.motives)
     ]
@@ -126,6 +134,46 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     return Submitted(case, crypto.format_receipt_code(code))
 
 
+@dataclass(frozen=True)
+class Resealed:
+    resealed: int
+    # Sealed under a key no longer configured: these reporters get no notification mail.
+    unopened: int
+
+
+def reseal_reporter_addresses(session: Session, config: Config) -> Resealed:
+    """Re-seal every notification address not under the current KOMMA_NOTIFY_KEY.
+
+    After a rotation (the old key in KOMMA_NOTIFY_KEY_PREVIOUS) and after the upgrade from addresses
+    sealed under KOMMA_SECRET_KEY: once this has run, the previous key and the secret key open none.
+    """
+    current = case_crypto.notify_prefix(config.notify_key)
+    stale = session.execute(
+        select(Case.id, Case.reporter_notify_ciphertext).where(
+            Case.reporter_notify_ciphertext.is_not(None),
+            func.substr(Case.reporter_notify_ciphertext, 1, len(current)) != current,
+        )
+    ).all()
+    unopened = 0
+    for case_id, blob in stale:
+        if blob is None:  # excluded by the query; for the type checker
+            continue
+        try:
+            address = case_crypto.open_reporter_address(
+                config.notify_keys, case_id, blob, legacy_secret_key=config.secret_key
+            )
+        except crypto.CryptoError:
+            unopened += 1
+            continue
+        session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(reporter_notify_ciphertext=case_crypto.seal_reporter_address(config.notify_key, case_id, address))
+        )
+    session.flush()
+    return Resealed(len(stale) - unopened, unopened)
+
+
 def _add_files(session: Session, case_key: bytes, case_id: str, files: list[Evidence], message_id: str | None) -> None:
     for evidence in files:
         attachment_id = new_id()
@@ -135,7 +183,8 @@ def _add_files(session: Session, case_key: bytes, case_id: str, files: list[Evid
             size=len(evidence.file.data),
             metadata_warning=evidence.file.metadata_warning,
         )
-        meta_blob, content_blob = case_crypto.encrypt_attachment(case_key, attachment_id, meta, evidence.file.data)
+        place = case_crypto.AttachmentPlace(case_id, message_id, attachment_id)
+        meta_blob, content_blob = case_crypto.encrypt_attachment(case_key, place, meta, evidence.file.data)
         session.add(
             Attachment(
                 id=attachment_id,
@@ -281,23 +330,36 @@ def mailbox_view(session: Session, key: MailboxKey) -> MailboxView:
     attachments = session.scalars(
         select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
     ).all()
+    # A record that does not open where it is stored (an internal note copied into the message
+    # table, a file moved from another message or case) is left out: never shown as a message.
     names: dict[str | None, list[str]] = {}
     for attachment in attachments:
-        meta = case_crypto.decrypt_attachment_meta(key.case_key, attachment.id, attachment.meta_ciphertext)
-        names.setdefault(attachment.message_id, []).append(meta.name)
+        meta = case_crypto.opened_or_none(
+            f"attachment {attachment.id}",
+            case_crypto.decrypt_attachment_meta,
+            key.case_key,
+            case_crypto.attachment_place(attachment),
+            attachment.meta_ciphertext,
+        )
+        if meta is not None:
+            names.setdefault(attachment.message_id, []).append(meta.name)
     rows = session.scalars(
         select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
     ).all()
-    messages = [
-        MailboxMessage(
+    messages = []
+    for m in rows:
+        body = case_crypto.opened_or_none(
+            f"message {m.id}",
+            case_crypto.decrypt_message,
+            key.case_key,
+            case.id,
             m.id,
             m.author,
-            m.created_at,
-            case_crypto.decrypt_message(key.case_key, m.id, m.ciphertext),
-            names.get(m.id, []),
+            m.ciphertext,
+            m.crypto_format,
         )
-        for m in rows
-    ]
+        if body is not None:
+            messages.append(MailboxMessage(m.id, m.author, m.created_at, body, names.get(m.id, [])))
     consents = {name: case.consent(name) for name in CONSENT_NAMES}
     return MailboxView(case, report, steps, messages, names.get(None, []), consents)
 
@@ -309,7 +371,7 @@ def add_reporter_message(session: Session, key: MailboxKey, body: str, files: li
         case_id=key.case_id,
         author="reporter",
         created_at=utcnow(),
-        ciphertext=case_crypto.encrypt_message(key.case_key, message_id, body),
+        ciphertext=case_crypto.encrypt_message(key.case_key, key.case_id, message_id, "reporter", body),
     )
     session.add(message)
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from core import secret_sessions
+from core import key_binding, secret_sessions
 from core.app import current_state
 from core.db import utcnow
 from core.models import Municipality, municipalities_accepting_reports
@@ -24,6 +25,7 @@ from reporting.receipt import PendingReceipt, open_receipt, seal_receipt
 from reporting.report_text import report_lines
 
 bp = Blueprint("reporting", __name__)
+log = logging.getLogger(__name__)
 
 MAILBOX_IDLE = timedelta(minutes=15)
 # Set when the submission's commit failed without knowing whether it held.
@@ -56,6 +58,8 @@ def index() -> str:
 def report(slug: str) -> str | Response | tuple[str, int]:
     """The intake form of one municipality."""
     municipality = _open_municipality(slug)
+    if not key_binding.verifies_office_key(db_session(), municipality):
+        return _office_key_refused(municipality, submitted=request.method == "POST")
     form = ReportForm()
     file_errors: list[str] = []
     chosen_files: list[str] = []
@@ -76,6 +80,8 @@ def report(slug: str) -> str | Response | tuple[str, int]:
                 )
             except SubmissionBudgetSpent:
                 busy = True  # the page says so, with 110 as a link
+            except key_binding.UnverifiedKey:
+                return _office_key_refused(municipality, submitted=True)
             else:
                 _hold_receipt(slug, municipality, submitted)
                 return redirect(url_for("reporting.receipt", slug=slug), code=303)
@@ -91,6 +97,14 @@ def report(slug: str) -> str | Response | tuple[str, int]:
         config=current_state().config,
     )
     return page if status == 200 else (page, 422)
+
+
+def _office_key_refused(municipality: Municipality, *, submitted: bool = False) -> tuple[str, int]:
+    """The office key does not verify (someone may have put their own into the database): no report
+    is taken, and the reporter is told so before writing one, or that theirs was not stored."""
+    log.error("intake of municipality %s closed: its office key does not verify", municipality.id)
+    page = render_template("reporting/office_key_refused.html", municipality=municipality, submitted=submitted)
+    return page, 503
 
 
 def _hold_receipt(slug: str, municipality: Municipality, submitted: service.Submitted) -> None:

@@ -256,7 +256,7 @@ def office_case_key(session: Session, town: Town, case: Case) -> bytes:
 def office_message(session: Session, town: Town, case: Case, body: str) -> None:
     """A message from the office to the reporter, encrypted as the clearing office writes it; committed."""
     message_id = new_id()
-    ciphertext = case_crypto.encrypt_message(office_case_key(session, town, case), message_id, body)
+    ciphertext = case_crypto.encrypt_message(office_case_key(session, town, case), case.id, message_id, "office", body)
     session.add(
         CaseMessage(id=message_id, case_id=case.id, author="office", created_at=utcnow(), ciphertext=ciphertext)
     )
@@ -281,10 +281,11 @@ def office_view(session: Session, town: Town, case_id: str | None = None) -> Off
     key = office_case_key(session, town, case)
     found: dict[str, tuple[case_crypto.AttachmentMeta, bytes]] = {}
     for attachment in session.scalars(select(Attachment).where(Attachment.case_id == case.id)):
-        meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)
-        found[meta.name] = (meta, case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext))
+        place = case_crypto.attachment_place(attachment)
+        meta = case_crypto.decrypt_attachment_meta(key, place, attachment.meta_ciphertext)
+        found[meta.name] = (meta, case_crypto.decrypt_attachment(key, place, attachment.content_ciphertext))
     messages = [
-        (m.author, case_crypto.decrypt_message(key, m.id, m.ciphertext))
+        (m.author, case_crypto.decrypt_message(key, case.id, m.id, m.author, m.ciphertext, m.crypto_format))
         for m in session.scalars(
             select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
         )

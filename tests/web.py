@@ -125,6 +125,32 @@ def log_in(
     return second
 
 
+INVITATION_LINK_RE = re.compile(r"https?://[^\s<\"]+(/einladung/[A-Za-z0-9_-]+)")
+ENROLMENT_SECRET_RE = re.compile(r'<code class="receipt-code">([A-Z2-7 ]+)</code>')
+
+
+def invitation_path(page_or_output: str) -> str:
+    """The path of the invitation link a page (or the command line) shows once."""
+    match = INVITATION_LINK_RE.search(page_or_output)
+    assert match, "no invitation link shown"
+    return match.group(1)
+
+
+def accept_invitation(app: Flask, client: FlaskClient, path: str, password: str) -> tuple[str, TestResponse]:
+    """As the invited holder: the password on the link's page, then the TOTP enrolment and its first code.
+
+    Returns the TOTP secret read from the enrolment page and the response to the code step.
+    """
+    chosen = client.post(path, data={"password": password, "repeat": password, "csrf_token": csrf_token(client, path)})
+    assert chosen.status_code == 303, f"invitation refused: {chosen.status_code}"
+    assert chosen.headers["Location"].startswith("/anmelden/code")
+    page = client.get(chosen.headers["Location"]).get_data(as_text=True)
+    shown = ENROLMENT_SECRET_RE.search(page)
+    assert shown, "no TOTP enrolment after the password"
+    secret = shown.group(1).replace(" ", "")
+    return secret, submit_code(client, pyotp.TOTP(secret).now())
+
+
 def logged_in_client(app: Flask, person: Person) -> FlaskClient:
     client = app.test_client()
     log_in(app, client, person)

@@ -1,4 +1,4 @@
-"""The audit trail's tables: one hash chain per case, partner and the network."""
+"""The audit trail's tables: one keyed hash chain per municipality, the network and the registry of chains."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ class AuditHead(Base):
     chain: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32), default=GENESIS)
+    # Events up to this one were hashed without the key, before the chains were keyed (migration
+    # 0015); 0 for a chain begun since. Only a hint for registering it: the keyed registry says so.
+    legacy_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditEvent(Base):

@@ -1,11 +1,12 @@
-"""Changes of notification addresses (core.addresses) in the audit chain: who, whose, what; never the address."""
+"""What core announces, in the audit chain: changes of notification addresses (core.addresses) and
+account access events (core.account_events). Who, whose, what; never an address, IP or browser."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from clearing.audit import service as audit
-from core import addresses
+from core import account_events, addresses
 
 
 def record_address_change(session: Session, change: addresses.AddressChange) -> None:
@@ -27,3 +28,22 @@ def _on_change(session: Session, change: addresses.AddressChange) -> None:
 
 # Connected once, when clearing is loaded (core/app.py imports this module when it wires the features).
 addresses.address_changed.connect(_on_change, weak=False)
+
+
+def record_account_event(session: Session, event: account_events.AccountEvent) -> None:
+    """Append a login, logout, password change or TOTP enrolment to the account's municipality's chain."""
+    audit.record(
+        session,
+        chain=event.municipality_id or audit.NETWORK_CHAIN,
+        action=event.action,
+        actor_id=event.account_id,
+        actor_role=event.role,
+        target_id=event.account_id,
+    )
+
+
+def _on_account_event(session: Session, event: account_events.AccountEvent) -> None:
+    record_account_event(session, event)
+
+
+account_events.account_event.connect(_on_account_event, weak=False)

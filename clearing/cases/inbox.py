@@ -188,7 +188,7 @@ def load_inbox(
             c,
             codes[c.id]["incident_type"],
             codes[c.id]["motive"],
-            _summary(c, office_key),
+            _summary(c, actor.office_key_of(c.office_key_epoch) if office_key is not None else None),
             bool(flag),
             assignee or "",
             next_deadline(c.received_at, c.acknowledged_at, c.status not in OPEN_STATES, complaint, partner, today),

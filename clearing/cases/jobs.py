@@ -1,4 +1,4 @@
-"""Jobs of the case work: reminder mails."""
+"""Jobs of the case work: reminder mails, the daily audit check and its anchor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from clearing.cases.maintenance import check_audit_chain, purge_retention, scan_deadlines
+from clearing.audit.anchors import anchor_dir
+from clearing.cases.maintenance import anchor_audit_chains, check_audit_chain, purge_retention, scan_deadlines
 from clearing.cases.maintenance import housekeeping as clean_up
 from clearing.cases.models import Reminder
 from core.app import state
@@ -68,9 +69,34 @@ def housekeeping() -> object:
     return run_scheduled("housekeeping", lambda session: clean_up(session, clock.now()))
 
 
-def audit_check() -> object:
-    """Scheduled daily: verify the audit chains; a break alerts the coordinators with a reminder."""
-    clock = state(current_app).clock
-    return run_scheduled(
-        "audit check", lambda session: "broken" if check_audit_chain(session, clock.today()) else "intact"
+@job("audit_anchor_mail")
+def audit_anchor_mail(
+    session: Session, context: JobContext, municipality_id: str, digest: str, chains: int, events: int
+) -> None:
+    """The coordinators' copy of the day's anchor: its SHA-256 and counts, nothing else."""
+    mail_once(
+        context,
+        staff_addresses(session, municipality_id, ("coordinator",)),
+        _l("Komm.A Meldestelle: Protokoll geprüft"),
+        _l(
+            "Guten Tag,\n\ndas Protokoll wurde geprüft und ist unverändert (%(chains)s Ketten, %(events)s Einträge).\n"
+            "Prüfsumme (SHA-256) des heutigen Protokollankers:\n%(digest)s\n\n"
+            "Bitte bewahren Sie diese Nachricht auf: Mit ihr lässt sich später zeigen, dass das Protokoll "
+            "seit heute nicht gekürzt wurde.",
+            chains=chains,
+            events=events,
+            digest=digest,
+        ),
     )
+
+
+def audit_check() -> object:
+    """Scheduled daily: verify the audit chains against the newest anchor; a break alerts the
+    coordinators with a reminder, an intact trail gets today's anchor (a file and the coordinators' mail)."""
+    komma = state(current_app)
+    clock, directory = komma.clock, anchor_dir(komma.config)
+    broken = run_scheduled("audit check", lambda session: check_audit_chain(session, clock.today(), directory))
+    if broken is not None:
+        return "broken"
+    run_scheduled("audit anchor", lambda session: anchor_audit_chains(session, clock.now(), directory))
+    return "intact"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from clearing.audit import anchors
 from clearing.audit import service as audit
 from clearing.cases.deadlines import acknowledgement_due, add_months, feedback_due
 from clearing.cases.models import Assessment, Reminder
@@ -22,8 +24,9 @@ from clearing.referrals.models import Referral
 from clearing.referrals.states import AWAITING_ANSWER
 from clearing.statistics.models import StatisticsRollup
 from clearing.statistics.service import refresh as refresh_statistics
+from core.accounts import forget_old_failures
 from core.clock import berlin_date, berlin_month, start_of_day
-from core.models import Municipality, SecretSession, ThrottleWindow
+from core.models import Municipality, OfficeKeyEpoch, OfficeKeyGrant, SecretSession, ThrottleWindow
 from core.secret_sessions import purge_expired
 from reporting.models import Case
 from workers import add_job
@@ -102,6 +105,8 @@ def scan_deadlines(session: Session, now: datetime) -> int:
 @dataclass(frozen=True)
 class PurgeResult:
     cases: int
+    # Office key epochs destroyed because their last case was purged: (municipality id, epoch).
+    destroyed_epochs: tuple[tuple[str, int], ...] = ()
 
 
 def _fold_into_statistics(session: Session, case: Case) -> None:
@@ -175,6 +180,7 @@ def purge_retention(session: Session, now: datetime) -> PurgeResult:
     day as many years ago as the municipality keeps them are purged.
     """
     purged = 0
+    destroyed: list[tuple[str, int]] = []
     for municipality in session.scalars(select(Municipality)):
         cutoff = start_of_day(add_months(berlin_date(now), -12 * municipality.retention_years))
         query = select(Case).where(
@@ -191,12 +197,57 @@ def purge_retention(session: Session, now: datetime) -> PurgeResult:
         if cases:
             # The live counts must stop counting what now sits in the rollup.
             refresh_statistics(session, municipality.id)
-    return PurgeResult(purged)
+        destroyed += [(municipality.id, epoch) for epoch in destroy_spent_office_keys(session, municipality.id, now)]
+    return PurgeResult(purged, tuple(destroyed))
 
 
-def check_audit_chain(session: Session, today: date) -> audit.BrokenLink | None:
-    """Verify every chain; a break becomes a reminder (and a mail) for the coordinators, once a (Berlin) day."""
-    _checked, broken = audit.verify(session)
+def destroy_spent_office_keys(session: Session, municipality_id: str, now: datetime) -> list[int]:
+    """Destroy every retired office key epoch that no case is sealed to any more; its numbers.
+
+    An epoch's private key is wrapped only in its grants and in its seal to the current epoch:
+    deleting those makes every later copy of the database unable to open what was left of it.
+    Copies taken before stay able to until they are gone (README, "Backups").
+    """
+    spent = session.scalars(
+        select(OfficeKeyEpoch).where(
+            OfficeKeyEpoch.municipality_id == municipality_id,
+            OfficeKeyEpoch.retired_at.is_not(None),
+            OfficeKeyEpoch.destroyed_at.is_(None),
+            ~exists().where(Case.municipality_id == municipality_id, Case.office_key_epoch == OfficeKeyEpoch.epoch),
+        )
+    ).all()
+    for epoch in spent:
+        session.execute(
+            delete(OfficeKeyGrant).where(
+                OfficeKeyGrant.municipality_id == municipality_id, OfficeKeyGrant.epoch == epoch.epoch
+            )
+        )
+        epoch.sealed_to_current = None
+        epoch.destroyed_at = now
+        audit.record(
+            session,
+            chain=municipality_id,
+            action="office_key.destroyed",
+            actor_id=None,
+            actor_role="system",
+            target_id=municipality_id,
+            detail=str(epoch.epoch),
+        )
+    session.flush()
+    return [epoch.epoch for epoch in spent]
+
+
+def check_audit_chain(session: Session, today: date, anchor_dir: Path | None = None) -> audit.BrokenLink | None:
+    """Verify every chain (and against the newest anchor in `anchor_dir`); a break becomes a reminder
+    (and a mail) for the coordinators, once a (Berlin) day.
+
+    An installation upgraded from unkeyed chains gets its registry of chains here at the latest.
+    """
+    audit.open_registry(session)
+    if anchor_dir is None:
+        _checked, broken = audit.verify(session)
+    else:
+        _checked, broken = anchors.verify_against_newest(session, anchor_dir)
     if broken is not None:
         municipality_id = broken.chain if session.get(Municipality, broken.chain) else None
         for m_id in [municipality_id] if municipality_id else list(session.scalars(select(Municipality.id))):
@@ -204,8 +255,26 @@ def check_audit_chain(session: Session, today: date) -> audit.BrokenLink | None:
     return broken
 
 
+def anchor_audit_chains(session: Session, now: datetime, anchor_dir: Path) -> Path:
+    """Write the anchor of every chain's head to `anchor_dir` and mail its SHA-256 to each office's
+    coordinators (hashes and counts only); the anchor's path. Run after check_audit_chain found no break."""
+    made, content = audit.make_anchor(session, now)
+    path = anchors.write(anchor_dir, made, content)
+    digest = audit.anchor_digest(content)
+    for municipality_id in session.scalars(select(Municipality.id).order_by(Municipality.id)):
+        add_job(
+            session,
+            "audit_anchor_mail",
+            municipality_id=municipality_id,
+            digest=digest,
+            chains=len(made.heads),
+            events=made.events,
+        )
+    return path
+
+
 def housekeeping(session: Session, now: datetime) -> int:
-    """Expired server-side sessions and old throttle windows."""
-    removed = purge_expired(session)
+    """Expired server-side sessions, old throttle windows and long-quiet login failures."""
+    removed = purge_expired(session) + forget_old_failures(session, now)
     result = session.execute(delete(ThrottleWindow).where(ThrottleWindow.window_start < now - timedelta(days=2)))
     return removed + int(getattr(result, "rowcount", 0) or 0)

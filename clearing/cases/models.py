@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, new_id, utcnow
@@ -25,6 +25,8 @@ class Assessment(Base):
     known_on: Mapped[date | None] = mapped_column(Date)
     complaint_deadline: Mapped[date | None] = mapped_column(Date)
     notes_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # 2: purpose "assessment-note"; 1: before migration 0012 (the purpose messages had).
+    notes_format: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
     assessed_by: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -54,6 +56,8 @@ class CaseNote(Base):
     author_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    # 2: purpose "internal-note", bound to case and id; 1: before migration 0012 (the purpose messages had).
+    crypto_format: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
 
 
 class Reminder(Base):

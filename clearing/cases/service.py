@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import crypto
 from clearing.audit import service as audit
 from clearing.cases import workflow
 from clearing.cases.deadlines import Deadline, case_deadlines, complaint_deadline
@@ -44,15 +45,18 @@ def _audit(
 
 
 def case_key(actor: Staff, case: Case) -> bytes:
-    if actor.office_key is None:
+    office_key = actor.office_key_of(case.office_key_epoch)
+    if office_key is None:
         raise NoOfficeKey
-    return case_crypto.open_case_key(actor.office_key, case.sealed_case_key, case.id)
+    return case_crypto.open_case_key(office_key, case.sealed_case_key, case.id)
 
 
+# meta / body None: the record does not open where it is stored (copied from another table, row,
+# message or case); the page says so instead of showing it.
 @dataclass(frozen=True)
 class FileInfo:
     id: str
-    meta: AttachmentMeta
+    meta: AttachmentMeta | None
     message_id: str | None
 
 
@@ -61,7 +65,7 @@ class Message:
     id: str
     author: str
     at: Any
-    body: str
+    body: str | None
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Note:
     id: str
     author: str
     at: Any
-    body: str
+    body: str | None
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class CaseFile:
     notes: list[Note]
     events: list[CaseEvent]
     assessment: Assessment | None
-    assessment_notes: str
+    assessment_notes: str | None
     deadlines: list[Deadline]
     officers: list[Account]
 
@@ -97,11 +101,35 @@ def open_case_file(session: Session, actor: Staff, case: Case, *, today: date) -
         select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
     ).all()
     files = [
-        FileInfo(a.id, case_crypto.decrypt_attachment_meta(key, a.id, a.meta_ciphertext), a.message_id)
+        FileInfo(
+            a.id,
+            case_crypto.opened_or_none(
+                f"attachment {a.id}",
+                case_crypto.decrypt_attachment_meta,
+                key,
+                case_crypto.attachment_place(a),
+                a.meta_ciphertext,
+            ),
+            a.message_id,
+        )
         for a in attachments
     ]
     messages = [
-        Message(m.id, m.author, m.created_at, case_crypto.decrypt_message(key, m.id, m.ciphertext))
+        Message(
+            m.id,
+            m.author,
+            m.created_at,
+            case_crypto.opened_or_none(
+                f"message {m.id}",
+                case_crypto.decrypt_message,
+                key,
+                case.id,
+                m.id,
+                m.author,
+                m.ciphertext,
+                m.crypto_format,
+            ),
+        )
         for m in session.scalars(
             select(CaseMessage).where(CaseMessage.case_id == case.id).order_by(CaseMessage.created_at)
         )
@@ -110,17 +138,27 @@ def open_case_file(session: Session, actor: Staff, case: Case, *, today: date) -
     names = {o.id: o.display_name for o in officers}
     notes = [
         Note(
-            n.id, names.get(n.author_id or "", "–"), n.created_at, case_crypto.decrypt_message(key, n.id, n.ciphertext)
+            n.id,
+            names.get(n.author_id or "", "–"),
+            n.created_at,
+            case_crypto.opened_or_none(
+                f"note {n.id}", case_crypto.decrypt_note, key, case.id, n.id, n.ciphertext, n.crypto_format
+            ),
         )
         for n in session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.created_at))
     ]
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)))
     assessment = session.get(Assessment, case.id)
-    assessment_notes = (
-        case_crypto.decrypt_message(key, case.id, assessment.notes_ciphertext)
-        if assessment and assessment.notes_ciphertext
-        else ""
-    )
+    assessment_notes: str | None = ""
+    if assessment and assessment.notes_ciphertext:
+        assessment_notes = case_crypto.opened_or_none(
+            f"assessment notes {case.id}",
+            case_crypto.decrypt_assessment_notes,
+            key,
+            case.id,
+            assessment.notes_ciphertext,
+            assessment.notes_format,
+        )
     deadlines = case_deadlines(
         case.received_at,
         case.acknowledged_at,
@@ -137,8 +175,13 @@ def download_attachment(session: Session, actor: Staff, case: Case, attachment_i
     if attachment is None:
         raise LookupError(attachment_id)
     key = case_key(actor, case)
-    meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)
-    content = case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext)
+    place = case_crypto.attachment_place(attachment)
+    try:
+        meta = case_crypto.decrypt_attachment_meta(key, place, attachment.meta_ciphertext)
+        content = case_crypto.decrypt_attachment(key, place, attachment.content_ciphertext)
+    except crypto.CryptoError:
+        # Moved to another case or message, or altered: there is no such file here.
+        raise LookupError(attachment_id) from None
     _audit(session, actor, case, "attachment.downloaded", target_id=attachment.id)
     return meta, content
 
@@ -153,7 +196,7 @@ def send_message(session: Session, actor: Staff, case: Case, body: str) -> None:
             case_id=case.id,
             author="office",
             created_at=utcnow(),
-            ciphertext=case_crypto.encrypt_message(key, message_id, body),
+            ciphertext=case_crypto.encrypt_message(key, case.id, message_id, "office", body),
         )
     )
     session.add(CaseEvent(case_id=case.id, kind="office_message"))
@@ -173,7 +216,7 @@ def add_note(session: Session, actor: Staff, case: Case, body: str) -> None:
             case_id=case.id,
             author_id=actor.account.id,
             created_at=utcnow(),
-            ciphertext=case_crypto.encrypt_message(key, note_id, body),
+            ciphertext=case_crypto.encrypt_note(key, case.id, note_id, body),
         )
     )
     _audit(session, actor, case, "note.added", target_id=note_id)
@@ -220,7 +263,8 @@ def save_assessment(session: Session, actor: Staff, case: Case, data: Assessment
     assessment.case_conference = data.case_conference
     assessment.known_on = data.known_on
     assessment.complaint_deadline = complaint_deadline(data.known_on, data.offences)
-    assessment.notes_ciphertext = case_crypto.encrypt_message(key, case.id, data.notes) if data.notes else None
+    assessment.notes_ciphertext = case_crypto.encrypt_assessment_notes(key, case.id, data.notes) if data.notes else None
+    assessment.notes_format = case_crypto.RECORD_FORMAT
     assessment.assessed_by = actor.account.id
     assessment.assessed_at = utcnow()
     assessment.codes = [
@@ -277,6 +321,8 @@ def officers_without_grant(session: Session, municipality_id: str) -> list[Accou
                 Account.municipality_id == municipality_id,
                 Account.role == "officer",
                 Account.active.is_(True),
+                # An invited officer has no key pair to receive the office key until they take up the account.
+                Account.invited.is_(False),
                 Account.id.not_in(granted),
             )
             .order_by(Account.display_name)

@@ -168,7 +168,7 @@ def _assessment_form(case_file: service.CaseFile) -> AssessmentForm:
         known_on=a.known_on,
         employer_duty=a.employer_duty,
         case_conference=a.case_conference,
-        notes=case_file.assessment_notes,
+        notes=case_file.assessment_notes or "",
     )
 
 

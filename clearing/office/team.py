@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -11,9 +12,7 @@ from sqlalchemy.orm import Session
 from clearing.audit import service as audit
 from clearing.office.errors import TeamRefused
 from clearing.partners.models import PartnerOrganisation
-from core import custody, secret_sessions
-from core.accounts import NewAccount, create_account
-from core.config import Config
+from core import custody, invitations, secret_sessions
 from core.models import Account
 from core.staff import Staff
 
@@ -85,6 +84,11 @@ def set_active(session: Session, actor: Staff, account: Account, active: bool) -
     if not active:
         # Its sessions hold the unwrapped office or organisation key: they end now, not at their timeout.
         secret_sessions.end_all_for(session, account.id)
+        if account.role == "officer":
+            # Its grant goes, and the office key is to be rotated: at the next request of an officer
+            # who holds it (rotate_if_due, run before every officer request). New cases seal to the
+            # old key until then, which the departed officer may have copied.
+            custody.revoke_office_key(session, account)
     audit.record_by(
         session,
         actor,
@@ -96,16 +100,53 @@ def set_active(session: Session, actor: Staff, account: Account, active: bool) -
     session.flush()
 
 
-def add_member(
-    session: Session, config: Config, actor: Staff, *, login: str, role: str, display_name: str
-) -> NewAccount:
-    """A new account in the actor's municipality (the network's, for the network operator); audited.
+def rotate_office_key(session: Session, actor: Staff, now: datetime, reason: str) -> custody.OfficeKeyring:
+    """A new office key epoch (an officer who holds the keys starts it); audited with its reason.
 
+    Returns the actor's new keyring for their session. Raises core.custody.CustodyError if the
+    actor does not hold every live office key.
+    """
+    keyring = actor.keyring
+    if keyring is None or actor.role != "officer" or actor.account.municipality_id is None:
+        raise custody.CustodyError("only an officer holding the office keys rotates them")
+    rotation = custody.rotate_office_key(session, actor.account, keyring, now)
+    audit.record_by(
+        session,
+        actor,
+        chain=actor.account.municipality_id,
+        action="office_key.rotated",
+        target_id=actor.account.municipality_id,
+        detail=f"{reason}:{rotation.retired}->{rotation.keyring.current_epoch}",
+    )
+    return rotation.keyring
+
+
+def rotate_if_due(session: Session, actor: Staff, now: datetime) -> custody.OfficeKeyring | None:
+    """Rotate when an officer left or the key is older than the interval, if the actor can; else None."""
+    municipality_id = actor.account.municipality_id
+    keyring = actor.keyring
+    if actor.role != "officer" or municipality_id is None or keyring is None:
+        return None
+    try:
+        epoch = custody.current_epoch(session, municipality_id)
+    except custody.CustodyError:
+        return None
+    if epoch.epoch != keyring.current_epoch or not custody.rotation_due(epoch, now):
+        return None
+    reason = "officer_left" if epoch.rotation_requested_at is not None else "schedule"
+    return rotate_office_key(session, actor, now, reason)
+
+
+def add_member(
+    session: Session, actor: Staff, *, login: str, role: str, display_name: str
+) -> invitations.NewInvitation:
+    """A new account in the actor's municipality (the network's, for the network operator), invited; audited.
+
+    The account has no credential until its holder opens the link; the actor sees only the link.
     Raises core.accounts.AccountError for a login that is taken or not allowed.
     """
-    created = create_account(
+    created = invitations.invite(
         session,
-        config,
         login=login,
         role=role,
         municipality_id=actor.account.municipality_id,
@@ -120,6 +161,42 @@ def add_member(
         detail=created.account.role,
     )
     return created
+
+
+def renew_invitation(session: Session, actor: Staff, account: Account) -> str:
+    """A new invitation link for an account of the actor's municipality not taken up yet; audited.
+
+    Raises TeamRefused for an account elsewhere or one already taken up.
+    """
+    if account.municipality_id != actor.account.municipality_id or not account.invited or not account.active:
+        raise TeamRefused(_("Dieses Konto wartet auf keine Einladung."))
+    token = invitations.renew(session, account)
+    audit.record_by(
+        session,
+        actor,
+        chain=actor.account.municipality_id or audit.NETWORK_CHAIN,
+        action="account.invitation_renewed",
+        target_id=account.id,
+        detail=account.role,
+    )
+    return token
+
+
+def _record_acceptance(session: Session, account: Account) -> None:
+    """The holder took up the account: recorded with the holder as actor."""
+    audit.record(
+        session,
+        chain=account.municipality_id or audit.NETWORK_CHAIN,
+        action="account.invitation_accepted",
+        actor_id=account.id,
+        actor_role=account.role,
+        target_id=account.id,
+        detail=account.role,
+    )
+
+
+# Connected once, when clearing is loaded (core/app.py imports clearing.office.views when it wires the features).
+invitations.invitation_accepted.connect(_record_acceptance, weak=False)
 
 
 def grant_office_key(session: Session, actor: Staff, office_key: bytes, grantee: Account) -> None:

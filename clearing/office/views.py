@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -13,7 +15,7 @@ from clearing.office import network as network_service
 from clearing.office import team as team_service
 from clearing.office.errors import TeamRefused
 from clearing.office.forms import CreateAccountForm, CreateMunicipalityForm
-from core import accounts, custody, staff
+from core import accounts, custody, invitations, key_binding, staff
 from core.app import current_state
 from core.login_forms import PlainForm
 from core.models import Account, Municipality
@@ -24,12 +26,42 @@ from workers.models import OutboxEntry
 bp = Blueprint("admin", __name__, url_prefix="/verwaltung")
 
 
-def _team_page(form: CreateAccountForm, created: accounts.NewAccount | None = None) -> str:
+@bp.before_app_request
+def _rotate_office_key_when_due() -> None:
+    """An officer who holds the office keys rotates them when due: an officer left, or the key is old."""
+    if request.endpoint == "static":
+        return
+    actor = staff.current()
+    if actor is None or actor.keyring is None:
+        return
+    try:
+        keyring = team_service.rotate_if_due(db_session(), actor, current_state().clock.now())
+    except custody.CustodyError:
+        return  # a colleague's request rotated it at the same moment: theirs holds
+    if keyring is not None:
+        staff.replace_office_keys(actor.account, keyring)
+
+
+def _team_page(form: CreateAccountForm, invited: tuple[Account, str] | None = None) -> str:
+    """The team; `invited`: an account just invited and its link, shown this once."""
     actor = staff.actor()
     members = team_service.members(db_session(), actor.account.municipality_id or "")
+    links = invitations.open_until(db_session(), [m.account.id for m in members if m.account.invited])
+    municipality = db_session().get(Municipality, actor.account.municipality_id or "")
     return render_template(
-        "clearing/team.html", form=form, members=members, created=created, plain=PlainForm(formdata=None), me=actor
+        "clearing/team.html",
+        office_key=key_binding.office_key_shown(db_session(), municipality) if municipality else None,
+        form=form,
+        members=members,
+        invited=invited,
+        invitations_open=links,
+        plain=PlainForm(formdata=None),
+        me=actor,
     )
+
+
+def _link(token: str) -> str:
+    return invitations.link(current_state().config.base_url, token)
 
 
 def _team_member(account_id: str) -> Account:
@@ -92,7 +124,6 @@ def team() -> str | Response:
         try:
             created = team_service.add_member(
                 db_session(),
-                current_state().config,
                 actor,
                 login=form.login.data or "",
                 role=form.role.data,
@@ -105,8 +136,23 @@ def team() -> str | Response:
                 )
             ]
         else:
-            return _team_page(CreateAccountForm(formdata=None), created)
+            return _team_page(CreateAccountForm(formdata=None), (created.account, _link(created.token)))
     return _team_page(form)
+
+
+@bp.post("/team/<account_id>/einladen")
+@staff.require("coordinator")
+def renew_invitation(account_id: str) -> str | Response:
+    """A new invitation link for an account not taken up yet (the old link stops working); shown once."""
+    account = _team_member(account_id)
+    if not PlainForm().validate():
+        return redirect(url_for("admin.team"), code=303)
+    try:
+        token = team_service.renew_invitation(db_session(), staff.actor(), account)
+    except TeamRefused as refused:
+        flash(refused.reason, "error")
+        return redirect(url_for("admin.team"), code=303)
+    return _team_page(CreateAccountForm(formdata=None), (account, _link(token)))
 
 
 @bp.route("/freischalten", methods=["GET", "POST"])
@@ -115,9 +161,43 @@ def grants() -> str | Response:
     """An officer who holds the office key passes it to a new colleague."""
     actor = staff.actor()
     waiting = service.officers_without_grant(db_session(), actor.account.municipality_id or "")
+    epochs = custody.epochs_of(db_session(), actor.account.municipality_id or "")
     return render_template(
-        "clearing/grants.html", waiting=waiting, form=PlainForm(), has_key=actor.office_key is not None
+        "clearing/grants.html",
+        waiting=waiting,
+        form=PlainForm(),
+        has_key=actor.office_key is not None,
+        can_rotate=actor.keyring is not None,
+        epochs=epochs,
+        backup_retention=timedelta(days=current_state().config.backup_retention_days),
     )
+
+
+@bp.post("/schluessel-erneuern")
+@staff.require("officer")
+def rotate() -> Response:
+    """An officer who holds the office keys starts a new one: new cases are sealed to it."""
+    actor = staff.actor()
+    if not PlainForm().validate() or actor.keyring is None:
+        flash(_("Sie haben keinen Zugang zu den Fällen und können den Schlüssel nicht erneuern."), "error")
+        return redirect(url_for("admin.grants"), code=303)
+    try:
+        keyring = team_service.rotate_office_key(db_session(), actor, current_state().clock.now(), "on_demand")
+    except custody.CustodyError:
+        flash(
+            _("Der Schlüssel konnte nicht erneuert werden. Melden Sie sich neu an und versuchen Sie es noch einmal."),
+            "error",
+        )
+    else:
+        staff.replace_office_keys(actor.account, keyring)
+        flash(
+            _(
+                "Der Schlüssel der Clearingstelle ist erneuert. Neue Fälle werden mit dem neuen Schlüssel "
+                "verschlüsselt; Kolleginnen und Kollegen melden sich neu an."
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.grants"), code=303)
 
 
 @bp.post("/freischalten/<account_id>")
@@ -135,6 +215,14 @@ def grant(account_id: str) -> Response:
             team_service.grant_office_key(db_session(), actor, actor.office_key, grantee)
         except custody.CustodyError:
             flash(_("Nur Clearing-Fachkräfte können Zugang zu den Fällen erhalten."), "error")
+        except key_binding.UnverifiedKey:
+            flash(
+                _(
+                    "Der Schlüssel dieses Kontos ließ sich nicht bestätigen. Es wurde kein Zugang gegeben. "
+                    "Bitte wenden Sie sich an den technischen Betrieb."
+                ),
+                "error",
+            )
         else:
             flash(
                 _("%(name)s hat jetzt Zugang zu den Fällen (ab der nächsten Anmeldung).", name=grantee.display_name),

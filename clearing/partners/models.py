@@ -25,6 +25,8 @@ class PartnerOrganisation(Base):
     kind: Mapped[str] = mapped_column(String(24))
     notify_email: Mapped[str] = mapped_column(String(254), default="")
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The installation's HMAC over the public key, this organisation and its key generation (core.key_binding).
+    public_key_binding: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     # Raised when the coordinator issues a new organisation key; referrals remember theirs.
     key_generation: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

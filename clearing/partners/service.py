@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -10,13 +12,17 @@ from clearing.audit import service as audit
 from clearing.partners.agreements import AgreementSpec
 from clearing.partners.errors import PartnerError
 from clearing.partners.models import AgreementVersion, PartnerKeyGrant, PartnerOrganisation
+from core import invitations, key_binding
 from core.accounts import NewAccount, create_account
 from core.config import Config
 from core.custody import register_key_opener
+from core.db import new_id
 from core.models import Account
 from core.staff import Staff
 
 PARTNER_KEY_PURPOSE = "partner-key"
+# The organisation's public key, vouched for by the installation (core.key_binding).
+PARTNER_PUBLIC_KEY = key_binding.KeyKind("partner-key", "partner_organisation")
 
 
 def _record_id(partner: PartnerOrganisation, account_id: str) -> str:
@@ -49,14 +55,57 @@ def partner_key_for(session: Session, account: Account, account_private_key: byt
 register_key_opener("partner", partner_key_for)
 
 
-def _seal_to(partner: PartnerOrganisation, private_key: bytes, account: Account) -> PartnerKeyGrant:
+def _seal_to(session: Session, partner: PartnerOrganisation, private_key: bytes, account: Account) -> PartnerKeyGrant:
+    """The organisation key sealed to a user, once the user's public key verifies (key_binding.UnverifiedKey)."""
     return PartnerKeyGrant(
         partner_id=partner.id,
         account_id=account.id,
         sealed_private_key=crypto.seal(
-            account.public_key, private_key, purpose=PARTNER_KEY_PURPOSE, record_id=_record_id(partner, account.id)
+            key_binding.verified_account_key(session, account),
+            private_key,
+            purpose=PARTNER_KEY_PURPOSE,
+            record_id=_record_id(partner, account.id),
         ),
     )
+
+
+def _bound_id(partner: PartnerOrganisation) -> str:
+    # The key generation too: a tag of an older organisation key does not vouch for today's.
+    return f"{partner.id}/{partner.key_generation}"
+
+
+def bind_partner_key(session: Session, partner: PartnerOrganisation) -> None:
+    """Tag the organisation's public key (whenever it gets a new one; the id must be set)."""
+    partner.public_key_binding = key_binding.tag(session, PARTNER_PUBLIC_KEY, _bound_id(partner), partner.public_key)
+
+
+def verified_partner_key(session: Session, partner: PartnerOrganisation) -> bytes:
+    """The organisation's public key, to seal a referral key to; key_binding.UnverifiedKey if it does not verify."""
+    return key_binding.verified_public_key(
+        session, PARTNER_PUBLIC_KEY, _bound_id(partner), partner.public_key, partner.public_key_binding
+    )
+
+
+def partner_key_shown(session: Session, partner: PartnerOrganisation) -> key_binding.KeyShown:
+    """The organisation key's fingerprint and whether it verifies, for the coordinator and the partner."""
+    return key_binding.shown(
+        session, PARTNER_PUBLIC_KEY, _bound_id(partner), partner.public_key, partner.public_key_binding
+    )
+
+
+def _stored_partner_keys(session: Session) -> Iterator[key_binding.StoredKey]:
+    for partner in session.scalars(select(PartnerOrganisation).order_by(PartnerOrganisation.id)):
+        yield key_binding.StoredKey(
+            PARTNER_PUBLIC_KEY,
+            partner.id,
+            _bound_id(partner),
+            partner.public_key,
+            partner.public_key_binding,
+            key_binding.tag_setter(partner, "public_key_binding"),
+        )
+
+
+key_binding.register_key_lister(_stored_partner_keys)
 
 
 def sync_partners(session: Session, municipality_id: str, spec: AgreementSpec) -> list[PartnerOrganisation]:
@@ -72,6 +121,7 @@ def sync_partners(session: Session, municipality_id: str, spec: AgreementSpec) -
         if partner is None:
             # The private half is not kept: the first partner user gets a fresh key (issue_key).
             partner = PartnerOrganisation(
+                id=new_id(),
                 municipality_id=municipality_id,
                 key=rule.partner,
                 name=rule.name,
@@ -79,6 +129,7 @@ def sync_partners(session: Session, municipality_id: str, spec: AgreementSpec) -
                 public_key=crypto.generate_keypair().public,
                 key_generation=0,
             )
+            bind_partner_key(session, partner)
             session.add(partner)
             existing[rule.partner] = partner
         partner.name, partner.kind, partner.notify_email = rule.name, rule.kind, rule.notify_email
@@ -187,21 +238,36 @@ def issue_key(session: Session, partner: PartnerOrganisation, first_holder: Acco
     """
     if first_holder.partner_id != partner.id:
         raise PartnerError("the holder must belong to the organisation")
+    if first_holder.invited:
+        raise PartnerError("the holder has not taken up the account yet")
     if active_holders(session, partner):
         raise PartnerError("someone still holds the organisation key")
+    key_binding.verified_account_key(session, first_holder)  # before anything changes
     keys = crypto.generate_keypair()
     session.query(PartnerKeyGrant).filter(PartnerKeyGrant.partner_id == partner.id).delete()
     partner.public_key = keys.public
     partner.key_generation += 1
-    session.add(_seal_to(partner, keys.private, first_holder))
+    bind_partner_key(session, partner)
+    session.add(_seal_to(session, partner, keys.private, first_holder))
     session.flush()
 
 
-def add_partner_user_by(
-    session: Session, config: Config, actor: Staff, partner: PartnerOrganisation, *, login: str, display_name: str
-) -> NewAccount:
-    """A coordinator adds a partner user (add_partner_user); audited in the municipality's chain."""
-    created = add_partner_user(session, config, partner, login=login, display_name=display_name)
+def invite_partner_user_by(
+    session: Session, actor: Staff, partner: PartnerOrganisation, *, login: str, display_name: str
+) -> invitations.NewInvitation:
+    """A coordinator invites a partner user; audited in the municipality's chain.
+
+    The account has no key pair until its holder takes it up, so the organisation key reaches a
+    first user only then (_first_user_gets_the_key). Raises core.accounts.AccountError.
+    """
+    created = invitations.invite(
+        session,
+        login=login,
+        role="partner",
+        municipality_id=partner.municipality_id,
+        partner_id=partner.id,
+        display_name=display_name,
+    )
     audit.record_by(
         session,
         actor,
@@ -213,6 +279,19 @@ def add_partner_user_by(
     return created
 
 
+def _first_user_gets_the_key(session: Session, account: Account) -> None:
+    """An invited partner user who takes up the account holds the organisation key if nobody does yet."""
+    if account.role != "partner" or account.partner_id is None:
+        return
+    partner = session.get(PartnerOrganisation, account.partner_id)
+    if partner is not None and not holders(session, partner):
+        issue_key(session, partner, account)
+
+
+# Connected once, when clearing is loaded (the alliance views import this module).
+invitations.invitation_accepted.connect(_first_user_gets_the_key, weak=False)
+
+
 def issue_key_by(session: Session, actor: Staff, partner: PartnerOrganisation, holder: Account) -> None:
     """A coordinator gives a new organisation key to one user (issue_key); audited."""
     issue_key(session, partner, holder)
@@ -220,14 +299,24 @@ def issue_key_by(session: Session, actor: Staff, partner: PartnerOrganisation, h
 
 
 def grant_partner_key(
-    session: Session, partner_private_key: bytes, partner: PartnerOrganisation, grantee: Account
+    session: Session, partner_private_key: bytes, partner: PartnerOrganisation, grantee: Account, *, granted_by: Account
 ) -> None:
-    """An existing partner user passes the organisation key to a colleague."""
+    """An existing partner user (`granted_by`) passes the organisation key to a colleague; audited."""
     if grantee.partner_id != partner.id or grantee.role != "partner":
         raise PartnerError("only users of the same organisation")
+    if grantee.invited:
+        raise PartnerError("the colleague has not taken up the account yet")
     if crypto.public_key_of(partner_private_key) != partner.public_key:
         raise PartnerError("this is not the organisation's current key")
     if grantee.id in holders(session, partner):
         return
-    session.add(_seal_to(partner, partner_private_key, grantee))
+    session.add(_seal_to(session, partner, partner_private_key, grantee))
     session.flush()
+    audit.record(
+        session,
+        chain=partner.municipality_id,
+        action="partner.key_granted",
+        actor_id=granted_by.id,
+        actor_role=granted_by.role,
+        target_id=grantee.id,
+    )

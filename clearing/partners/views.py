@@ -13,7 +13,7 @@ from clearing.partners import service as partners
 from clearing.partners.errors import AgreementInvalid, PartnerError
 from clearing.partners.examples import EXAMPLE_AGREEMENT
 from clearing.partners.forms import AgreementForm, PartnerUserForm
-from core import accounts, staff
+from core import accounts, invitations, key_binding, staff
 from core.app import current_state
 from core.forms import SelectChoice
 from core.login_forms import PlainForm
@@ -56,16 +56,15 @@ def partners_page() -> str | Response:
     orgs = partners.partners_of(db_session(), municipality_id)
     form = PartnerUserForm()
     form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
-    created = None
+    invited = None
     if form.validate_on_submit():
         partner = next((p for p in orgs if p.id == form.partner.data), None)
         if partner is None:
             form.partner.errors = [_("Bitte wählen Sie eine Partnerorganisation.")]
         else:
             try:
-                created = partners.add_partner_user_by(
+                created = partners.invite_partner_user_by(
                     db_session(),
-                    current_state().config,
                     actor,
                     partner,
                     login=form.login.data or "",
@@ -78,6 +77,7 @@ def partners_page() -> str | Response:
                     )
                 ]
             else:
+                invited = (created.account, invitations.link(current_state().config.base_url, created.token))
                 form = PartnerUserForm(formdata=None)
                 form.partner.choices = [SelectChoice(p.id, p.name) for p in orgs]
     users = (
@@ -90,8 +90,16 @@ def partners_page() -> str | Response:
         .all()
     )
     holders = {p.id: set(partners.holders(db_session(), p)) for p in orgs}
+    keys = {p.id: partners.partner_key_shown(db_session(), p) for p in orgs}
     return render_template(
-        "clearing/partners.html", orgs=orgs, users=users, holders=holders, form=form, created=created, plain=PlainForm()
+        "clearing/partners.html",
+        orgs=orgs,
+        users=users,
+        holders=holders,
+        keys=keys,
+        form=form,
+        invited=invited,
+        plain=PlainForm(),
     )
 
 
@@ -114,6 +122,15 @@ def issue_key(partner_id: str, account_id: str) -> Response:
     except PartnerError:
         # Someone still holds the key: a colleague passes it on instead (partner portal).
         flash(_("Das ist nicht möglich."), "error")
+        return back
+    except key_binding.UnverifiedKey:
+        flash(
+            _(
+                "Der Schlüssel dieses Kontos ließ sich nicht bestätigen. Es wurde kein Zugang gegeben. "
+                "Bitte wenden Sie sich an den technischen Betrieb."
+            ),
+            "error",
+        )
         return back
     flash(
         _(

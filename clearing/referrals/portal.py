@@ -56,7 +56,9 @@ def _chain(session: Session, referral: Referral) -> str:
 def open_packet(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation) -> PacketView:
     """Decrypt the packet for the partner; the first opening counts as "received"."""
     if referral.state == "withdrawn" or referral.packet_ciphertext is None:
-        return PacketView(referral, {}, [], [], referral_reference(referral.id))
+        # Shredded: only the clear state history is left (the feedback texts went with the key).
+        history = [(u, "") for u in updates_of(session, [referral.id])[referral.id] if u.state]
+        return PacketView(referral, {}, [], history, referral_reference(referral.id))
     key = referral_key(actor, referral, partner)
     packet = json.loads(
         crypto.box_decrypt(key, referral.packet_ciphertext, purpose="referral-packet", record_id=referral.id)

@@ -22,7 +22,7 @@ from clearing.referrals.models import Referral
 from clearing.referrals.packet import packet_sections
 from clearing.referrals.service import referral_reference
 from clearing.scoping import get_referral, referral_query
-from core import staff
+from core import key_binding, staff
 from core.db import utcnow
 from core.forms import SelectChoice
 from core.login_forms import PlainForm
@@ -142,9 +142,16 @@ def colleagues() -> str:
     """Users of the organisation who wait for its key."""
     partner = _partner()
     holders = set(partners.holders(db_session(), partner))
-    waiting = [a for a in db_session().scalars(scoping.colleague_query(staff.actor())) if a.id not in holders]
+    # An invited colleague has no key pair to receive the key until they take up their account.
+    waiting = [
+        a for a in db_session().scalars(scoping.colleague_query(staff.actor())) if a.id not in holders and not a.invited
+    ]
     return render_template(
-        "partner/colleagues.html", waiting=waiting, form=PlainForm(), has_key=staff.actor().partner_key is not None
+        "partner/colleagues.html",
+        waiting=waiting,
+        form=PlainForm(),
+        has_key=staff.actor().partner_key is not None,
+        organisation_key=partners.partner_key_shown(db_session(), partner),
     )
 
 
@@ -158,9 +165,17 @@ def grant(account_id: str) -> Response:
         flash(_("Diese Person kann nicht freigeschaltet werden."), "error")
     else:
         try:
-            partners.grant_partner_key(db_session(), key, partner, grantee)
+            partners.grant_partner_key(db_session(), key, partner, grantee, granted_by=staff.actor().account)
         except PartnerError:
             flash(_("Ihr Schlüssel ist nicht mehr aktuell. Bitte melden Sie sich neu an."), "error")
+        except key_binding.UnverifiedKey:
+            flash(
+                _(
+                    "Der Schlüssel dieses Kontos ließ sich nicht bestätigen. Es wurde kein Zugang gegeben. "
+                    "Bitte wenden Sie sich an den technischen Betrieb."
+                ),
+                "error",
+            )
         else:
             flash(_("%(name)s hat jetzt Zugang (ab der nächsten Anmeldung).", name=grantee.display_name), "success")
     return redirect(url_for("partner.colleagues"), code=303)

@@ -22,7 +22,7 @@ from clearing.cases import workflow
 from clearing.cases.models import Assessment
 from clearing.partners.agreements import DEFAULT_RESPONSE_DAYS, parse
 from clearing.partners.models import AgreementVersion, PartnerOrganisation
-from clearing.partners.service import active_agreement, partner_by_key
+from clearing.partners.service import active_agreement, partner_by_key, verified_partner_key
 from clearing.referrals.errors import ReferralRefused
 from clearing.referrals.models import Referral, ReferralFile, ReferralUpdate
 from clearing.referrals.packet import build_packet
@@ -34,6 +34,7 @@ from clearing.referrals.states import (
     is_stale,
     office_may_move,
 )
+from core import key_binding
 from core.db import new_id, utcnow
 from core.models import Municipality
 from core.staff import Staff
@@ -117,7 +118,15 @@ def preview(session: Session, actor: Staff, case: Case, partner_key: str) -> Pre
         for a in session.scalars(
             select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.created_at)
         ):
-            files.append((a.id, case_crypto.decrypt_attachment_meta(key, a.id, a.meta_ciphertext)))
+            meta = case_crypto.opened_or_none(
+                f"attachment {a.id}",
+                case_crypto.decrypt_attachment_meta,
+                key,
+                case_crypto.attachment_place(a),
+                a.meta_ciphertext,
+            )
+            if meta is not None:  # a file that does not open here is not offered for a referral
+                files.append((a.id, meta))
     audit.record_by(
         session,
         actor,
@@ -131,16 +140,34 @@ def preview(session: Session, actor: Staff, case: Case, partner_key: str) -> Pre
     )
 
 
-def _case_key(actor: Staff, case: Case) -> bytes:
-    if actor.office_key is None or actor.role != "officer":
+def _office_key(actor: Staff, case: Case) -> bytes:
+    office_key = actor.office_key_of(case.office_key_epoch)
+    if office_key is None or actor.role != "officer":
         raise ReferralRefused(_("Sie haben keinen Zugang zu den Fallinhalten."))
-    return case_crypto.open_case_key(actor.office_key, case.sealed_case_key, case.id)
+    return office_key
+
+
+def _case_key(actor: Staff, case: Case) -> bytes:
+    return case_crypto.open_case_key(_office_key(actor, case), case.sealed_case_key, case.id)
 
 
 def _packet_box(referral_key: bytes, referral_id: str, packet: dict[str, Any]) -> bytes:
     return crypto.box_encrypt(
         referral_key, json.dumps(packet, ensure_ascii=False).encode(), purpose="referral-packet", record_id=referral_id
     )
+
+
+def _verified_partner_key(session: Session, partner: PartnerOrganisation) -> bytes:
+    """The partner's public key once it verifies (core.key_binding); a refusal changes nothing."""
+    try:
+        return verified_partner_key(session, partner)
+    except key_binding.UnverifiedKey:
+        raise ReferralRefused(
+            _(
+                "Der Schlüssel dieses Partners ließ sich nicht bestätigen. Es wurde nichts weitergeleitet. "
+                "Bitte wenden Sie sich an den technischen Betrieb."
+            )
+        ) from None
 
 
 def create_referral(session: Session, actor: Staff, case: Case, partner_key: str, file_ids: list[str]) -> Referral:
@@ -161,6 +188,7 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
     municipality = session.get_one(Municipality, case.municipality_id)
     if not municipality.office_public_key:
         raise ValueError("a municipality with cases has an office key")
+    partner_public_key = _verified_partner_key(session, partner)
     key = _case_key(actor, case)
     referral_id = new_id()
     referral_key = crypto.random_key()
@@ -176,9 +204,14 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
         state="awaiting_approval",
         created_by=actor.account.id,
         key_generation=partner.key_generation,
-        sealed_key_partner=crypto.seal(partner.public_key, referral_key, purpose="referral-key", record_id=referral_id),
+        sealed_key_partner=crypto.seal(partner_public_key, referral_key, purpose="referral-key", record_id=referral_id),
+        # To the office key the case is sealed to (everything of a case goes with its key epoch), taken
+        # from the private key the officer holds rather than from a column anyone with the database can write.
         sealed_key_office=crypto.seal(
-            municipality.office_public_key, referral_key, purpose="referral-key", record_id=referral_id
+            crypto.public_key_of(_office_key(actor, case)),
+            referral_key,
+            purpose="referral-key",
+            record_id=referral_id,
         ),
         packet_ciphertext=_packet_box(referral_key, referral_id, shown.packet),
         due_at=None,
@@ -186,8 +219,9 @@ def create_referral(session: Session, actor: Staff, case: Case, partner_key: str
     session.add(referral)
     for file_id in file_ids:
         attachment = session.get_one(Attachment, file_id)
-        meta = case_crypto.decrypt_attachment_meta(key, attachment.id, attachment.meta_ciphertext)
-        content = case_crypto.decrypt_attachment(key, attachment.id, attachment.content_ciphertext)
+        place = case_crypto.attachment_place(attachment)
+        meta = case_crypto.decrypt_attachment_meta(key, place, attachment.meta_ciphertext)
+        content = case_crypto.decrypt_attachment(key, place, attachment.content_ciphertext)
         rf_id = new_id()
         session.add(
             ReferralFile(
@@ -290,15 +324,24 @@ def parse_rule_days(session: Session, case: Case, partner: PartnerOrganisation, 
 
 
 def _shred(session: Session, referral: Referral) -> None:
-    """Destroy the packet keys and ciphertexts: the packet can never be read again."""
+    """Destroy the referral key's sealed copies and every ciphertext under it: nothing opens again.
+
+    Without the key a copy of the packet from an older dump or backup does not open either. What
+    remains is what the agreement leaves the partner: the reference, the dates, and the state
+    history with outcome codes. The partner's feedback texts were under the same key (and may
+    quote the packet): they go too.
+    """
     referral.sealed_key_partner = None
     referral.sealed_key_office = None
     referral.packet_ciphertext = None
     session.query(ReferralFile).filter(ReferralFile.referral_id == referral.id).delete()
+    session.query(ReferralUpdate).filter(ReferralUpdate.referral_id == referral.id).update(
+        {ReferralUpdate.ciphertext: None}
+    )
 
 
 def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
-    """A withdrawn consent cancels unopened referrals that need it and withdraws opened ones."""
+    """A withdrawn consent cancels unopened referrals that need it and withdraws opened ones; both are shredded."""
     # "no forwarding" is a wish, not a consent: switching it off withdraws nothing.
     withdrawn = {name for name in changed if name != "no_forwarding" and not case.consent(name)}
     if case.consent_no_forwarding and "no_forwarding" in changed:
@@ -313,8 +356,9 @@ def consents_changed(session: Session, case: Case, changed: list[str]) -> None:
             continue
         now = utcnow()
         referral.state = after_consent_withdrawn(opened=referral.opened_at is not None)
+        # Opened or not, the partner keeps no way to read the packet: its key is destroyed.
+        _shred(session, referral)
         if referral.state == "cancelled":
-            _shred(session, referral)
             action = "referral.cancelled"
         else:
             action = "referral.withdrawn"
@@ -336,12 +380,12 @@ def case_referrals(session: Session, case: Case) -> list[Referral]:
     return list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.created_at)))
 
 
-def office_referral_key(actor: Staff, referral: Referral) -> bytes | None:
-    if actor.office_key is None or referral.sealed_key_office is None:
+def office_referral_key(actor: Staff, referral: Referral, case: Case) -> bytes | None:
+    """The office's copy of the referral key, sealed to the office key of the case's epoch."""
+    office_key = actor.office_key_of(case.office_key_epoch)
+    if office_key is None or referral.sealed_key_office is None:
         return None
-    return crypto.open_sealed(
-        actor.office_key, referral.sealed_key_office, purpose="referral-key", record_id=referral.id
-    )
+    return crypto.open_sealed(office_key, referral.sealed_key_office, purpose="referral-key", record_id=referral.id)
 
 
 def decrypt_update(referral_key: bytes, update: ReferralUpdate) -> str:
@@ -369,12 +413,13 @@ def updates_of(session: Session, referral_ids: list[str]) -> dict[str, list[Refe
 def resend(session: Session, actor: Staff, referral: Referral, partner: PartnerOrganisation) -> None:
     """After a new organisation key: re-seal the referral key (opened through the office's copy)."""
     stale = is_stale(referral.state, referral.key_generation, partner.key_generation)
-    key = office_referral_key(actor, referral) if stale else None
+    case = session.get_one(Case, referral.case_id)
+    key = office_referral_key(actor, referral, case) if stale else None
     if key is None:
         raise ReferralRefused(_("Diese Weiterleitung kann nicht erneut gesendet werden."))
-    referral.sealed_key_partner = crypto.seal(partner.public_key, key, purpose="referral-key", record_id=referral.id)
+    partner_public_key = _verified_partner_key(session, partner)
+    referral.sealed_key_partner = crypto.seal(partner_public_key, key, purpose="referral-key", record_id=referral.id)
     referral.key_generation = partner.key_generation
-    case = session.get_one(Case, referral.case_id)
     audit.record_by(
         session,
         actor,
@@ -419,7 +464,7 @@ def overview(session: Session, actor: Staff, case: Case) -> ReferralOverview:
     now = utcnow()
     lines = []
     for referral in referrals:
-        key = office_referral_key(actor, referral)
+        key = office_referral_key(actor, referral, case)
         texts = [(u, decrypt_update(key, u) if key else "") for u in updates[referral.id]]
         partner = partners[referral.partner_id]
         lines.append(

@@ -11,7 +11,7 @@ from flask import Flask
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from core.accounts import account_by_login, totp_secret
+from core.accounts import account_by_login, totp_secret_with_password
 from core.app import state
 from core.db import session_scope
 from tests.browser.axe import check_accessibility
@@ -68,13 +68,15 @@ def small_png() -> bytes:
     return buffer.getvalue()
 
 
-def totp_code(app: Flask, login: str) -> str:
+def totp_code(app: Flask, login: str, password: str) -> str:
     """A code the app will accept now: codes cannot be reused, so take a step after the last one used."""
     komma = state(app)
     with session_scope(komma.session_factory) as session:
         account = account_by_login(session, login)
         assert account is not None, login
-        secret, last_step = totp_secret(komma.config, account), account.last_totp_step
+        # The secret is sealed to the account key: only the password opens it, as at the login.
+        secret, last_step = totp_secret_with_password(komma.config, account, password), account.last_totp_step
+    assert secret is not None, login
     totp = pyotp.TOTP(secret)
     step = max(int(time.time()) // totp.interval, last_step + 1)
     while step > int(time.time()) // totp.interval + 1:  # the app accepts one step ahead at most
@@ -94,6 +96,6 @@ def log_in(page: Page, app: Flask, login: str, password: str, *, check_pages: bo
     expect(page.get_by_role("heading", level=1)).to_have_text("Sicherheitscode")
     if check_pages:
         check_accessibility(page, "the TOTP code page")
-    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(totp_code(app, login))
+    page.get_by_label("Sicherheitscode aus Ihrer Authenticator-App").fill(totp_code(app, login, password))
     page.get_by_role("button", name="Anmelden").click()
     expect(page.get_by_role("navigation", name="Bereiche").get_by_role("button", name="Abmelden")).to_be_visible()

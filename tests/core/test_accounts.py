@@ -19,7 +19,7 @@ from core.config import Config
 from core.db import utcnow
 from core.models import Account
 from tests.factories import Person, Town, add_person, add_town, config_of
-from tests.web import log_in
+from tests.web import accept_invitation, invitation_path, log_in
 
 
 @pytest.fixture
@@ -60,7 +60,9 @@ def test_password_is_hashed_with_argon2id(session: Session, config: Config, offi
         crypto.unwrap_private_key(account.wrapped_private_key, "a wrong password")
     # The TOTP secret is not stored in clear.
     assert officer.totp_secret.encode() not in account.totp_ciphertext
-    assert accounts.totp_secret(config, account) == officer.totp_secret
+    # It is sealed to the account key, so it opens with the password's key and nothing else.
+    private_key = crypto.unwrap_private_key(account.wrapped_private_key, officer.password)
+    assert accounts.totp_secret(account, private_key) == officer.totp_secret
 
 
 # Two lanes, as the parameters before 0007 had four: what matters is that they differ.
@@ -113,25 +115,26 @@ def test_totp_accepts_the_window_and_never_the_same_code_twice(
     session: Session, config: Config, officer: Person
 ) -> None:
     account = _account(session, officer)
+    key = crypto.unwrap_private_key(account.wrapped_private_key, officer.password)
     totp = pyotp.TOTP(officer.totp_secret)
     now = time.time()
     with pytest.raises(LoginRefused):
-        check_totp(config, account, totp.at(now - 90))  # three steps back
+        check_totp(account, key, totp.at(now - 90))  # three steps back
     account.failed_logins, account.locked_until = 0, None
-    check_totp(config, account, totp.at(now))
+    check_totp(account, key, totp.at(now))
     with pytest.raises(LoginRefused):
-        check_totp(config, account, totp.at(now))  # the same code again
-    account.failed_logins, account.locked_until = 0, None
-    with pytest.raises(LoginRefused):
-        check_totp(config, account, totp.at(now - 30))  # an older step after a newer one
-    account.failed_logins, account.locked_until = 0, None
-    check_totp(config, account, totp.at(now + 30))  # the next step, once
+        check_totp(account, key, totp.at(now))  # the same code again
     account.failed_logins, account.locked_until = 0, None
     with pytest.raises(LoginRefused):
-        check_totp(config, account, totp.at(now + 30))
+        check_totp(account, key, totp.at(now - 30))  # an older step after a newer one
+    account.failed_logins, account.locked_until = 0, None
+    check_totp(account, key, totp.at(now + 30))  # the next step, once
     account.failed_logins, account.locked_until = 0, None
     with pytest.raises(LoginRefused):
-        check_totp(config, account, "")
+        check_totp(account, key, totp.at(now + 30))
+    account.failed_logins, account.locked_until = 0, None
+    with pytest.raises(LoginRefused):
+        check_totp(account, key, "")
     session.rollback()
 
 
@@ -173,11 +176,12 @@ def test_failed_logins_delay_the_account_more_and_more(session: Session, config:
     # Wrong TOTP codes count the same way; a right code ends the delay.
     _expire_delay(session, officer)
     account = _account(session, officer)
+    key = crypto.unwrap_private_key(account.wrapped_private_key, officer.password)
     with pytest.raises(LoginRefused):
-        check_totp(config, account, "000000" if pyotp.TOTP(officer.totp_secret).now() != "000000" else "111111")
+        check_totp(account, key, "000000" if pyotp.TOTP(officer.totp_secret).now() != "000000" else "111111")
     assert account.locked_until is not None
     account.locked_until = None
-    check_totp(config, account, pyotp.TOTP(officer.totp_secret).now())
+    check_totp(account, key, pyotp.TOTP(officer.totp_secret).now())
     assert (account.failed_logins, account.locked_until) == (0, None)
     session.rollback()
 
@@ -197,21 +201,25 @@ def test_unknown_and_inactive_logins_are_refused_like_a_wrong_password(
 # The command line -----------------------------------------------------------------------------------
 
 
-def test_account_add_json_prints_credentials_that_log_in(app: Flask, session: Session, town: Town) -> None:
+def test_account_add_json_prints_an_invitation_with_which_the_holder_logs_in(
+    app: Flask, session: Session, town: Town
+) -> None:
     result = app.test_cli_runner().invoke(
         args=["account", "add", "neue-fachkraft", "--municipality", town.slug, "--name", "Neue Fachkraft", "--json"]
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    assert {"login", "password", "totp_secret", "id", "role"} <= set(printed)
+    assert {"login", "invitation_link", "id", "role"} == set(printed)
     assert printed["login"] == "neue-fachkraft"
     assert printed["role"] == "officer"
-    assert re.fullmatch(r"[A-Z2-7]{32}", printed["totp_secret"])
-    person = Person(printed["id"], printed["login"], printed["password"], printed["totp_secret"], "officer", town.id)
+    # No credential is printed: the holder chooses the password and gets the TOTP secret.
     client = app.test_client()
-    assert log_in(app, client, person).headers["Location"] == "/clearing/"
+    secret, done = accept_invitation(app, client, invitation_path(printed["invitation_link"]), "ein eigenes Passwort")
+    assert done.headers["Location"] == "/clearing/"
     # Created by the command, the officer holds no office key yet.
     assert "noch keinen Zugang zu den Fallinhalten" in client.get("/clearing/").get_data(as_text=True)
+    person = Person(printed["id"], printed["login"], "ein eigenes Passwort", secret, "officer", town.id)
+    assert log_in(app, app.test_client(), person).headers["Location"] == "/clearing/"
 
 
 @pytest.mark.parametrize(
@@ -232,13 +240,15 @@ def test_account_add_refuses_with_a_message(app: Flask, town: Town, args: list[s
 
 
 def test_network_operator_from_the_command_line(app: Flask) -> None:
-    result = app.test_cli_runner().invoke(args=["account", "add", "netzwerk", "--role", "network_operator", "--json"])
+    result = app.test_cli_runner().invoke(args=["account", "add", "netzwerk", "--role", "network_operator"])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
-    person = Person(
-        printed["id"], printed["login"], printed["password"], printed["totp_secret"], "network_operator", None
-    )
-    assert log_in(app, app.test_client(), person).headers["Location"] == "/verwaltung/netzwerk"
+    assert "password" not in result.output.replace("own password", "")
+    _secret, done = accept_invitation(app, app.test_client(), invitation_path(result.output), "netzwerk passwort")
+    assert done.headers["Location"] == "/verwaltung/netzwerk"
+    # The link is printed again only on request, as a new one; the used one stays used.
+    again = app.test_cli_runner().invoke(args=["account", "invite", "netzwerk"])
+    assert again.exit_code != 0
+    assert "taken up" in again.output
 
 
 DEMO_LINE = re.compile(r"^\s+(demo-[a-z]+) / (\S+) / TOTP secret ([A-Z2-7]+)", re.MULTILINE)

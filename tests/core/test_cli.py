@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from clearing.demo import DEMO_NETWORK_ACCOUNT, DEMO_SLUG
 from clearing.statistics.models import StatisticsRefresh
-from core.accounts import account_by_login, totp_secret
+from core.accounts import account_by_login, totp_secret_with_password
 from core.config import PROJECT_ROOT
 from core.models import Account, Municipality, OfficeKeyGrant
 from core.tenancy import parse_recovery_key
@@ -73,7 +73,7 @@ def test_demo_prints_a_network_operator_and_counts_the_statistics(app: Flask) ->
     assert account is not None
     assert account.role == role
     assert account.municipality_id is None
-    assert totp_secret(app.extensions["komma"].config, account) == line.group(1)
+    assert totp_secret_with_password(app.extensions["komma"].config, account, password) == line.group(1)
     municipality = session.scalar(select(Municipality).where(Municipality.slug == DEMO_SLUG))
     assert municipality is not None
     assert municipality.statistics_opt_in

@@ -34,7 +34,21 @@ def test_config_is_frozen(tmp_path: Path) -> None:
         ({"KOMMA_SECRET_KEY": "s" * 40}, "KOMMA_RECEIPT_PEPPER"),
         ({"KOMMA_SECRET_KEY": "s" * 40, "KOMMA_RECEIPT_PEPPER": "s" * 40}, "must differ"),
         ({"KOMMA_SECRET_KEY": "short", "KOMMA_RECEIPT_PEPPER": "p" * 40}, "KOMMA_SECRET_KEY"),
-        ({"KOMMA_SECRET_KEY": "s" * 40, "KOMMA_RECEIPT_PEPPER": "p" * 40}, "KOMMA_DATABASE_URL"),
+        ({"KOMMA_SECRET_KEY": "s" * 40, "KOMMA_RECEIPT_PEPPER": "p" * 40}, "KOMMA_KEY_BINDING_KEY"),
+        (
+            {"KOMMA_SECRET_KEY": "s" * 40, "KOMMA_RECEIPT_PEPPER": "p" * 40, "KOMMA_KEY_BINDING_KEY": "s" * 40},
+            "KOMMA_KEY_BINDING_KEY must differ",
+        ),
+        (
+            {
+                "KOMMA_SECRET_KEY": "s" * 40,
+                "KOMMA_RECEIPT_PEPPER": "p" * 40,
+                "KOMMA_KEY_BINDING_KEY": "b" * 40,
+                "KOMMA_NOTIFY_KEY": "n" * 40,
+                "KOMMA_AUDIT_KEY": "a" * 40,
+            },
+            "KOMMA_DATABASE_URL",
+        ),
     ],
 )
 def test_production_refuses_to_start_without_secrets(tmp_path: Path, environ: dict[str, str], message: str) -> None:
@@ -50,6 +64,9 @@ def test_production_with_secrets_starts(tmp_path: Path) -> None:
             "KOMMA_ENV": "production",
             "KOMMA_SECRET_KEY": "s" * 40,
             "KOMMA_RECEIPT_PEPPER": "p" * 40,
+            "KOMMA_KEY_BINDING_KEY": "b" * 40,
+            "KOMMA_NOTIFY_KEY": "n" * 40,
+            "KOMMA_AUDIT_KEY": "a" * 40,
             "KOMMA_DATABASE_URL": "postgresql+psycopg://db/komma",
             "KOMMA_REDIS_URL": "redis://localhost:6379/0",
         }
@@ -67,3 +84,51 @@ def test_bad_numbers_are_refused_with_the_variable_named(tmp_path: Path, value: 
 def test_unknown_environment_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="KOMMA_ENV"):
         Config.from_env({"KOMMA_INSTANCE_PATH": str(tmp_path), "KOMMA_ENV": "staging"})
+
+
+AUDIT_READY = {
+    "KOMMA_ENV": "production",
+    "KOMMA_SECRET_KEY": "s" * 40,
+    "KOMMA_RECEIPT_PEPPER": "p" * 40,
+    "KOMMA_KEY_BINDING_KEY": "b" * 40,
+    "KOMMA_NOTIFY_KEY": "n" * 40,
+    "KOMMA_DATABASE_URL": "postgresql+psycopg://db/komma",
+}
+
+
+@pytest.mark.parametrize(
+    ("audit", "message"),
+    [
+        ({}, "KOMMA_AUDIT_KEY"),
+        ({"KOMMA_AUDIT_KEY": "short"}, "KOMMA_AUDIT_KEY"),
+        ({"KOMMA_AUDIT_KEY": "s" * 40}, "differ"),
+    ],
+)
+def test_production_refuses_to_start_without_its_own_audit_key(
+    tmp_path: Path, audit: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.from_env({**AUDIT_READY, "KOMMA_INSTANCE_PATH": str(tmp_path), **audit})
+    assert not (tmp_path / "audit_key").exists()
+
+
+def test_the_audit_key_comes_from_a_file_and_the_anchors_go_where_configured(tmp_path: Path) -> None:
+    (tmp_path / "audit.key").write_text("k" * 40 + "\n")
+    config = Config.from_env(
+        {
+            **AUDIT_READY,
+            "KOMMA_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
+            "KOMMA_AUDIT_ANCHOR_DIR": str(tmp_path / "shipped"),
+        }
+    )
+    assert config.audit_key == b"k" * 40
+    assert config.audit_anchor_dir == tmp_path / "shipped"
+    assert "k" * 40 not in repr(config)
+
+
+def test_development_keeps_its_audit_key_in_the_instance_folder(tmp_path: Path) -> None:
+    first = Config.from_env({"KOMMA_INSTANCE_PATH": str(tmp_path)})
+    again = Config.from_env({"KOMMA_INSTANCE_PATH": str(tmp_path)})
+    assert len(first.audit_key) >= 32
+    assert first.audit_key == again.audit_key == (tmp_path / "audit_key").read_text().encode()
+    assert first.audit_anchor_dir == tmp_path / "anchors"

@@ -52,7 +52,16 @@ def test_no_inline_script_or_style_in_templates() -> None:
 
 
 def test_session_cookie_is_strict_and_http_only(app_config: Config, tmp_path: Path) -> None:
-    app = create_app(make_test_config(app_config.database_url, tmp_path / "prod", env="production"))
+    app = create_app(
+        make_test_config(
+            app_config.database_url,
+            tmp_path / "prod",
+            env="production",
+            notify_key=b"n" * 40,
+            audit_key=b"a" * 40,
+            key_binding_key=b"b" * 40,
+        )
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"

@@ -234,6 +234,8 @@ def test_clear_columns_hold_only_the_allowed_codes(client: FlaskClient, session:
         "acknowledged_at",
         "assigned_to",
         "sealed_case_key",
+        # Which office key epoch the case key is sealed to (a small number, issue 13 item 4).
+        "office_key_epoch",
         "report_ciphertext",
     }
     assert case.municipality_id == town.id

@@ -62,6 +62,7 @@ def test_schedule_has_the_relay_and_the_periodic_jobs(app: Flask) -> None:
         "clearing.statistics.jobs.statistics_refresh": "50 * * * *",
         "clearing.cases.jobs.retention_purge": "15 3 * * *",
         "clearing.cases.jobs.audit_check": "45 3 * * *",
+        "reporting.jobs.reseal_notify_addresses": "25 * * * *",
     }
     for name, cron in expected.items():
         assert jobs[name]["cron"] == cron, name

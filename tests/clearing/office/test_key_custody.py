@@ -19,7 +19,7 @@ from clearing.cases.errors import NoOfficeKey
 from core import secret_sessions
 from core.accounts import check_password
 from core.config import Config
-from core.custody import office_key_for
+from core.custody import OfficeKeyring, office_key_for
 from core.models import Account, Municipality, OfficeKeyGrant, SecretSession
 from core.staff import Staff
 from core.tenancy import OFFICE_KEY_PURPOSE, office_key_record_id
@@ -304,7 +304,8 @@ def test_with_the_cookie_the_office_key_comes_back(app: Flask, session: Session,
     with new_session(app) as db:
         opened = secret_sessions.open_session(db, token, purpose="staff", touch=False)
         assert opened is not None
-        office_key = opened.secret
+        # The server half holds the officer's office keyring (every epoch they reach), the current key newest.
+        office_key = OfficeKeyring.decode(opened.secret).current
         municipality = db.get(Municipality, world.a.id)
         case = db.get(Case, world.case_a.id)
         assert municipality is not None

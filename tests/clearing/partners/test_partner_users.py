@@ -11,7 +11,7 @@ from clearing.audit.models import AuditEvent
 from core.config import Config
 from core.models import Account
 from tests.factories import Alliance, build_alliance
-from tests.web import logged_in_client, staff_csrf
+from tests.web import accept_invitation, invitation_path, logged_in_client, staff_csrf
 
 
 @pytest.fixture
@@ -47,6 +47,8 @@ def test_a_partner_user_and_a_new_organisation_key_are_recorded_with_the_coordin
         },
     )
     assert response.status_code == 200
+    # The new user takes up the account with the link the page shows once (a key pair only then).
+    accept_invitation(app, app.test_client(), invitation_path(response.get_data(as_text=True)), "zweite beraterin pw")
     new_user = session.scalar(select(Account).where(Account.login == "zweite-beraterin"))
     assert new_user is not None
     assert new_user.partner_id == partner_id
