@@ -487,7 +487,13 @@ class ProductionLayout:
         path = self.workdir / "secrets.env"
         if not path.exists():
             path.touch(mode=0o600)
-        names = ("KOMMA_SECRET_KEY", "KOMMA_RECEIPT_PEPPER", "KOMMA_KEY_BINDING_KEY", "KOMMA_NOTIFY_KEY", "KOMMA_AUDIT_KEY")
+        names = (
+            "KOMMA_SECRET_KEY",
+            "KOMMA_RECEIPT_PEPPER",
+            "KOMMA_KEY_BINDING_KEY",
+            "KOMMA_NOTIFY_KEY",
+            "KOMMA_AUDIT_KEY",
+        )
         values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
         missing = [name for name in names if name not in values]
         if missing:
