@@ -18,8 +18,7 @@ Defaults come from KOMMA_DATABASE_URL, KOMMA_REDIS_URL and KOMMA_SMTP_URL when s
 
 From Python (tests, benches):
 
-    layout = ProductionLayout(workdir, database_url, redis_url, proxy_port=0, workers=2,
-                              extra_env={"KOMMA_ARGON2": "test"})   # 0: a free port
+    layout = ProductionLayout(workdir, database_url, redis_url, proxy_port=0, workers=2)  # 0: a free port
     layout.migrate()          # komma db upgrade (not needed on an already migrated database)
     layout.start()            # web (gunicorn), workers, cron, then nginx
     layout.wait_ready()       # /healthz through nginx answers 200, every worker registered in RQ

@@ -2,7 +2,7 @@
 
 One layout for the module (deploy/prod_local.py: nginx, gunicorn, two `komma worker`, `komma
 cron`) against the suite's PostgreSQL, a redis-server and an SMTP sink of the module's own;
-KOMMA_ARGON2=test, since test_production_layout covers production Argon2. Reporters go through
+with production Argon2 (production refuses anything cheaper, issue 13). Reporters go through
 nginx as browsers do (form, post, 303, receipt page) while, one scenario after another:
 
 1. Redis is stopped for 30 s (no persistence: what it held is lost), then started;
@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from core import create_app
 from core.db import session_scope
+from crypto import PRODUCTION_ARGON2
 from deploy.prod_local import LayoutError, ProductionLayout
 from reporting.models import Case
 from tests.conftest import empty_tables, make_test_config
@@ -89,15 +90,14 @@ def faults(migrated_database: str, tmp_path_factory: pytest.TempPathFactory) -> 
     smtp = SlowSmtpServer()
     redis.start()
     smtp.start()
-    layout = ProductionLayout(
-        workdir / "layout", migrated_database, redis.url, smtp.url, workers=2, extra_env={"KOMMA_ARGON2": "test"}
-    )
+    layout = ProductionLayout(workdir / "layout", migrated_database, redis.url, smtp.url, workers=2)
     app = create_app(
         make_test_config(
             migrated_database,
             workdir / "inspect",
             secret_key=layout.env["KOMMA_SECRET_KEY"],
             receipt_pepper=layout.env["KOMMA_RECEIPT_PEPPER"].encode(),
+            argon2=PRODUCTION_ARGON2,
         )
     )
     try:
