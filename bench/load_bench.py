@@ -48,11 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask import Flask
 from redis import Redis
-from sqlalchemy.orm import sessionmaker
 
 from bench._common import migrated_database, ms, percentile
 from core.config import Config
-from core.db import make_engine
+from core.db import make_engine, make_session_factory
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS_PER_MUNICIPALITY = 50  # under the intake's budget of 60 an hour per municipality
@@ -157,14 +156,15 @@ class Municipalities:
             return slug
 
 
-def add_municipalities(database_url: str, count: int) -> list[str]:
-    """Municipalities with office keys, as `komma municipality add` makes them."""
+def add_municipalities(database_url: str, count: int, key_binding_key: str) -> list[str]:
+    """Municipalities with office keys, as `komma municipality add` makes them (tagged with the
+    layout's binding key, so that its intake verifies them)."""
     from core.tenancy import create_municipality
 
     engine = make_engine(database_url)
     slugs = [f"laststadt-{n}" for n in range(1, count + 1)]
     try:
-        with sessionmaker(bind=engine)() as session:
+        with make_session_factory(engine, key_binding_key=key_binding_key.encode())() as session:
             for slug in slugs:
                 create_municipality(session, slug, slug.capitalize())
             session.commit()
@@ -255,10 +255,9 @@ def measure(
     # As many municipalities as the largest level has clients, so that concurrent submissions go
     # to different ones (as reports from many places do), and none passes its hourly budget.
     spread = max(max(levels), math.ceil(total / SUBMISSIONS_PER_MUNICIPALITY))
-    slugs = add_municipalities(database_url, spread + 1)
-    municipalities, solo = Municipalities(slugs[1:]), slugs[0]
-
     layout = ProductionLayout(workdir / "layout", database_url, redis_url, workers=2)
+    slugs = add_municipalities(database_url, spread + 1, layout.env["KOMMA_KEY_BINDING_KEY"])
+    municipalities, solo = Municipalities(slugs[1:]), slugs[0]
     bare_processes: list[LayoutProcess] = []
     try:
         layout.start()

@@ -97,6 +97,11 @@ def faults(migrated_database: str, tmp_path_factory: pytest.TempPathFactory) -> 
             workdir / "inspect",
             secret_key=layout.env["KOMMA_SECRET_KEY"],
             receipt_pepper=layout.env["KOMMA_RECEIPT_PEPPER"].encode(),
+            # The layout's own secrets: offices made here must verify (key tags) and their audit
+            # chains continue under the layout's audit key.
+            key_binding_key=layout.env["KOMMA_KEY_BINDING_KEY"],
+            audit_key=layout.env["KOMMA_AUDIT_KEY"],
+            notify_key=layout.env["KOMMA_NOTIFY_KEY"],
             argon2=PRODUCTION_ARGON2,
         )
     )
