@@ -92,8 +92,11 @@ def _digest(
     return hashlib.sha256(prev_hash + _body(chain, seq, at, actor_id, actor_role, action, target_id, detail)).digest()
 
 
-def _tag(key: bytes, prev_hash: bytes, event: AuditEvent) -> bytes:
-    body = _body(
+def _fields(
+    event: AuditEvent,
+) -> tuple[str, int, datetime, str | None, str, str, str | None, str | None]:
+    """What an event's hash covers, in the order _body writes it."""
+    return (
         event.chain,
         event.seq,
         event.at,
@@ -103,7 +106,10 @@ def _tag(key: bytes, prev_hash: bytes, event: AuditEvent) -> bytes:
         event.target_id,
         event.detail,
     )
-    return crypto.mac(key, _EVENT_LABEL, prev_hash + body)
+
+
+def _tag(key: bytes, prev_hash: bytes, event: AuditEvent) -> bytes:
+    return crypto.mac(key, _EVENT_LABEL, prev_hash + _body(*_fields(event)))
 
 
 def _append(
@@ -253,20 +259,9 @@ def _check_chain(
             return checked, BrokenLink(head.chain, expected_seq, "event missing or out of order")
         if event.prev_hash != prev:
             return checked, BrokenLink(head.chain, event.seq, "does not follow the previous event")
-        if event.seq <= registered.legacy_seq:
-            expected = _digest(
-                prev,
-                event.chain,
-                event.seq,
-                event.at,
-                event.actor_id,
-                event.actor_role,
-                event.action,
-                event.target_id,
-                event.detail,
-            )
-        else:
-            expected = _tag(key, prev, event)
+        # Legacy events keep their unkeyed hash; everything after them is keyed.
+        legacy = event.seq <= registered.legacy_seq
+        expected = _digest(prev, *_fields(event)) if legacy else _tag(key, prev, event)
         if not hmac.compare_digest(expected, event.hash):
             return checked, BrokenLink(head.chain, event.seq, "event was changed")
         if event.seq == registered.legacy_seq and registered.legacy_hash not in (None, event.hash):
