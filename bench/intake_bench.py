@@ -64,7 +64,7 @@ import crypto
 from core import create_app
 from core.db import make_engine
 from core.logging_setup import StderrHandler
-from core.models import Municipality
+from core.tenancy import create_municipality
 from crypto import derive_receipt_keys
 from reporting import service, views
 
@@ -382,15 +382,9 @@ def quiet_production_logging() -> None:
 
 
 def add_municipality(app: Flask) -> None:
+    """As `komma municipality add` makes it: office key epoch 1, its key tagged with the app's binding key."""
     with app.extensions["komma"].session_factory() as session, session.begin():
-        session.add(
-            Municipality(
-                slug=SLUG,
-                name="Benchstadt",
-                accepts_reports=True,
-                office_public_key=crypto.generate_keypair().public,
-            )
-        )
+        create_municipality(session, SLUG, "Benchstadt")
 
 
 def parse_size(text: str) -> tuple[int, int]:
