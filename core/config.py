@@ -55,6 +55,9 @@ class Config:
     backup_retention_days: int = 30
     # Argon2id cost for receipt codes and account passwords; tests use the minimum.
     argon2: Argon2Params = PRODUCTION_ARGON2
+    # Proof of work in the form and the mailbox login (reporting.challenge): zero bits a solution's
+    # SHA-256 starts with, about 2**bits hashes to find. 15 takes a phone's browser about a second.
+    challenge_bits: int = 15
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -107,6 +110,8 @@ class Config:
         ):
             if env.get(var):
                 values[name] = _positive_int(var, env[var])
+        if env.get("KOMMA_CHALLENGE_BITS"):
+            values["challenge_bits"] = _positive_int("KOMMA_CHALLENGE_BITS", env["KOMMA_CHALLENGE_BITS"])
         if env.get("KOMMA_ARGON2") == "test":
             values["argon2"] = TEST_ARGON2
         values.update(overrides)
@@ -124,6 +129,8 @@ class Config:
         if self.env not in ("development", "production"):
             raise ConfigError(f"KOMMA_ENV must be 'development' or 'production', not {self.env!r}")
         changes: dict[str, Any] = {}
+        if not 1 <= self.challenge_bits <= 24:
+            raise ConfigError("KOMMA_CHALLENGE_BITS must be between 1 and 24 (15: about a second on a phone)")
         if self.production:
             if len(self.secret_key) < 32:
                 raise ConfigError("KOMMA_SECRET_KEY must be set to at least 32 random characters in production")

@@ -1,7 +1,8 @@
-"""Budgets over fixed time windows, keyed by what is protected, never by who asks.
+"""Budgets and counters over fixed time windows, keyed by what is protected, never by who asks.
 
-No client address is processed anywhere, so flooding is bounded per municipality (submissions)
-or per installation (wrong receipt codes) instead.
+No client address is processed anywhere: budgets are per municipality or per installation, and
+what a single client must not be able to spend for everyone sits behind proof of work
+(reporting.challenge, reporting.flood) instead of behind a budget.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ def _window_start(now: datetime, window: timedelta) -> datetime:
 
 
 def used(session: Session, key: str, window: timedelta) -> int:
-    start = _window_start(utcnow(), window)
+    return used_at(session, key, window, utcnow())
+
+
+def used_at(session: Session, key: str, window: timedelta, at: datetime) -> int:
+    """The count of the window `at` falls in (windows are kept two days: cases.maintenance)."""
+    start = _window_start(at, window)
     count = session.scalar(
         select(ThrottleWindow.count).where(ThrottleWindow.key == key, ThrottleWindow.window_start == start)
     )
@@ -49,3 +55,8 @@ def spend(session: Session, key: str, window: timedelta, budget: int) -> bool:
     except IntegrityError:
         return spend(session, key, window, budget)
     return True
+
+
+def record(session: Session, key: str, window: timedelta) -> None:
+    """Count one event in the current window, without a limit (what the status page shows)."""
+    spend(session, key, window, budget=2**31 - 1)

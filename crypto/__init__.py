@@ -1,5 +1,6 @@
 """Cryptography for Komm.A: sealing, secret boxes, streams, passwords, receipt codes."""
 
+from . import work
 from .binding import bind_public_key, fingerprint, verify_binding
 from .errors import CryptoError, DecryptionError, FormatError, InvalidReceiptCode
 from .keys import KeyPair, constant_time_equal, derive_subkey, generate_keypair, public_key_of, random_key
@@ -34,6 +35,8 @@ from .streams import (
     encrypt_stream,
     iter_decrypt_stream,
 )
+from .work import solve as solve_work
+from .work import work_done
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -71,10 +74,13 @@ __all__ = [
     "public_key_of",
     "random_key",
     "seal",
+    "solve_work",
     "unwrap_private_key",
     "verify_binding",
     "verify_mac",
     "verify_password",
+    "work",
+    "work_done",
     "wrap_private_key",
     "wrapped_key_needs_update",
 ]

@@ -41,6 +41,25 @@ def notify_new_report(session: Session, context: JobContext, case_id: str) -> No
         )
 
 
+@job("notify_flood")
+def notify_flood(session: Session, context: JobContext, case_id: str) -> None:
+    """During a flood (reporting.flood): once an hour for all the reports marked in it."""
+    found = _office(session, case_id)
+    if found:
+        mail_once(
+            context,
+            found[1],
+            _l("Komm.A Meldestelle: Ungewöhnlich viele Meldungen"),
+            _l(
+                "Guten Tag,\n\nin der Meldestelle gehen gerade ungewöhnlich viele Meldungen ein. "
+                "Sie sind in der Eingangsliste als „Flut“ markiert und können dort gesammelt gesichtet "
+                "werden; Meldungen mit akuter Gefahr stehen wie immer oben.\n"
+                "Bitte melden Sie sich an: %(url)s/anmelden",
+                url=site_url(context.config),
+            ),
+        )
+
+
 @job("notify_case_activity")
 def notify_case_activity(session: Session, context: JobContext, case_id: str) -> None:
     found = _office(session, case_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, new_id, utcnow
@@ -40,6 +40,9 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(24), default="received")
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     urgency: Mapped[str] = mapped_column(String(12), default="normal")
+    # Arrived while the municipality's intake was flooded (reporting.flood): officers sort such
+    # reports in bulk. Says nothing about the reporter or their device, only about the hour.
+    flood_marked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     affected_role: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     incident_month: Mapped[str | None] = mapped_column(String(7))
@@ -139,3 +142,15 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     # A code, never free text: a consent name, a status, a partner kind.
     detail: Mapped[str | None] = mapped_column(String(32))
+
+
+class SpentChallenge(Base):
+    """A proof-of-work challenge already used (reporting.challenge): each buys one request.
+
+    Kept until the challenge expires anyway; the digest of its nonce, nothing about who solved it.
+    """
+
+    __tablename__ = "spent_challenge"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

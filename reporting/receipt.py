@@ -6,6 +6,10 @@ restart must still show its code. So the submitting request seals everything the
 ciphertext into the session cookie. The browser alone cannot read it, and the server keeps
 nothing: a database dump, with or without the secret key, holds no trace of the code. It stays
 readable until the reporter confirms they noted the code, or for RECEIPT_LIFETIME.
+
+A report taken during a flood without a solved challenge has no code yet (reporting.flood): the
+cookie then holds its case key instead, sealed the same way, until the receipt page has derived
+the code. The case key opens only that report, which its reporter wrote and the cookie's holder is.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class PendingReceipt:
     case_id: str
     office_name: str
     issued_at: datetime
+    # A deferred report (reporting.flood): no code yet, the case key until the code is derived.
+    deferred_key: bytes | None = field(default=None, repr=False)
 
 
 def _key(secret_key: str) -> bytes:
@@ -46,6 +52,7 @@ def seal_receipt(secret_key: str, municipality_id: str, receipt: PendingReceipt)
             "case": receipt.case_id,
             "office": receipt.office_name,
             "at": int(receipt.issued_at.timestamp()),
+            "key": base64.b64encode(receipt.deferred_key).decode("ascii") if receipt.deferred_key else None,
         }
     ).encode()
     blob = crypto.box_encrypt(_key(secret_key), plain, purpose=_PURPOSE, record_id=municipality_id)
@@ -65,8 +72,9 @@ def open_receipt(secret_key: str, municipality_id: str, value: object) -> Pendin
             case_id=str(fields["case"]),
             office_name=str(fields["office"]),
             issued_at=datetime.fromtimestamp(int(fields["at"]), tz=UTC),
+            deferred_key=base64.b64decode(fields["key"]) if fields.get("key") else None,
         )
-    except (ValueError, KeyError, TypeError, UnicodeError, crypto.CryptoError):
+    except (ValueError, KeyError, TypeError, UnicodeError, AttributeError, crypto.CryptoError):
         return None
     if utcnow() - receipt.issued_at > RECEIPT_LIFETIME:
         return None

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import crypto
-from core import custody, key_binding, throttle
+from core import custody, key_binding
 from core.config import Config
 from core.db import new_id, utcnow
-from core.models import Municipality, receipt_salt
-from reporting import case_crypto
+from core.models import Municipality, ThrottleWindow, receipt_salt
+from reporting import case_crypto, flood
 from reporting.case_crypto import AttachmentMeta
 from reporting.content import CONSENT_NAMES, ReportContent
-from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
+from reporting.errors import ReceiptNotFound, TooManyAttempts
 from reporting.models import Attachment, Case, CaseCode, CaseEvent, CaseMessage, ReporterAccess
 from reporting.signals import consents_changed
 from reporting.uploads import CleanFile
 from workers import add_job
 
-SUBMISSIONS_PER_HOUR = 60
-WRONG_CODES_PER_MINUTE = 60
 REFERENCE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"
 
 
@@ -55,8 +53,16 @@ class NewReport:
 
 @dataclass(frozen=True)
 class Submitted:
+    """A stored report. A deferred one has no receipt code yet: the reporter's browser holds the
+    case key (sealed, reporting.receipt) until issue_late_receipt derives the code."""
+
     case: Case
-    receipt_code: str
+    receipt_code: str = field(repr=False)
+    deferred_case_key: bytes | None = field(default=None, repr=False)
+
+    @property
+    def deferred(self) -> bool:
+        return self.deferred_case_key is not None
 
 
 def _reporter_access(config: Config, keys: crypto.ReceiptKeys, case_id: str, case_key: bytes) -> ReporterAccess:
@@ -73,22 +79,27 @@ def _reference() -> str:
     return "K-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
 
 
-def submit_report(session: Session, config: Config, municipality: Municipality, report: NewReport) -> Submitted:
-    """Store a report encrypted, with its outbox notification, in the caller's transaction."""
+def submit_report(
+    session: Session, config: Config, municipality: Municipality, report: NewReport, *, solved: bool = True
+) -> Submitted:
+    """Store a report encrypted, with its outbox notification, in the caller's transaction.
+
+    `solved`: the request carried a solved challenge (reporting.challenge). Without one the report
+    is served from the municipality's open budget; once that is spent it is stored all the same
+    and only its receipt code is deferred (reporting.flood). Nothing is ever refused for load.
+    """
     if not municipality.office_public_key:
         raise ValueError("a municipality that accepts reports has an office key")
     # Before anything is derived or stored: a key someone wrote into the database is refused
     # (key_binding.UnverifiedKey), and nothing of the report is kept.
     office_public_key = key_binding.verified_office_key(session, municipality)
-    code = crypto.generate_receipt_code()
-    keys = crypto.derive_receipt_keys(
-        code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
-    )
-    # The budget after the derivation: spending it locks the municipality's budget row until
-    # the commit, and concurrent reports to one municipality must not wait out each other's
-    # Argon2id run (a refused report costs a derivation, which the flood pays, not a reporter).
-    if not throttle.spend(session, f"submit:{municipality.id}", timedelta(hours=1), SUBMISSIONS_PER_HOUR):
-        raise SubmissionBudgetSpent
+    admission = flood.admit_report(session, municipality.id, solved=solved)
+    keys = code = None
+    if not admission.deferred:
+        code = crypto.generate_receipt_code()
+        keys = crypto.derive_receipt_keys(
+            code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
+        )
     # New cases seal to the current office key epoch; it is the municipality's public key.
     epoch = custody.current_epoch(session, municipality.id)
     if epoch.public_key != municipality.office_public_key:
@@ -104,6 +115,7 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
         status="received",
         status_changed_at=now,
         urgency="acute" if report.acute_danger else "normal",
+        flood_marked=admission.flood_marked,
         affected_role=report.affected_role,
         channel=report.channel,
         incident_month=report.incident_month,
@@ -123,15 +135,51 @@ def submit_report(session: Session, config: Config, municipality: Municipality, 
     # The case row first: attachments have no relationship to Case, so the unit of work does not
     # order their INSERT after it by itself (FOREIGN KEY constraint failed).
     session.flush()
-    session.add(_reporter_access(config, keys, case_id, case_key))
+    if keys is not None:
+        session.add(_reporter_access(config, keys, case_id, case_key))
     session.add(CaseEvent(case_id=case_id, at=now, kind="received"))
     for name in CONSENT_NAMES:
         if report.consents.get(name):
             session.add(CaseEvent(case_id=case_id, at=now, kind="consent_granted", detail=name))
     _add_files(session, case_key, case_id, report.files, message_id=None)
     session.flush()
-    add_job(session, "notify_new_report", case_id=case_id)
+    # During a flood the office hears of it once an hour, not once per report.
+    if not admission.flood_marked:
+        add_job(session, "notify_new_report", case_id=case_id)
+    elif flood.first_flood_mail(session, municipality.id):
+        add_job(session, "notify_flood", case_id=case_id)
+    if code is None:
+        return Submitted(case, "", deferred_case_key=case_key)
     return Submitted(case, crypto.format_receipt_code(code))
+
+
+def receipt_issued(session: Session, case_id: str) -> bool:
+    """Whether the case has its way in for the reporter (a deferred code has been stored)."""
+    return session.scalar(select(ReporterAccess.lookup_id).where(ReporterAccess.case_id == case_id)) is not None
+
+
+def issue_late_receipt(session: Session, config: Config, case_id: str, case_key: bytes) -> str | None:
+    """The receipt code of a deferred report, or None while the slow lane is full (try again later).
+
+    The case key comes from the reporter's browser (sealed, reporting.receipt); it is checked
+    against the stored report before a code is made, and a case gets one code only.
+    """
+    case = session.get(Case, case_id)
+    if case is None or receipt_issued(session, case_id):
+        raise ReceiptNotFound
+    try:
+        case_crypto.decrypt_report(case_key, case_id, case.report_ciphertext)
+    except crypto.CryptoError:
+        raise ReceiptNotFound from None
+    if not flood.spend_late_receipt(session):
+        return None
+    code = crypto.generate_receipt_code()
+    keys = crypto.derive_receipt_keys(
+        code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
+    )
+    session.add(_reporter_access(config, keys, case_id, case_key))
+    session.flush()
+    return crypto.format_receipt_code(code)
 
 
 @dataclass(frozen=True)
@@ -207,10 +255,23 @@ class MailboxKey:
     case_key: bytes
 
 
-def open_mailbox(session: Session, config: Config, code_text: str) -> MailboxKey:
-    """The case behind a receipt code. A wrong code costs the same derivation as a right one."""
-    if not throttle.spend(session, "receipt-failures", timedelta(minutes=1), WRONG_CODES_PER_MINUTE):
+def open_mailbox(session: Session, config: Config, code_text: str, *, solved: bool = True) -> MailboxKey:
+    """The case behind a receipt code. A wrong code costs the same derivation as a right one.
+
+    `solved`: the request carried a solved challenge; then the code is always checked. Without one
+    it spends the installation's open budget (refunded when the code is right), TooManyAttempts
+    when that is spent.
+    """
+    if not solved and not flood.spend_open_code(session):
         raise TooManyAttempts
+    try:
+        return _open_mailbox(session, config, code_text, solved=solved)
+    except ReceiptNotFound:
+        flood.note_wrong_code(session)
+        raise
+
+
+def _open_mailbox(session: Session, config: Config, code_text: str, *, solved: bool) -> MailboxKey:
     try:
         code = crypto.normalise_receipt_code(code_text)
     except crypto.InvalidReceiptCode:
@@ -235,8 +296,9 @@ def open_mailbox(session: Session, config: Config, code_text: str) -> MailboxKey
         except crypto.CryptoError:
             raise ReceiptNotFound from None
         case_id = access.case_id
-    # Only failures count against the budget: refund the attempt that succeeded.
-    _refund(session)
+    # Only failures count against the open budget: refund the attempt that succeeded.
+    if not solved:
+        _refund(session)
     return MailboxKey(case_id, case_key)
 
 
@@ -282,13 +344,9 @@ def report_stored(engine: Engine, case_id: str) -> bool | None:
 
 
 def _refund(session: Session) -> None:
-    from sqlalchemy import update
-
-    from core.models import ThrottleWindow
-
     session.execute(
         update(ThrottleWindow)
-        .where(ThrottleWindow.key == "receipt-failures", ThrottleWindow.count > 0)
+        .where(ThrottleWindow.key == flood.OPEN_CODES, ThrottleWindow.count > 0)
         .values(count=ThrottleWindow.count - 1)
     )
 

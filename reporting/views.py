@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
@@ -17,8 +18,8 @@ from core.db import utcnow
 from core.models import Municipality, municipalities_accepting_reports
 from core.tenancy import municipality_by_slug
 from core.web_session import db_session, if_commit_unconfirmed
-from reporting import codes, service, timeline
-from reporting.errors import ReceiptNotFound, SubmissionBudgetSpent, TooManyAttempts
+from reporting import challenge, codes, service, timeline
+from reporting.errors import ReceiptNotFound, TooManyAttempts
 from reporting.forms import ConfirmForm, ConsentForm, NotedForm, ReceiptForm, ReplyForm, ReportForm
 from reporting.intake import check_files, report_from_form
 from reporting.receipt import PendingReceipt, open_receipt, seal_receipt
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 MAILBOX_IDLE = timedelta(minutes=15)
 # Set when the submission's commit failed without knowing whether it held.
 UNCONFIRMED = "receipt_unconfirmed"
+# How often the page of a deferred receipt code asks again (seconds; the Refresh header needs no script).
+LATE_RECEIPT_RETRY = 15
 EMERGENCY_NUMBER = re.compile(r"(?<!\d)(110|112)(?!\d)")
 
 
@@ -63,7 +66,6 @@ def report(slug: str) -> str | Response | tuple[str, int]:
     form = ReportForm()
     file_errors: list[str] = []
     chosen_files: list[str] = []
-    busy = False
     if form.is_submitted():
         files = check_files(request.files.getlist(form.files.name), current_state().config)
         file_errors, chosen_files = files.errors, files.chosen_names
@@ -74,17 +76,19 @@ def report(slug: str) -> str | Response | tuple[str, int]:
             # A bot filled the hidden field: refuse without saying which field gave it away.
             flash(_("Ihre Meldung konnte nicht angenommen werden. Bitte versuchen Sie es erneut."), "error")
         elif valid and not file_errors:
+            solved = _redeem_challenge(challenge.report_purpose(municipality.id))
             try:
                 submitted = service.submit_report(
-                    db_session(), current_state().config, municipality, report_from_form(form, files.evidence)
+                    db_session(),
+                    current_state().config,
+                    municipality,
+                    report_from_form(form, files.evidence),
+                    solved=solved,
                 )
-            except SubmissionBudgetSpent:
-                busy = True  # the page says so, with 110 as a link
             except key_binding.UnverifiedKey:
                 return _office_key_refused(municipality, submitted=True)
-            else:
-                _hold_receipt(slug, municipality, submitted)
-                return redirect(url_for("reporting.receipt", slug=slug), code=303)
+            _hold_receipt(slug, municipality, submitted)
+            return redirect(url_for("reporting.receipt", slug=slug), code=303)
     status = 400 if form.is_submitted() else 200
     page = render_template(
         "reporting/report_form.html",
@@ -93,10 +97,28 @@ def report(slug: str) -> str | Response | tuple[str, int]:
         codes=codes,
         file_errors=file_errors,
         chosen_files=chosen_files,
-        busy=busy,
+        challenge=_new_challenge(challenge.report_purpose(municipality.id)),
         config=current_state().config,
     )
     return page if status == 200 else (page, 422)
+
+
+def _new_challenge(purpose: str) -> challenge.Challenge:
+    state = current_state()
+    return challenge.issue(db_session(), state.config, purpose, state.clock.now())
+
+
+def _redeem_challenge(purpose: str) -> bool:
+    """Whether the form came with a solved challenge (static/js/challenge.js); never an error."""
+    state = current_state()
+    return challenge.redeem(
+        db_session(),
+        state.config,
+        purpose,
+        request.form.get("challenge", ""),
+        request.form.get("solution", ""),
+        state.clock.now(),
+    )
 
 
 def _office_key_refused(municipality: Municipality, *, submitted: bool = False) -> tuple[str, int]:
@@ -115,16 +137,21 @@ def _hold_receipt(slug: str, municipality: Municipality, submitted: service.Subm
         case_id=submitted.case.id,
         office_name=municipality.office_name,
         issued_at=utcnow(),
+        deferred_key=submitted.deferred_case_key,
     )
     session.pop(UNCONFIRMED, None)
-    session["receipt"] = {
-        "slug": slug,
-        "municipality": municipality.id,
-        "sealed": seal_receipt(current_state().config.secret_key, municipality.id, pending),
-    }
+    _seal_receipt(slug, municipality.id, pending)
     if_commit_unconfirmed(
         UNCONFIRMED, url_for("reporting.receipt", slug=slug), _("Nachsehen, ob die Meldung gespeichert wurde")
     )
+
+
+def _seal_receipt(slug: str, municipality_id: str, pending: PendingReceipt) -> None:
+    session["receipt"] = {
+        "slug": slug,
+        "municipality": municipality_id,
+        "sealed": seal_receipt(current_state().config.secret_key, municipality_id, pending),
+    }
 
 
 def _forget_receipt() -> None:
@@ -155,6 +182,10 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
         if not stored:
             _forget_receipt()
             return render_template("reporting/receipt_not_stored.html", slug=slug)
+    if pending.deferred_key is not None:
+        waiting = _deferred_receipt(slug, pending)
+        if waiting is not None:
+            return waiting
     return render_template(
         "reporting/receipt.html",
         code=pending.code,
@@ -165,6 +196,33 @@ def receipt(slug: str) -> str | Response | tuple[str, int]:
         slug=slug,
         form=NotedForm(),
     )
+
+
+def _deferred_receipt(slug: str, pending: PendingReceipt) -> Response | None:
+    """A report taken during a flood without a solved challenge: its code is derived here, in the
+    slow lane (reporting.flood), and shown (None: show the receipt) once its way in is stored."""
+    municipality_id = str(session["receipt"]["municipality"])
+    if pending.code:
+        if service.receipt_issued(db_session(), pending.case_id):
+            _seal_receipt(slug, municipality_id, replace(pending, deferred_key=None))
+            return None
+        pending = replace(pending, code="")  # the request that made it did not commit
+    key = pending.deferred_key or b""
+    try:
+        code = service.issue_late_receipt(db_session(), current_state().config, pending.case_id, key)
+    except ReceiptNotFound:
+        _forget_receipt()
+        return make_response(render_template("reporting/receipt_gone.html"))
+    if code is None:
+        page = make_response(
+            render_template(
+                "reporting/receipt_waiting.html", slug=slug, urgent=pending.urgent, office_name=pending.office_name
+            )
+        )
+        page.headers["Refresh"] = str(LATE_RECEIPT_RETRY)
+        return page
+    _seal_receipt(slug, municipality_id, replace(pending, code=code))
+    return redirect(url_for("reporting.receipt", slug=slug), code=303)
 
 
 def mailbox_address() -> str:
@@ -198,12 +256,20 @@ def mailbox_login() -> str | Response:
     """Enter the receipt code."""
     form = ReceiptForm()
     if form.validate_on_submit():
+        solved = _redeem_challenge(challenge.mailbox_purpose())
         try:
-            key = service.open_mailbox(db_session(), current_state().config, form.code.data or "")
+            key = service.open_mailbox(db_session(), current_state().config, form.code.data or "", solved=solved)
         except ReceiptNotFound:
             form.code.errors = [_("Dieser Zugangscode wurde nicht gefunden. Bitte prüfen Sie die Ziffern.")]
         except TooManyAttempts:
-            form.code.errors = [_("Gerade wurden zu viele Codes ausprobiert. Bitte warten Sie eine Minute.")]
+            form.code.errors = [
+                _(
+                    "Gerade werden sehr viele Codes ohne die kleine Rechenaufgabe dieser Seite ausprobiert, "
+                    "deshalb wurde Ihr Code noch nicht geprüft. Bitte senden Sie ihn in einer Minute noch "
+                    "einmal. Mit eingeschaltetem JavaScript löst Ihr Browser die Aufgabe selbst und Ihr Code "
+                    "wird sofort geprüft."
+                )
+            ]
         else:
             secret_sessions.end(db_session(), session.get("mailbox"))
             session.clear()
@@ -211,8 +277,10 @@ def mailbox_login() -> str | Response:
                 db_session(), purpose="mailbox", subject_id=key.case_id, secret=key.case_key, idle=MAILBOX_IDLE
             )
             return redirect(url_for("reporting.mailbox"), code=303)
-    # Always 200: the failed attempt must be committed so the installation-wide budget counts it.
-    return render_template("reporting/mailbox_login.html", form=form)
+    # Always 200: the failed attempt must be committed so the budget and the counts hold it.
+    return render_template(
+        "reporting/mailbox_login.html", form=form, challenge=_new_challenge(challenge.mailbox_purpose())
+    )
 
 
 @bp.get("/postfach/ansicht")

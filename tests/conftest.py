@@ -91,6 +91,8 @@ def make_test_config(database_url: str, instance_path: Path, **overrides: object
         "secret_key": TEST_SECRET_KEY,
         "receipt_pepper": TEST_PEPPER,
         "argon2": TEST_ARGON2,
+        # A few hashes: tests that solve the challenge (tests/web.py, the browser) stay fast.
+        "challenge_bits": 4,
         "testing": True,
         "redis_url": None,
         "smtp_url": None,

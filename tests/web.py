@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, stream_encode_multipart
 
+import crypto
 from core.models import Account
 from reporting.models import Case
 from tests.factories import DESCRIPTION, Alliance, Person, Reported, Town, new_session
@@ -40,6 +41,18 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     match = CSRF_RE.search(page) or re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+CHALLENGE_RE = re.compile(r'name="challenge" value="([^"]+)" data-challenge-bits="(\d+)"')
+
+
+def solved_challenge(client: FlaskClient, path: str) -> dict[str, str]:
+    """The page's proof-of-work challenge with its solution, as static/js/challenge.js sends it."""
+    page = client.get(path).get_data(as_text=True)
+    match = CHALLENGE_RE.search(page)
+    assert match, f"no challenge on {path}"
+    token, bits = match.group(1), int(match.group(2))
+    return {"challenge": token, "solution": crypto.solve_work(token.encode(), bits)}
 
 
 def post_form(
@@ -312,9 +325,13 @@ def post_minimal_report(app: Flask, slug: str, files: list[tuple[str, bytes]] | 
 # The reporter's mailbox --------------------------------------------------------------------------------
 
 
-def mailbox_login(client: FlaskClient, code: str) -> TestResponse:
-    """The receipt code entered on the mailbox's login page."""
-    return client.post(MAILBOX_LOGIN, data={"csrf_token": csrf_token(client, MAILBOX_LOGIN), "code": code})
+def mailbox_login(client: FlaskClient, code: str, *, solve: bool = False) -> TestResponse:
+    """The receipt code entered on the mailbox's login page (with the page's challenge solved, as
+    a browser with JavaScript does, when `solve`)."""
+    data = {"csrf_token": csrf_token(client, MAILBOX_LOGIN), "code": code}
+    if solve:
+        data.update(solved_challenge(client, MAILBOX_LOGIN))
+    return client.post(MAILBOX_LOGIN, data=data)
 
 
 def open_mailbox(client: FlaskClient, code: str) -> str:

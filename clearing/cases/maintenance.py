@@ -28,6 +28,7 @@ from core.accounts import forget_old_failures
 from core.clock import berlin_date, berlin_month, start_of_day
 from core.models import Municipality, OfficeKeyEpoch, OfficeKeyGrant, SecretSession, ThrottleWindow
 from core.secret_sessions import purge_expired
+from reporting import challenge
 from reporting.models import Case
 from workers import add_job
 from workers.models import OutboxEntry
@@ -274,7 +275,8 @@ def anchor_audit_chains(session: Session, now: datetime, anchor_dir: Path) -> Pa
 
 
 def housekeeping(session: Session, now: datetime) -> int:
-    """Expired server-side sessions, old throttle windows and long-quiet login failures."""
-    removed = purge_expired(session) + forget_old_failures(session, now)
+    """Expired server-side sessions, old throttle windows, used challenges that expired anyway
+    and long-quiet login failures."""
+    removed = purge_expired(session) + forget_old_failures(session, now) + challenge.purge_spent(session, now)
     result = session.execute(delete(ThrottleWindow).where(ThrottleWindow.window_start < now - timedelta(days=2)))
     return removed + int(getattr(result, "rowcount", 0) or 0)

@@ -3,7 +3,8 @@
 An agreement lists, per partner organisation, which incidents it takes, which consent is
 required, which fields it may receive, its response deadline, whether four eyes are needed and
 whether acute danger to life may override a missing consent. Invalid input is refused whole,
-with every problem named by its place ("partners[2].fields[1]") and what is wrong.
+with every problem named by its place ("partners[2].fields[1]") and what is wrong. The YAML is read
+within a budget (clearing.partners.yaml_budget), and a message quotes at most a short excerpt of it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import yaml
 from clearing.codes import OFFENCES, URGENCIES
 from clearing.partners.errors import AgreementInvalid
 from clearing.partners.kinds import KINDS
+from clearing.partners.yaml_budget import YamlBudget, YamlOverBudget, excerpt
+from clearing.partners.yaml_budget import load as load_yaml
 from reporting.codes import INCIDENT_TYPES, MOTIVES, PERPETRATORS
 from reporting.content import CONSENTS as REPORT_CONSENTS
 from reporting.content import SHARES
@@ -28,7 +31,12 @@ ASSESSMENT = "assessment"
 SHAREABLE_FIELDS: tuple[str, ...] = (*(share.name for share in SHARES), ASSESSMENT)
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
-MAX_YAML_BYTES = 200_000
+# The example alliance is 1.5 kB, 108 nodes, five levels deep; these leave room for a
+# large alliance written out in full, and for anchors on shared lists (fields: *standard).
+MAX_YAML_BYTES = 64_000
+YAML_BUDGET = YamlBudget(max_bytes=MAX_YAML_BYTES, max_depth=10, max_nodes=10_000, max_aliases=50)
+# More problems than a person fixes in one go: the rest are counted, not listed.
+MAX_PROBLEMS = 50
 # How long a partner has to answer a referral where its rule does not say (clearing.referrals.states.is_overdue).
 DEFAULT_RESPONSE_DAYS = 14
 
@@ -99,14 +107,14 @@ KNOWN_KEYS = {
 
 
 def parse_yaml(text: str) -> AgreementSpec:
-    if len(text.encode()) > MAX_YAML_BYTES:
-        raise AgreementInvalid([("file", f"larger than {MAX_YAML_BYTES // 1000} kB")])
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, YAML_BUDGET)
     except yaml.YAMLError as exc:
+        # Never the parser's own message: it quotes the input.
         mark = getattr(exc, "problem_mark", None)
         place = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
-        raise AgreementInvalid([(place, "not valid YAML")]) from None
+        problem = exc.problem if isinstance(exc, YamlOverBudget) and exc.problem else "not valid YAML"
+        raise AgreementInvalid([(place, problem)]) from None
     return parse(data)
 
 
@@ -118,7 +126,7 @@ def parse(data: object) -> AgreementSpec:
     # str(): keys of a YAML mapping may be numbers or dates, which do not sort with strings.
     unknown_top = sorted(str(key) or repr(key) for key in set(data) - {"partners", "municipality", "version"})
     for key in unknown_top:
-        problems.append((str(key), "unknown entry"))
+        problems.append((excerpt(key), "unknown entry"))
     rules = []
     seen: set[str] = set()
     for index, raw in enumerate(data["partners"]):
@@ -127,11 +135,13 @@ def parse(data: object) -> AgreementSpec:
         if rule is None:
             continue
         if rule.partner in seen:
-            problems.append((f"{place}.partner", f"{rule.partner!r} appears twice"))
+            problems.append((f"{place}.partner", f"{excerpt(rule.partner, quoted=True)} appears twice"))
         seen.add(rule.partner)
         rules.append(rule)
     if not data["partners"]:
         problems.append(("partners", "at least one partner organisation is required"))
+    if len(problems) > MAX_PROBLEMS:
+        problems[MAX_PROBLEMS:] = [("file", f"{len(problems) - MAX_PROBLEMS} more problems not listed")]
     if problems:
         raise AgreementInvalid(problems)
     return AgreementSpec(tuple(rules))
@@ -143,7 +153,7 @@ def _parse_rule(raw: object, place: str, problems: list[tuple[str, str]]) -> Par
         return None
     before = len(problems)
     for key in sorted(set(map(str, raw)) - KNOWN_KEYS):
-        problems.append((f"{place}.{key}", "unknown entry"))
+        problems.append((f"{place}.{excerpt(key)}", "unknown entry"))
     partner = raw.get("partner")
     if not isinstance(partner, str) or not KEY_RE.match(partner):
         problems.append((f"{place}.partner", "2-64 lower-case letters, digits, - or _"))
@@ -202,7 +212,7 @@ def _codes(raw: object, allowed: Any, place: str, problems: list[tuple[str, str]
     result = []
     for i, code in enumerate(raw):
         if not isinstance(code, str) or code not in allowed:
-            problems.append((f"{place}[{i}]", f"unknown code {code!r}"))
+            problems.append((f"{place}[{i}]", f"unknown code {excerpt(code, quoted=True)}"))
         else:
             result.append(code)
     return tuple(dict.fromkeys(result))

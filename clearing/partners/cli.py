@@ -28,7 +28,8 @@ def agreements_group() -> None:
 def agreements_import(slug: str, path: TextIO) -> None:
     """Validate a YAML file and make it the active version (refused whole if invalid)."""
     try:
-        spec = agreement_rules.parse_yaml(path.read())
+        # One character more than the limit is enough to refuse a file; a huge one is never read whole.
+        spec = agreement_rules.parse_yaml(path.read(agreement_rules.MAX_YAML_BYTES + 1))
     except AgreementInvalid as invalid:
         for place, problem in invalid.problems:
             click.echo(f"{place}: {problem}", err=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 import crypto
-from core import throttle
 from core.config import Config
-from reporting import service
 from reporting.content import FIELD_BY_NAME
 from reporting.forms import MESSAGE_LIMIT
 from reporting.models import Case
@@ -56,13 +53,6 @@ def app_config(migrated_database: str, tmp_path: Path) -> Config:
 @pytest.fixture
 def town(session: Session) -> Town:
     return add_town(session)
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Budgets count per window: a test must not straddle the turn of a minute or an hour."""
-    now = datetime.now(UTC).replace(minute=30, second=30)
-    monkeypatch.setattr(throttle, "utcnow", lambda: now)
 
 
 def page(response: TestResponse) -> str:
@@ -428,24 +418,6 @@ def test_honeypot_is_refused_with_a_message(client: FlaskClient, session: Sessio
     assert 'name="website" value=""' in text
 
 
-@pytest.mark.usefixtures("frozen_clock")
-def test_spent_submission_budget_is_refused(
-    client: FlaskClient, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(service, "SUBMISSIONS_PER_HOUR", 1)
-    other = add_town(session, "beispielheim", "Beispielheim")
-    submit(client, town)
-    assert count_cases(session) == 1
-    response = post_report(client, town)
-    assert response.status_code == 422
-    assert "Gerade gehen sehr viele Meldungen ein. Ihre Meldung wurde nicht gespeichert." in page(response)
-    assert "110" in page(response)
-    assert count_cases(session) == 1
-    # The budget is per municipality, not per client.
-    submit(client, other)
-    assert count_cases(session) == 2
-
-
 # The receipt code ------------------------------------------------------------------------------
 
 
@@ -493,26 +465,6 @@ def test_empty_receipt_code_gets_a_message(client: FlaskClient) -> None:
     response = mailbox_login(client, "")
     assert response.status_code == 200
     assert "Bitte geben Sie Ihren 16-stelligen Zugangscode ein." in page(response)
-
-
-@pytest.mark.usefixtures("frozen_clock")
-def test_too_many_wrong_codes_are_throttled(
-    client: FlaskClient, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code = submit(client, town)
-    monkeypatch.setattr(service, "WRONG_CODES_PER_MINUTE", 3)
-    calls = counting(monkeypatch)
-    # A right code does not count against the budget.
-    assert mailbox_login(client, code).status_code == 303
-    for _ in range(3):
-        assert "nicht gefunden" in page(mailbox_login(client, "1111 2222 3333 4444"))
-    assert len(calls) == 4
-    for attempt in ("1111 2222 3333 4444", code):
-        response = mailbox_login(client, attempt)
-        assert response.status_code == 200
-        assert "Gerade wurden zu viele Codes ausprobiert. Bitte warten Sie eine Minute." in page(response)
-    # Refused before any derivation: a flood costs the server nothing.
-    assert len(calls) == 4
 
 
 def test_unknown_or_closed_municipality_is_a_404_page(client: FlaskClient, session: Session, town: Town) -> None:

@@ -1,0 +1,237 @@
+"""Floods replayed against the real app: one client must never silence a victim (issue 14).
+
+The attacker is an ordinary scripted client: it posts forms without running the page's script,
+so it solves no challenge. The genuine reporter's browser solves it (tests.web.solved_challenge does
+what static/js/challenge.js does). Budgets are made small so that a flood is a few dozen requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+import crypto
+from core import throttle
+from reporting import challenge, flood
+from reporting.models import Case, ReporterAccess, SpentChallenge
+from tests.factories import Town, add_town, count_cases
+from tests.web import (
+    MAILBOX,
+    RECEIPT_RE,
+    full_report,
+    mailbox_login,
+    post_form,
+    post_report,
+    solved_challenge,
+)
+
+OPEN_REPORTS = 3
+OPEN_CODES = 3
+LATE_RECEIPTS = 2
+WAITING = "Ihr Zugangscode wird deshalb erst in Kürze erstellt"
+NOT_CHECKED = "deshalb wurde Ihr Code noch nicht geprüft"
+
+
+@pytest.fixture
+def town(session: Session) -> Town:
+    return add_town(session)
+
+
+@pytest.fixture(autouse=True)
+def small_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small budgets, and one fixed instant: a test must not straddle the turn of a minute or an hour."""
+    monkeypatch.setattr(flood, "OPEN_REPORTS_PER_HOUR", OPEN_REPORTS)
+    monkeypatch.setattr(flood, "FLOOD_LEVEL", 5)
+    monkeypatch.setattr(flood, "OPEN_CODES_PER_MINUTE", OPEN_CODES)
+    monkeypatch.setattr(flood, "LATE_RECEIPTS_PER_MINUTE", LATE_RECEIPTS)
+    now = datetime.now(UTC).replace(minute=30, second=30)
+    monkeypatch.setattr(throttle, "utcnow", lambda: now)
+
+
+def derivations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every Argon2id derivation of a receipt code (the real one still runs)."""
+    calls: list[str] = []
+    real: Callable[..., crypto.ReceiptKeys] = crypto.derive_receipt_keys
+
+    def spy(code: str, **kwargs: Any) -> crypto.ReceiptKeys:
+        calls.append(code)
+        return real(code, **kwargs)
+
+    monkeypatch.setattr(crypto, "derive_receipt_keys", spy)
+    return calls
+
+
+def text(response: TestResponse) -> str:
+    return response.get_data(as_text=True)
+
+
+def genuine_report(client: FlaskClient, town: Town, **fields: Any) -> str:
+    """A reporter whose browser runs the page's script: the report and its code at once."""
+    path = f"/melden/{town.slug}"
+    response = post_form(client, path, {**full_report(**fields), **solved_challenge(client, path)})
+    assert response.status_code == 303, text(response)[:2000]
+    page = text(client.get(response.headers["Location"]))
+    match = RECEIPT_RE.search(page)
+    assert match, page[:2000]
+    return match.group(1)
+
+
+def test_an_intake_flood_is_stored_and_never_locks_out_a_reporter(
+    app: Flask, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = derivations(monkeypatch)
+    attacker = app.test_client()
+    flood_size = OPEN_REPORTS + 12
+    for _ in range(flood_size):
+        response = post_report(attacker, town)
+        assert response.status_code == 303  # taken, never refused
+    assert count_cases(session) == flood_size
+    # Only the open budget's reports cost a derivation; the rest wait for their code.
+    assert len(calls) == OPEN_REPORTS
+    assert session.scalar(select(func.count()).select_from(ReporterAccess)) == OPEN_REPORTS
+
+    # While the flood goes on, a genuine reporter's report is stored with its code at once,
+    # and the code opens the mailbox.
+    reporter = app.test_client()
+    code = genuine_report(reporter, town)
+    assert mailbox_login(reporter, code, solve=True).status_code == 303
+    assert reporter.get(MAILBOX).status_code == 200
+
+    # A reporter without JavaScript who is in acute danger, while the slow lane is full too:
+    # stored, told to call 110, never refused.
+    monkeypatch.setattr(flood, "LATE_RECEIPTS_PER_MINUTE", 0)
+    no_script = app.test_client()
+    response = post_report(no_script, town, full_report(acute_danger="yes"))
+    assert response.status_code == 303
+    waiting = no_script.get(response.headers["Location"])
+    assert waiting.status_code == 200
+    assert WAITING in text(waiting)
+    assert 'href="tel:110"' in text(waiting)
+    assert waiting.headers["Refresh"] == "15"
+    session.expire_all()
+    acute = session.scalars(select(Case).where(Case.urgency == "acute")).all()
+    assert len(acute) == 1
+    assert acute[0].flood_marked
+
+    # Every report that came in the flood is marked; those before it are not.
+    marks = session.scalars(select(Case.flood_marked).order_by(Case.received_at, Case.id)).all()
+    assert marks.count(True) >= flood_size - 5
+
+
+def test_a_deferred_code_comes_in_the_slow_lane_and_opens_the_mailbox(
+    app: Flask, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attacker = app.test_client()
+    for _ in range(OPEN_REPORTS):
+        assert post_report(attacker, town).status_code == 303
+    # The slow lane derives LATE_RECEIPTS codes a minute; the attacker's come-backs spend them.
+    for _ in range(LATE_RECEIPTS):
+        attack = post_report(attacker, town)
+        assert attacker.get(attack.headers["Location"]).status_code == 303  # to its code
+    reporter = app.test_client()
+    response = post_report(reporter, town)
+    receipt = response.headers["Location"]
+    assert WAITING in text(reporter.get(receipt))
+    assert WAITING in text(reporter.get(receipt))
+    # A copy of the cookie that holds the waiting report's key, kept by someone else.
+    cookie = reporter.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    twin = app.test_client()
+    twin.set_cookie(cookie.key, cookie.value)
+    # A minute later the lane is open again: the reporter's page shows the code, which opens the mailbox.
+    later = datetime.now(UTC).replace(minute=31, second=30)
+    monkeypatch.setattr(throttle, "utcnow", lambda: later)
+    shown = reporter.get(receipt, follow_redirects=True)
+    match = RECEIPT_RE.search(text(shown))
+    assert match, text(shown)[:2000]
+    assert mailbox_login(reporter, match.group(1), solve=True).status_code == 303
+    # The copy cannot buy a second code for the same report.
+    replayed = text(twin.get(receipt, follow_redirects=True))
+    assert "Hier wird kein Zugangscode angezeigt" in replayed
+    assert not RECEIPT_RE.search(replayed)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(ReporterAccess)) == OPEN_REPORTS + LATE_RECEIPTS + 1
+
+
+def test_wrong_codes_cost_the_guesser_and_a_valid_code_always_opens(
+    app: Flask, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reporter = app.test_client()
+    code = genuine_report(reporter, town)
+    calls = derivations(monkeypatch)
+    guesser = app.test_client()
+    for n in range(OPEN_CODES + 20):
+        response = mailbox_login(guesser, f"1111 2222 3333 {n:04d}")
+        assert response.status_code == 200
+    # Past the open budget the guesses are not even checked: no derivation, nothing for the guesser.
+    assert len(calls) == OPEN_CODES
+    assert NOT_CHECKED in text(mailbox_login(guesser, "1111 2222 3333 4444"))
+    # The genuine reporter's browser solves the challenge: the valid code opens, during the flood.
+    response = mailbox_login(reporter, code, solve=True)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(MAILBOX)
+    # A guesser who pays with work is always checked, and gets a plain "not found".
+    assert "Dieser Zugangscode wurde nicht gefunden" in text(mailbox_login(guesser, "1111 2222 3333 4444", solve=True))
+
+
+def test_a_solution_buys_one_request_for_its_own_purpose(app: Flask, session: Session, town: Town) -> None:
+    config = app.extensions["komma"].config
+    now = datetime.now(UTC)
+    issued = challenge.issue(session, config, challenge.mailbox_purpose(), now)
+    solution = crypto.solve_work(issued.token.encode(), issued.bits)
+    # For another purpose, not at all.
+    assert not challenge.redeem(session, config, challenge.report_purpose(town.id), issued.token, solution, now)
+    assert challenge.redeem(session, config, challenge.mailbox_purpose(), issued.token, solution, now)
+    # A copy of a used one buys nothing.
+    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), issued.token, solution, now)
+    assert session.scalar(select(func.count()).select_from(SpentChallenge)) == 1
+    # Expired, forged, a wrong solution, junk: never an error, only "not solved".
+    fresh = challenge.issue(session, config, challenge.mailbox_purpose(), now)
+    fresh_solution = crypto.solve_work(fresh.token.encode(), fresh.bits)
+    late = now + challenge.LIFETIME + timedelta(minutes=1)
+    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), fresh.token, fresh_solution, late)
+    stamp, bits, nonce, tag = fresh.token.split(".")
+    easier = f"{stamp}.0.{nonce}.{tag}"
+    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), easier, "0", now)
+    wrong = next(str(n) for n in range(1000) if not crypto.work_done(fresh.token.encode(), str(n), fresh.bits))
+    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), fresh.token, wrong, now)
+    for junk_token, junk_solution in (
+        ("", ""),
+        ("a.b.c.d", "1"),
+        ("x" * 500, "1"),
+        (fresh.token, "1e9"),
+        (fresh.token, "9" * 40),
+    ):
+        assert not challenge.redeem(session, config, challenge.mailbox_purpose(), junk_token, junk_solution, now)
+    # The used challenges are forgotten once they would have expired anyway.
+    assert challenge.purge_spent(session, late + challenge.SKEW) == 1
+
+
+def test_the_work_grows_under_pressure(app: Flask, session: Session) -> None:
+    config = app.extensions["komma"].config
+    base = challenge.required_bits(session, config)
+    assert base == config.challenge_bits
+    for _ in range(challenge.PRESSURE_STEPS[0]):
+        throttle.record(session, "challenge:solved", timedelta(minutes=1))
+    assert challenge.required_bits(session, config) == base + 1
+    for _ in range(challenge.PRESSURE_STEPS[1] - challenge.PRESSURE_STEPS[0]):
+        throttle.record(session, "challenge:solved", timedelta(minutes=1))
+    assert challenge.required_bits(session, config) == base + 2
+
+
+def test_the_pages_carry_the_challenge_and_its_script(app: Flask, town: Town) -> None:
+    client = app.test_client()
+    for path in (f"/melden/{town.slug}", "/postfach"):
+        page = text(client.get(path))
+        assert re.search(r'name="challenge" value="[^"]+" data-challenge-bits="4"', page), path
+        assert '<script src="/static/js/challenge.js" defer></script>' in page
+        assert "data-challenge-status" in page
