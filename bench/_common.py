@@ -1,13 +1,17 @@
-"""Helpers shared by the benches: timing statistics and a migrated database to run against.
+"""Helpers shared by the benches: timing statistics, a migrated database, proof of work, /proc readings.
 
 Import this after putting the project root on sys.path (each bench does so first).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import re
 import statistics
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -109,3 +113,102 @@ def bench_config(database_url: str, instance_path: Path, **overrides: Any) -> Co
     }
     values.update(overrides)
     return Config.from_env({}, **values)
+
+
+# Proof of work as the page's script does it -----------------------------------------------------
+
+# The hidden field of templates/macros/challenge.html.
+CHALLENGE_RE = re.compile(r'name="challenge" value="([^"]+)" data-challenge-bits="(\d+)"')
+
+
+def page_challenge(page: str) -> tuple[str, int] | None:
+    """The challenge token and its bits on a form page (intake form, mailbox login), or None."""
+    match = CHALLENGE_RE.search(page)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def solve_challenge(token: str, bits: int) -> str:
+    """What static/js/challenge.js sends: the first counter from 0 on such that
+    SHA-256(token ":" counter) starts with `bits` zero bits (crypto.work's hashcash, with hashlib,
+    which is several times faster than crypto.work.solve)."""
+    prefix = hashlib.sha256(f"{token}:".encode("ascii"))
+    below = 1 << (256 - bits)
+    counter = 0
+    while True:
+        digest = prefix.copy()
+        digest.update(str(counter).encode("ascii"))
+        if int.from_bytes(digest.digest(), "big") < below:
+            return str(counter)
+        counter += 1
+
+
+# Memory and CPU of a process group, from /proc ----------------------------------------------------
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class GroupSampler:
+    """Resident memory of every process in one process group (e.g. gunicorn's master and workers,
+    which deploy/prod_local.py starts in a group of their own), read from /proc every `interval`
+    seconds on a thread: the peak of the sum, each process's peak, and the CPU seconds they used."""
+
+    def __init__(self, pgid: int, interval: float = 0.5) -> None:
+        self.pgid = pgid
+        self.interval = interval
+        self.peak_sum = 0
+        self.peak_by_pid: dict[int, int] = {}
+        self.cpu_by_pid: dict[int, float] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pgid}", daemon=True)
+
+    def start(self) -> GroupSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) of the group's processes, as far as the samples saw them."""
+        return sum(self.cpu_by_pid.values())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> int:
+        """One reading; returns the group's RSS sum in bytes."""
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as file:
+                    stat = file.read().decode("ascii", "replace")
+            except OSError:
+                continue  # ended between listing and reading
+            # Fields after the command name (in parentheses, which may hold spaces), from field 3 on.
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[2]) != self.pgid:
+                continue
+            pid, rss = int(entry.name), int(fields[21]) * _PAGE
+            total += rss
+            self.peak_by_pid[pid] = max(self.peak_by_pid.get(pid, 0), rss)
+            self.cpu_by_pid[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+        self.peak_sum = max(self.peak_sum, total)
+        self.samples += 1
+        return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine since boot, from /proc/stat: the difference of
+    two readings says how saturated the cores were in between."""
+    with open("/proc/stat") as file:
+        values = [int(v) for v in file.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK

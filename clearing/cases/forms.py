@@ -12,10 +12,12 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
+    SelectMultipleField,
 )
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
 from clearing import codes as clearing_codes
+from clearing.cases.flood_sorting import MAX_SELECTION
 from clearing.cases.inbox import normalise_reference
 from core.forms import SelectChoice
 from reporting import codes
@@ -73,6 +75,7 @@ class InboxFilterForm(FlaskForm):
     received_to = DateField(_l("Eingegangen bis"), validators=[Optional()])
     assigned = SelectField(_l("Zuständig"), validators=[Optional()], validate_choice=False)
     overdue = BooleanField(_l("Nur überfällige"))
+    flood = BooleanField(_l("Nur als Flut markierte"))
     reference = CleanStringField(
         _l("Fallnummer"),
         description=_l("Die ganze Fallnummer (K- und acht Zeichen) oder ein Teil davon"),
@@ -86,6 +89,45 @@ class InboxFilterForm(FlaskForm):
         if field.data and not normalise_reference(field.data):
             raise ValidationError(
                 _l("Bitte geben Sie eine Fallnummer (K- und acht Zeichen) oder einen Teil davon ein.")
+            )
+
+
+FLOOD_ACTIONS = {
+    "clear": _l("Markierung aufheben"),
+    "discard": _l("Als Flut-Meldungen löschen"),
+}
+
+
+class FloodSortingForm(FlaskForm):
+    """The inbox's bulk form for reports marked as flood: the rows' checkboxes and one of two buttons."""
+
+    # The checkboxes sit in the inbox table's rows, one per case shown; their values are case ids.
+    cases = SelectMultipleField(
+        _l("Ausgewählte Meldungen"),
+        validate_choice=False,
+        validators=[DataRequired(_l("Bitte wählen Sie mindestens eine Meldung aus. Es wurde nichts geändert."))],
+    )
+    action = SelectField(
+        _l("Mit den ausgewählten Meldungen"),
+        choices=_choices(FLOOD_ACTIONS),
+        validators=[InputRequired(_l("Bitte wählen Sie, was mit den ausgewählten Meldungen geschehen soll."))],
+    )
+    reviewed = BooleanField(
+        _l("Ich habe die ausgewählten Meldungen gesichtet"),
+        description=_l("Zum Löschen nötig. Gelöschte Meldungen lassen sich nicht wiederherstellen."),
+    )
+
+    def validate_cases(self, field: SelectMultipleField) -> None:
+        if len(field.data or []) > MAX_SELECTION:
+            raise ValidationError(_l("Bitte wählen Sie höchstens %(max)d Meldungen auf einmal aus.", max=MAX_SELECTION))
+
+    def validate_reviewed(self, field: BooleanField) -> None:
+        """Deleting is for good: only after the officer says they looked at each one."""
+        if self.action.data == "discard" and not field.data:
+            raise ValidationError(
+                _l(
+                    "Bitte bestätigen Sie, dass Sie die ausgewählten Meldungen gesichtet haben. Es wurde nichts gelöscht."
+                )
             )
 
 

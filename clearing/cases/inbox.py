@@ -39,6 +39,7 @@ class InboxFilter:
     assigned: str = ""  # "" any | "me" | "none" | an account id
     overdue: bool = False
     reference: str = ""  # normalised by normalise_reference: "K-AB12CD34" or a part of one
+    flood: bool = False  # only reports marked as arriving in a flood (reporting.flood)
     sort: str = "newest"
     page: int = 1
 
@@ -119,6 +120,8 @@ def load_inbox(
         query = query.where(Case.assigned_to == filters.assigned)
     if filters.reference:
         query = query.where(_reference_condition(filters.reference))
+    if filters.flood:
+        query = query.where(Case.flood_marked.is_(True))
     # The same today as the case page (clearing.cases.service.open_case_file).
     overdue = _overdue_condition(today)
     if filters.overdue:

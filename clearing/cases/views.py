@@ -7,17 +7,19 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask import Response as FlaskResponse
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from clearing import codes as clearing_codes
-from clearing.cases import service, workflow
+from clearing.cases import flood_sorting, service, workflow
 from clearing.cases.errors import ClearingError, NoOfficeKey, TransitionRefused
 from clearing.cases.forms import (
     DEADLINE_LABELS,
     STATUS_LABELS,
     AssessmentForm,
     AssignForm,
+    FloodSortingForm,
     InboxFilterForm,
     MessageForm,
     NoteForm,
@@ -64,6 +66,7 @@ def inbox() -> str:
         assigned=form.assigned.data or "" if valid else "",
         overdue=bool(form.overdue.data) if valid else False,
         reference=normalise_reference(form.reference.data or "") if valid else "",
+        flood=bool(form.flood.data) if valid else False,
         sort=form.sort.data or "newest" if valid else "newest",
         page=form.page.data or 1 if valid else 1,
     )
@@ -102,7 +105,72 @@ def inbox() -> str:
         clearing_codes=clearing_codes,
         status_labels=STATUS_LABELS,
         has_key=actor.office_key is not None,
+        flood_form=FloodSortingForm(formdata=None),
     )
+
+
+def _kept_message(reason: str, references: list[str]) -> str:
+    """Why a bulk sorting left these selected cases as they were."""
+    refs = ", ".join(references)
+    if reason == flood_sorting.ACUTE:
+        return _(
+            "Mit akuter Gefahr gemeldet, daher nicht gelöscht: %(refs)s. Bitte sichten Sie diese Meldungen einzeln.",
+            refs=refs,
+        )
+    if reason == flood_sorting.IN_WORK:
+        return _("Schon in Bearbeitung, daher nicht gelöscht: %(refs)s.", refs=refs)
+    return _("Nicht als Flut markiert, daher nicht geändert: %(refs)s.", refs=refs)
+
+
+@bp.post("/flut")
+@staff.require("officer")
+def sort_flood() -> Response:
+    """Sort reports marked as flood in bulk: clear the mark (genuine) or delete them for good."""
+    actor = staff.actor()
+    form = FloodSortingForm()
+    back = redirect(url_for("clearing.inbox", flood="y"), code=303)
+    if not form.validate():
+        errors = [error for field in (form.cases, form.action, form.reviewed) for error in field.errors]
+        flash(str(errors[0]) if errors else _("Es wurde nichts geändert."), "error")
+        return back
+    try:
+        if form.action.data == "discard":
+            done = flood_sorting.discard(db_session(), actor, form.cases.data or [])
+            if done.changed:
+                flash(
+                    ngettext(
+                        "%(num)d Meldung wurde als Flut-Meldung endgültig gelöscht.",
+                        "%(num)d Meldungen wurden als Flut-Meldungen endgültig gelöscht.",
+                        done.changed,
+                    ),
+                    "success",
+                )
+        else:
+            done = flood_sorting.clear_marks(db_session(), actor, form.cases.data or [])
+            if done.changed:
+                flash(
+                    ngettext(
+                        "Bei %(num)d Meldung wurde die Markierung „Flut“ aufgehoben.",
+                        "Bei %(num)d Meldungen wurde die Markierung „Flut“ aufgehoben.",
+                        done.changed,
+                    ),
+                    "success",
+                )
+    except flood_sorting.NoneFound:
+        flash(_("Keine der ausgewählten Meldungen wurde gefunden. Es wurde nichts geändert."), "error")
+        return back
+    except NoOfficeKey:
+        flash(
+            _(
+                "Sie haben noch keinen Zugang zu den Fallinhalten und können die Meldungen nicht sichten. "
+                "Es wurde nichts geändert."
+            ),
+            "error",
+        )
+        return back
+    for reason, references in done.refused.items():
+        flash(_kept_message(reason, references), "warning")
+    return back
 
 
 def _case_page(

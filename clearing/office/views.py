@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from clearing import scoping
@@ -19,8 +21,10 @@ from core import accounts, custody, invitations, key_binding, staff
 from core.app import current_state
 from core.login_forms import PlainForm
 from core.models import Account, Municipality
+from core.staff import Staff
 from core.tenancy import TenancyError
 from core.web_session import db_session
+from reporting import flood
 from workers.models import OutboxEntry
 
 bp = Blueprint("admin", __name__, url_prefix="/verwaltung")
@@ -251,10 +255,32 @@ def network() -> str | Response:
     return render_template("clearing/network.html", form=form, municipalities=municipalities, created=created)
 
 
+@dataclass(frozen=True)
+class FloodRow:
+    """One municipality's flood counts, this hour and the one before (numbers only)."""
+
+    name: str
+    current: flood.FloodCounts
+    previous: flood.FloodCounts
+
+
+def _flood_rows(session: Session, actor: Staff, now: datetime) -> list[FloodRow]:
+    """The coordinator's own municipality; for the network operator every municipality."""
+    query = select(Municipality.id, Municipality.name).order_by(Municipality.name)
+    if actor.role != "network_operator":
+        query = query.where(Municipality.id == (actor.account.municipality_id or ""))
+    return [
+        FloodRow(
+            name, flood.counts(session, municipality_id, now), flood.counts(session, municipality_id, now - flood.HOUR)
+        )
+        for municipality_id, name in session.execute(query)
+    ]
+
+
 @bp.get("/status")
 @staff.require("coordinator", "network_operator")
 def status() -> str:
-    """Jobs that failed for good (no content: the job's name, times and the error's class)."""
+    """Jobs that failed for good (no content: the job's name, times and the error's class), and floods (counts)."""
     failed = (
         db_session()
         .scalars(
@@ -273,4 +299,19 @@ def status() -> str:
         )
         or 0
     )
-    return render_template("clearing/status.html", failed=failed, pending=pending)
+    now = current_state().clock.now()
+    rows = _flood_rows(db_session(), staff.actor(), now)
+    # The mailbox counts are installation-wide: the same in every row.
+    nothing = flood.FloodCounts(0, 0, 0, 0, 0)
+    hour_start = now.replace(minute=0, second=0, microsecond=0)
+    return render_template(
+        "clearing/status.html",
+        failed=failed,
+        pending=pending,
+        flood_rows=rows,
+        flooded=any(row.current.flooded for row in rows),
+        mailbox=(rows[0].current, rows[0].previous) if rows else (nothing, nothing),
+        hour_start=hour_start,
+        previous_start=hour_start - flood.HOUR,
+        per_municipality=staff.actor().role == "network_operator",
+    )

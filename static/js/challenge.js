@@ -1,82 +1,68 @@
 /* Proof of work for the intake form and the mailbox login (reporting/challenge.py, crypto/work.py).
  *
- * The page carries a challenge; this script searches, with the browser's own SHA-256 (WebCrypto),
- * for a counter such that SHA-256(challenge + ":" + counter) starts with the asked number of zero
- * bits: about a second on a phone, started as soon as the page is shown. It reads nothing about the
- * device and sends nothing but the counter with the form. Without JavaScript, or where WebCrypto is
- * missing, the form is sent as it is and the server serves it from its budget for such requests.
+ * The page carries a challenge; the browser searches, with its own SHA-256 (WebCrypto) in a
+ * worker thread (static/js/challenge-worker.js), for a counter such that
+ * SHA-256(challenge + ":" + counter) starts with the asked number of zero bits: about a second on
+ * a phone, begun once the page has loaded. Nothing about the device is read, and nothing but the
+ * counter is sent with the form. Without JavaScript, workers or WebCrypto the form is sent as it is
+ * and the server serves it from its budget for such requests.
  */
 (function () {
   "use strict";
 
   var input = document.querySelector("input[name=challenge][data-challenge-bits]");
-  if (!input || !input.form || !window.crypto || !window.crypto.subtle || !window.TextEncoder || !window.Promise) {
+  if (!input || !input.form || !window.Worker || !window.crypto || !window.crypto.subtle || !window.Promise) {
     return;
   }
   var form = input.form;
   var solutionField = form.querySelector("input[name=solution]");
   var status = form.querySelector("[data-challenge-status]");
-  var bits = parseInt(input.getAttribute("data-challenge-bits"), 10);
-  var encoder = new TextEncoder();
-  var prefix = encoder.encode(input.value + ":");
-  // Digests asked for at once: WebCrypto answers each asynchronously, so one at a time would wait.
-  var BATCH = 256;
   // A submit waits at most this long for the search; then the form goes without a solution.
   var GIVE_UP_MS = 20000;
-  var solved = false;
+  var done = false;
   var sending = false;
+  var waiting = [];
+  var started = false;
 
-  function zeroBits(bytes) {
-    var count = 0;
-    for (var i = 0; i < bytes.length; i++) {
-      var b = bytes[i];
-      if (b === 0) {
-        count += 8;
-        continue;
-      }
-      while ((b & 0x80) === 0) {
-        count++;
-        b <<= 1;
-      }
-      break;
-    }
-    return count;
-  }
-
-  function attempt(counter) {
-    var digits = encoder.encode(String(counter));
-    var message = new Uint8Array(prefix.length + digits.length);
-    message.set(prefix);
-    message.set(digits, prefix.length);
-    return window.crypto.subtle.digest("SHA-256", message).then(function (digest) {
-      return zeroBits(new Uint8Array(digest)) >= bits ? counter : -1;
+  function finish() {
+    done = true;
+    waiting.splice(0).forEach(function (callback) {
+      callback();
     });
   }
 
-  function search(start) {
-    var batch = [];
-    for (var i = 0; i < BATCH; i++) {
-      batch.push(attempt(start + i));
+  // Begun once the page has loaded, so that its loading is never held up by the search.
+  function start() {
+    if (started) {
+      return;
     }
-    return Promise.all(batch).then(function (results) {
-      for (var j = 0; j < results.length; j++) {
-        if (results[j] >= 0) {
-          return results[j];
-        }
+    started = true;
+    var worker;
+    try {
+      worker = new Worker(input.getAttribute("data-challenge-worker"));
+    } catch (error) {
+      finish();
+      return;
+    }
+    worker.onmessage = function (event) {
+      if (event.data && typeof event.data.counter === "number") {
+        solutionField.value = String(event.data.counter);
       }
-      return search(start + BATCH);
-    });
+      worker.terminate();
+      finish();
+    };
+    worker.onerror = function () {
+      worker.terminate();
+      finish();
+    };
+    worker.postMessage({ challenge: input.value, bits: parseInt(input.getAttribute("data-challenge-bits"), 10) });
   }
 
-  var work = search(0).then(
-    function (counter) {
-      solutionField.value = String(counter);
-      solved = true;
-    },
-    function () {
-      solved = true; // WebCrypto refused: the form goes without a solution
-    }
-  );
+  if (document.readyState === "complete") {
+    start();
+  } else {
+    window.addEventListener("load", start);
+  }
 
   function send() {
     if (sending) {
@@ -87,7 +73,7 @@
   }
 
   form.addEventListener("submit", function (event) {
-    if (solved || sending) {
+    if (done || sending) {
       return;
     }
     event.preventDefault();
@@ -95,8 +81,9 @@
       status.hidden = false;
       status.textContent = status.getAttribute("data-waiting");
     }
+    start();
     var timer = window.setTimeout(send, GIVE_UP_MS);
-    work.then(function () {
+    waiting.push(function () {
       window.clearTimeout(timer);
       send();
     });
