@@ -53,6 +53,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode, urlsplit
 
 # Run as a script, Python puts bench/ on the path, not the checkout that holds the project.
@@ -63,6 +64,7 @@ from sqlalchemy import text
 
 from bench._common import (
     GroupSampler,
+    cpu_by_program,
     machine_busy,
     migrated_database,
     ms,
@@ -75,6 +77,7 @@ from deploy.prod_local import LayoutError, ProductionLayout, ensure_database
 from tests.reliability.layout import Browser, FormFields, Page, multipart
 from tests.web import CSRF_RE, RECEIPT_RE, minimal_report_form
 
+T = TypeVar("T")
 SLUG = "flutstadt"
 DURATION = 60.0
 QUICK_DURATION = 15.0
@@ -315,73 +318,101 @@ class StepFailed(Exception):
         super().__init__(f"{step}: {why or (f'{page.status} {heading(page)}' if page else '')}")
 
 
+# The steps of a journey, in order: the report's four, then the mailbox's four.
+REPORT_STEPS = ("GET form", "solve", "POST report", "receipt page")
+MAILBOX_STEPS = ("GET /postfach", "solve code form", "POST code", "mailbox page")
+
+
 @dataclass
 class Journey:
+    """One genuine reporter: when it began (seconds into the attack), each step's seconds, the outcome."""
+
     started: float
+    steps: dict[str, float] = field(default_factory=dict)
     ok: bool = False
-    report: float | None = None
-    mailbox: float | None = None
-    solving: float = 0.0
     failure: str = ""
+
+    @property
+    def report(self) -> float | None:
+        return _total(self.steps, REPORT_STEPS)
+
+    @property
+    def mailbox(self) -> float | None:
+        return _total(self.steps, MAILBOX_STEPS)
+
+    @property
+    def solving(self) -> float:
+        return self.steps.get("solve", 0.0) + self.steps.get("solve code form", 0.0)
+
+
+def _total(steps: dict[str, float], names: tuple[str, ...]) -> float | None:
+    return sum(steps[name] for name in names) if all(name in steps for name in names) else None
+
+
+class Steps:
+    """Times each step of a journey into journey.steps."""
+
+    def __init__(self, journey: Journey) -> None:
+        self.journey = journey
+
+    def __call__(self, name: str, do: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        result = do()
+        self.journey.steps[name] = time.perf_counter() - start
+        return result
 
 
 def genuine_journey(base_url: str, slug: str, server_errors: Tally, started: float = 0.0) -> Journey:
     """Report with the challenge solved, read the code, open the mailbox with it (solving again)."""
     browser = CountingBrowser(base_url, server_errors, "genuine")
     journey = Journey(started)
+    step = Steps(journey)
     path = f"/melden/{slug}"
     try:
-        start = time.perf_counter()
-        form = browser.get(path)
+        form = step("GET form", lambda: browser.get(path))
         csrf, challenge = CSRF_RE.search(form.text), page_challenge(form.text)
         if form.status != 200 or csrf is None or challenge is None:
             raise StepFailed("report form", form)
-        solution, journey.solving = _solve(*challenge)
+        token, bits = challenge
+        solution = step("solve", lambda: solve_challenge(token, bits))
         fields = {
             **minimal_report_form(channel=GENUINE_CHANNEL),
             "csrf_token": csrf.group(1),
-            "challenge": challenge[0],
+            "challenge": token,
             "solution": solution,
         }
-        posted = browser.post_form(path, fields)
+        posted = step("POST report", lambda: browser.post_form(path, fields))
         if posted.status != 303:
             raise StepFailed("report post", posted)
-        receipt = browser.get(location(posted))
+        receipt = step("receipt page", lambda: browser.get(location(posted)))
         code = RECEIPT_RE.search(receipt.text)
         if receipt.status != 200 or code is None:
             raise StepFailed("receipt page", receipt)
-        journey.report = time.perf_counter() - start
 
-        start = time.perf_counter()
-        login = browser.get(MAILBOX_LOGIN)
+        login = step("GET /postfach", lambda: browser.get(MAILBOX_LOGIN))
         csrf, challenge = CSRF_RE.search(login.text), page_challenge(login.text)
         if login.status != 200 or csrf is None or challenge is None:
             raise StepFailed("mailbox form", login)
-        solution, seconds = _solve(*challenge)
-        journey.solving += seconds
-        body = urlencode(
-            {"csrf_token": csrf.group(1), "challenge": challenge[0], "solution": solution, "code": code.group(1)}
-        )
-        sent = browser.request(
-            "POST", MAILBOX_LOGIN, body.encode("ascii"), {"Content-Type": "application/x-www-form-urlencoded"}
+        token, bits = challenge
+        solution = step("solve code form", lambda: solve_challenge(token, bits))
+        body = urlencode({"csrf_token": csrf.group(1), "challenge": token, "solution": solution, "code": code.group(1)})
+        sent = step(
+            "POST code",
+            lambda: browser.request(
+                "POST", MAILBOX_LOGIN, body.encode("ascii"), {"Content-Type": "application/x-www-form-urlencoded"}
+            ),
         )
         if sent.status != 303 or location(sent) != MAILBOX:
             raise StepFailed("mailbox post", sent)
-        mailbox = browser.get(MAILBOX)
+        mailbox = step("mailbox page", lambda: browser.get(MAILBOX))
         if mailbox.status != 200 or MAILBOX_MARK not in mailbox.text:
             raise StepFailed("mailbox page", mailbox)
-        journey.mailbox = time.perf_counter() - start
         journey.ok = True
     except StepFailed as failure:
         journey.failure = str(failure)
     except CLIENT_ERRORS as error:
         journey.failure = f"{type(error).__name__}: {error}"[:200]
     return journey
-
-
-def _solve(token: str, bits: int) -> tuple[str, float]:
-    start = time.perf_counter()
-    return solve_challenge(token, bits), time.perf_counter() - start
 
 
 def acute_report(base_url: str, slug: str, server_errors: Tally, tally: Tally) -> None:
@@ -430,7 +461,8 @@ class LockWaits:
 
     QUERY = text(
         """
-        SELECT left(regexp_replace(w.query, '\\s+', ' ', 'g'), 70),
+        SELECT w.pid,
+               left(regexp_replace(w.query, '\\s+', ' ', 'g'), 70),
                b.state,
                left(regexp_replace(b.query, '\\s+', ' ', 'g'), 70)
         FROM pg_stat_activity w
@@ -471,11 +503,11 @@ class LockWaits:
                 busy = int(connection.execute(self.ACTIVE).scalar_one())
                 connection.rollback()
                 self.samples += 1
-                waiting = len(rows)
+                waiting = len({row[0] for row in rows})
                 self.samples_waiting += bool(waiting)
                 self.peak_waiting = max(self.peak_waiting, waiting)
                 self.peak_busy = max(self.peak_busy, busy)
-                for waiter, state, holder in rows:
+                for _, waiter, state, holder in rows:
                     self.waits[(waiter, state, holder)] += 1
                 self._stop.wait(self.interval)
 
@@ -550,6 +582,7 @@ class Run:
     locks: LockWaits | None = None
     wall: float = 0.0
     machine_busy: float = 0.0  # share of all cores busy during the run
+    programs: dict[str, float] = field(default_factory=dict)  # CPU seconds by program during the run
     own_cpu: float = 0.0  # CPU seconds of this process: the clients' own cost
 
 
@@ -627,6 +660,8 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
     locks = LockWaits(database_url).start()
     busy_before, all_before = machine_busy()
     own_before = resource.getrusage(resource.RUSAGE_SELF)
+    groups = {process.pid: process.name for process in layout.processes if process.pid}
+    programs_before = cpu_by_program(groups)
     loops = [
         threading.Thread(target=loop.run, args=(sends[name], start), name=f"loop-{name}")
         for name, loop in run.loops.items()
@@ -638,9 +673,15 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
     run.wall = time.monotonic() - start
     busy_after, all_after = machine_busy()
     own_after = resource.getrusage(resource.RUSAGE_SELF)
+    programs_after = cpu_by_program(groups)
     memory.stop()
     locks.stop()
     run.reports, run.codes, run.memory, run.locks = reports, codes, memory, locks
+    run.programs = {
+        name: seconds - programs_before.get(name, 0.0)
+        for name, seconds in programs_after.items()
+        if seconds - programs_before.get(name, 0.0) > 0
+    }
     run.machine_busy = (busy_after - busy_before) / max(all_after - all_before, 1e-9)
     run.own_cpu = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
 
@@ -681,6 +722,8 @@ def report_run(run: Run, by_channel: dict[str, tuple[int, int]]) -> None:
     print(
         f"  mailbox (GET /postfach, solve, POST, mailbox page):   {seconds_of([j.mailbox for j in journeys if j.mailbox is not None])}"
     )
+    for name in (*REPORT_STEPS, *MAILBOX_STEPS):
+        print(f"    {name + ':':<17} {seconds_of([j.steps[name] for j in journeys if name in j.steps])}")
     print(f"  solving both challenges in the client:               {seconds_of([j.solving for j in journeys])}")
     for j in journeys:
         if not j.ok:
@@ -746,6 +789,8 @@ def report_run(run: Run, by_channel: dict[str, tuple[int, int]]) -> None:
         f"CPU during the run: machine {run.machine_busy * 100:.0f} % of {os.cpu_count()} cores busy; web processes "
         f"{memory.cpu_seconds / run.wall:.2f} cores; the bench's own clients {run.own_cpu / run.wall:.2f} cores"
     )
+    top = sorted(run.programs.items(), key=lambda item: -item[1])[:8]
+    print("  by program: " + ", ".join(f"{name} {seconds / run.wall:.2f}" for name, seconds in top) + " cores")
     print(
         f"PostgreSQL (every {locks.interval} s): peak {locks.peak_busy} busy sessions, peak {locks.peak_waiting} "
         f"waiting on a lock, some waiting in {locks.samples_waiting} of {locks.samples} samples"

@@ -45,19 +45,19 @@ OPEN_CODES = "receipt-failures"
 LATE_RECEIPTS = "late-receipts"
 
 
-@dataclass(frozen=True)
-class Admission:
-    """How a report is taken: its receipt code now or later, and whether it is marked."""
+def defer_receipt(session: Session, municipality_id: str, *, solved: bool) -> bool:
+    """Whether the report's receipt code waits: no solved challenge, and the open budget is spent.
 
-    deferred: bool
-    flood_marked: bool
+    Only read here, before the derivation; counted by mark_report after it, so that no budget row
+    stays locked while Argon2id runs (concurrent reports may overspend it by a few, harmlessly).
+    """
+    return not solved and throttle.used(session, _open_reports(municipality_id), HOUR) >= OPEN_REPORTS_PER_HOUR
 
 
-def admit_report(session: Session, municipality_id: str, *, solved: bool) -> Admission:
-    """Count the report; without a solved challenge, spend the open budget or defer its receipt."""
-    deferred = False
-    if not solved:
-        deferred = not throttle.spend(session, _open_reports(municipality_id), HOUR, OPEN_REPORTS_PER_HOUR)
+def mark_report(session: Session, municipality_id: str, *, solved: bool, deferred: bool) -> bool:
+    """Count the report (after its derivation); whether it arrived during a flood and is marked."""
+    if not solved and not deferred:
+        throttle.record(session, _open_reports(municipality_id), HOUR)
     throttle.record(session, _seen("reports", municipality_id), HOUR)
     flooded = (
         deferred
@@ -68,7 +68,7 @@ def admit_report(session: Session, municipality_id: str, *, solved: bool) -> Adm
         throttle.record(session, _seen("marked", municipality_id), HOUR)
     if deferred:
         throttle.record(session, _seen("deferred", municipality_id), HOUR)
-    return Admission(deferred=deferred, flood_marked=flooded)
+    return flooded
 
 
 def first_flood_mail(session: Session, municipality_id: str) -> bool:

@@ -153,4 +153,6 @@ class SpentChallenge(Base):
     __tablename__ = "spent_challenge"
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # When it was used: how many were used in the last minute sets the difficulty.
+    spent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

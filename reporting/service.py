@@ -93,13 +93,16 @@ def submit_report(
     # Before anything is derived or stored: a key someone wrote into the database is refused
     # (key_binding.UnverifiedKey), and nothing of the report is kept.
     office_public_key = key_binding.verified_office_key(session, municipality)
-    admission = flood.admit_report(session, municipality.id, solved=solved)
+    deferred = flood.defer_receipt(session, municipality.id, solved=solved)
     keys = code = None
-    if not admission.deferred:
+    if not deferred:
         code = crypto.generate_receipt_code()
         keys = crypto.derive_receipt_keys(
             code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
         )
+    # After the derivation: counting locks the municipality's counter rows until the commit, and
+    # concurrent reports must not wait out each other's Argon2id run.
+    flood_marked = flood.mark_report(session, municipality.id, solved=solved, deferred=deferred)
     # New cases seal to the current office key epoch; it is the municipality's public key.
     epoch = custody.current_epoch(session, municipality.id)
     if epoch.public_key != municipality.office_public_key:
@@ -115,7 +118,7 @@ def submit_report(
         status="received",
         status_changed_at=now,
         urgency="acute" if report.acute_danger else "normal",
-        flood_marked=admission.flood_marked,
+        flood_marked=flood_marked,
         affected_role=report.affected_role,
         channel=report.channel,
         incident_month=report.incident_month,
@@ -144,7 +147,7 @@ def submit_report(
     _add_files(session, case_key, case_id, report.files, message_id=None)
     session.flush()
     # During a flood the office hears of it once an hour, not once per report.
-    if not admission.flood_marked:
+    if not flood_marked:
         add_job(session, "notify_new_report", case_id=case_id)
     elif flood.first_flood_mail(session, municipality.id):
         add_job(session, "notify_flood", case_id=case_id)

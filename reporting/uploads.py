@@ -4,7 +4,7 @@ An image is decoded, rebuilt from its pixels alone and encoded anew. What that m
 single pixel is decoded, on the numbers in the file's header:
 
 - Pixels, per format. JPEG up to 52 MP: 50 MP phone cameras write 8160 × 6120 to 8192 × 6144 (50.3 MP), and
-  the 108 and 200 MP sensors bin to 12–50 MP unless the sender picks the full-resolution mode, whose files
+  64, 108 and 200 MP sensors bin to 12–50 MP unless the sender picks the full-resolution mode, whose files
   are larger than the default 10 MiB upload limit anyway. PNG up to 40 MP: a screenshot of an 8K monitor is
   33 MP, a phone's scrolling capture 1440 × 27,000. GIF up to 16 MP, far beyond any real GIF. WebP up to
   24 MP, a 6000 × 4000 camera photo converted to WebP: all the memory budget allows, as libwebp and Pillow
@@ -18,11 +18,11 @@ single pixel is decoded, on the numbers in the file's header:
   whose layout would need more is refused as too large, with the pixel count that layout allows. Apart from
   that one moment, one full copy of the pixels exists at a time: each step drops its source at once.
 - Work: a JPEG with more than MAX_JPEG_SCANS scans is refused as damaged. libjpeg passes over the whole
-  coefficient buffer once per scan, so 10 MiB of tiny scans would keep a slot busy for minutes; encoders
-  write 6 to 12, and no real tool more than a few dozen.
+  coefficient buffer once per scan, so 10 MiB of tiny scans would keep a slot busy for minutes (measured:
+  39 s for 1.8 MB); encoders write 6 to about 20.
 - Concurrency: at most MAX_CONCURRENT_REBUILDS rebuilds at once per process (see RebuildGate); a further one
-  waits up to REBUILD_WAIT_SECONDS and is then refused as 'busy'. With gunicorn's 2 × cores + 1 processes
-  that bounds the host's image memory at processes × 2 × MAX_REBUILD_BYTES in the worst case.
+  waits up to REBUILD_WAIT_SECONDS and is then refused as 'busy'. A process's images thus hold at most
+  2 × 416 MB at once, the host's that times gunicorn's 2 × cores + 1 processes.
 """
 
 from __future__ import annotations

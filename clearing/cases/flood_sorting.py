@@ -72,11 +72,12 @@ def clear_marks(session: Session, actor: Staff, case_ids: Iterable[str]) -> Sort
     """The officer judged these reports genuine: they lose the flood mark and stay in the inbox."""
     cases = _selected(session, actor, case_ids)
     cleared = [case for case in cases if case.flood_marked]
+    unmarked = [(NOT_MARKED, case) for case in cases if not case.flood_marked]
     for case in cleared:
         case.flood_marked = False
         audit.record_by(session, actor, chain=case.municipality_id, action="case.flood_cleared", target_id=case.id)
     session.flush()
-    return Sorted(len(cleared), _refused([(NOT_MARKED, case) for case in cases if not case.flood_marked]))
+    return Sorted(len(cleared), _refused(unmarked))
 
 
 def _why_kept(case: Case) -> str | None:

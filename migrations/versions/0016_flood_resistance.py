@@ -24,15 +24,18 @@ def upgrade() -> None:
     op.create_table(
         "spent_challenge",
         sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("spent_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_spent_challenge")),
     )
     with op.batch_alter_table("spent_challenge", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_spent_challenge_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_spent_challenge_spent_at"), ["spent_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("spent_challenge", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_spent_challenge_spent_at"))
         batch_op.drop_index(batch_op.f("ix_spent_challenge_expires_at"))
     op.drop_table("spent_challenge")
     with op.batch_alter_table("report_case", schema=None) as batch_op:

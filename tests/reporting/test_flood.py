@@ -199,7 +199,7 @@ def test_a_solution_buys_one_request_for_its_own_purpose(app: Flask, session: Se
     fresh_solution = crypto.solve_work(fresh.token.encode(), fresh.bits)
     late = now + challenge.LIFETIME + timedelta(minutes=1)
     assert not challenge.redeem(session, config, challenge.mailbox_purpose(), fresh.token, fresh_solution, late)
-    stamp, bits, nonce, tag = fresh.token.split(".")
+    stamp, _bits, nonce, tag = fresh.token.split(".")
     easier = f"{stamp}.0.{nonce}.{tag}"
     assert not challenge.redeem(session, config, challenge.mailbox_purpose(), easier, "0", now)
     wrong = next(str(n) for n in range(1000) if not crypto.work_done(fresh.token.encode(), str(n), fresh.bits))
@@ -218,14 +218,22 @@ def test_a_solution_buys_one_request_for_its_own_purpose(app: Flask, session: Se
 
 def test_the_work_grows_under_pressure(app: Flask, session: Session) -> None:
     config = app.extensions["komma"].config
-    base = challenge.required_bits(session, config)
+    now = datetime.now(UTC)
+    base = challenge.required_bits(session, config, now)
     assert base == config.challenge_bits
-    for _ in range(challenge.PRESSURE_STEPS[0]):
-        throttle.record(session, "challenge:solved", timedelta(minutes=1))
-    assert challenge.required_bits(session, config) == base + 1
-    for _ in range(challenge.PRESSURE_STEPS[1] - challenge.PRESSURE_STEPS[0]):
-        throttle.record(session, "challenge:solved", timedelta(minutes=1))
-    assert challenge.required_bits(session, config) == base + 2
+
+    def use(count: int, at: datetime) -> None:
+        for _ in range(count):
+            issued = challenge.issue(session, config, challenge.mailbox_purpose(), at)
+            solution = crypto.solve_work(issued.token.encode(), issued.bits)
+            assert challenge.redeem(session, config, challenge.mailbox_purpose(), issued.token, solution, at)
+
+    # Used more than a minute ago: no longer pressure.
+    use(challenge.PRESSURE_STEPS[0], now - timedelta(minutes=2))
+    assert challenge.required_bits(session, config, now) == base
+    use(challenge.PRESSURE_STEPS[0], now)
+    assert challenge.required_bits(session, config, now) == base + 1
+    assert challenge.issue(session, config, challenge.mailbox_purpose(), now).bits == base + 1
 
 
 def test_the_pages_carry_the_challenge_and_its_script(app: Flask, town: Town) -> None:
