@@ -151,14 +151,13 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class GroupSampler:
     """Resident memory of every process in one process group (e.g. gunicorn's master and workers,
     which deploy/prod_local.py starts in a group of their own), read from /proc every `interval`
-    seconds on a thread: the peak of the sum, each process's peak, and the CPU seconds they used."""
+    seconds on a thread: the peak of the sum and each process's peak."""
 
     def __init__(self, pgid: int, interval: float = 0.5) -> None:
         self.pgid = pgid
         self.interval = interval
         self.peak_sum = 0
         self.peak_by_pid: dict[int, int] = {}
-        self.cpu_by_pid: dict[int, float] = {}
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pgid}", daemon=True)
@@ -170,11 +169,6 @@ class GroupSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-
-    @property
-    def cpu_seconds(self) -> float:
-        """CPU (user + system) of the group's processes, as far as the samples saw them."""
-        return sum(self.cpu_by_pid.values())
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -199,7 +193,6 @@ class GroupSampler:
             pid, rss = int(entry.name), int(fields[21]) * _PAGE
             total += rss
             self.peak_by_pid[pid] = max(self.peak_by_pid.get(pid, 0), rss)
-            self.cpu_by_pid[pid] = (int(fields[11]) + int(fields[12])) / _TICK
         self.peak_sum = max(self.peak_sum, total)
         self.samples += 1
         return total

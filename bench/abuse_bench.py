@@ -42,7 +42,6 @@ import argparse
 import http.client
 import os
 import re
-import resource
 import secrets
 import sys
 import tempfile
@@ -583,7 +582,6 @@ class Run:
     wall: float = 0.0
     machine_busy: float = 0.0  # share of all cores busy during the run
     programs: dict[str, float] = field(default_factory=dict)  # CPU seconds by program during the run
-    own_cpu: float = 0.0  # CPU seconds of this process: the clients' own cost
 
 
 def measure(duration: float, database_url: str, label: str, redis_url: str, workdir: Path) -> int:
@@ -659,7 +657,6 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
     memory = GroupSampler(layout.web.pid or 0).start()
     locks = LockWaits(database_url).start()
     busy_before, all_before = machine_busy()
-    own_before = resource.getrusage(resource.RUSAGE_SELF)
     groups = {process.pid: process.name for process in layout.processes if process.pid}
     programs_before = cpu_by_program(groups)
     loops = [
@@ -672,7 +669,6 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
         thread.join()
     run.wall = time.monotonic() - start
     busy_after, all_after = machine_busy()
-    own_after = resource.getrusage(resource.RUSAGE_SELF)
     programs_after = cpu_by_program(groups)
     memory.stop()
     locks.stop()
@@ -683,7 +679,6 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
         if seconds - programs_before.get(name, 0.0) > 0
     }
     run.machine_busy = (busy_after - busy_before) / max(all_after - all_before, 1e-9)
-    run.own_cpu = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
 
 
 # What it prints ---------------------------------------------------------------------------------------------
@@ -785,12 +780,12 @@ def report_run(run: Run, by_channel: dict[str, tuple[int, int]]) -> None:
         f"{memory.interval} s): peak RSS sum {mib(memory.peak_sum)}; peak per process: master {mib(master)}, "
         f"largest worker {mib(max(workers.values(), default=0))} ({len(workers)} worker processes seen)"
     )
-    print(
-        f"CPU during the run: machine {run.machine_busy * 100:.0f} % of {os.cpu_count()} cores busy; web processes "
-        f"{memory.cpu_seconds / run.wall:.2f} cores; the bench's own clients {run.own_cpu / run.wall:.2f} cores"
-    )
     top = sorted(run.programs.items(), key=lambda item: -item[1])[:8]
-    print("  by program: " + ", ".join(f"{name} {seconds / run.wall:.2f}" for name, seconds in top) + " cores")
+    print(
+        f"CPU during the run: machine {run.machine_busy * 100:.0f} % of {os.cpu_count()} cores busy (load average "
+        f"{os.getloadavg()[0]:.1f} at the end); cores used by program (layout processes by name; the machine is "
+        f"shared, others appear as theirs): " + ", ".join(f"{name} {seconds / run.wall:.2f}" for name, seconds in top)
+    )
     print(
         f"PostgreSQL (every {locks.interval} s): peak {locks.peak_busy} busy sessions, peak {locks.peak_waiting} "
         f"waiting on a lock, some waiting in {locks.samples_waiting} of {locks.samples} samples"

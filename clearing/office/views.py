@@ -310,6 +310,7 @@ def status() -> str:
         pending=pending,
         flood_rows=rows,
         flooded=any(row.current.flooded for row in rows),
+        flooded_names=[row.name for row in rows if row.current.marked],
         mailbox=(rows[0].current, rows[0].previous) if rows else (nothing, nothing),
         hour_start=hour_start,
         previous_start=hour_start - flood.HOUR,

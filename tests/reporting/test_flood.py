@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +22,12 @@ from werkzeug.test import TestResponse
 
 import crypto
 from core import throttle
+from core.config import Config
 from reporting import challenge, flood
 from reporting.models import Case, ReporterAccess, SpentChallenge
+from tests.conftest import make_test_config
 from tests.factories import Town, add_town, count_cases
+from tests.smtp import SmtpServer
 from tests.web import (
     MAILBOX,
     RECEIPT_RE,
@@ -42,8 +46,13 @@ NOT_CHECKED = "deshalb wurde Ihr Code noch nicht geprüft"
 
 
 @pytest.fixture
+def app_config(migrated_database: str, tmp_path: Path, smtp_server: SmtpServer) -> Config:
+    return make_test_config(migrated_database, tmp_path / "instance", smtp_url=smtp_server.url)
+
+
+@pytest.fixture
 def town(session: Session) -> Town:
-    return add_town(session)
+    return add_town(session, notify_email="clearing@musterstadt.example")
 
 
 @pytest.fixture(autouse=True)
@@ -125,6 +134,24 @@ def test_an_intake_flood_is_stored_and_never_locks_out_a_reporter(
     # Every report that came in the flood is marked; those before it are not.
     marks = session.scalars(select(Case.flood_marked).order_by(Case.received_at, Case.id)).all()
     assert marks.count(True) >= flood_size - 5
+
+
+def test_the_office_hears_of_a_flood_once_not_once_per_report(
+    app: Flask, session: Session, town: Town, smtp_server: SmtpServer
+) -> None:
+    attacker = app.test_client()
+    for _ in range(OPEN_REPORTS + 10):
+        assert post_report(attacker, town).status_code == 303
+    session.expire_all()
+    unmarked = session.scalar(select(func.count()).select_from(Case).where(Case.flood_marked.is_(False)))
+    assert unmarked == OPEN_REPORTS - 1  # the one that spends the open budget is the first marked
+    mails = smtp_server.wait_for(unmarked + 1)
+    subjects = sorted(mail.subject for mail in mails)
+    assert subjects == ["Komm.A Meldestelle: Neue Meldung eingegangen"] * unmarked + [
+        "Komm.A Meldestelle: Ungewöhnlich viele Meldungen"
+    ]
+    flood_mail = next(mail for mail in mails if "Ungewöhnlich" in mail.subject)
+    assert "als „Flut“ markiert" in flood_mail.text
 
 
 def test_a_deferred_code_comes_in_the_slow_lane_and_opens_the_mailbox(

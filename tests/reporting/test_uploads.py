@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import time
 import warnings
 from collections.abc import Callable
@@ -10,9 +11,20 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image, ImageChops, ImageStat, PngImagePlugin
+from PIL import Image, ImageChops, ImageOps, ImageStat, PngImagePlugin
 
-from reporting.uploads import CleanFile, UploadRefused, clean_upload, safe_display_name
+from reporting.uploads import (
+    GIF_MAX_PIXELS,
+    JPEG_MAX_PIXELS,
+    MAX_JPEG_SCANS,
+    MAX_REBUILD_BYTES,
+    PNG_MAX_PIXELS,
+    WEBP_MAX_PIXELS,
+    CleanFile,
+    UploadRefused,
+    clean_upload,
+    safe_display_name,
+)
 from tests.reporting import files
 from tests.reporting.files import BLUE, CANARY, RED, canary_anywhere
 
@@ -58,6 +70,35 @@ def assert_no_metadata(result: CleanFile) -> Image.Image:
     assert not image.getexif()
     assert not result.metadata_warning
     return image
+
+
+def caught_refusal(data: bytes, **options: int) -> UploadRefused:
+    with pytest.raises(UploadRefused) as caught:
+        clean(data, **options)
+    return caught.value
+
+
+def jpeg_claiming(width: int, height: int, **options: object) -> bytes:
+    """A small real JPEG whose frame header claims another size: all the header checks look at."""
+    data = bytearray(files.encode(files.pattern((16, 16)), "JPEG", **options))
+    sof = next(at for at in range(2, len(data)) if data[at] == 0xFF and data[at + 1] in (0xC0, 0xC2))
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def webp_claiming(width: int, height: int) -> bytes:
+    """A small lossless WebP whose VP8L header claims another size (14 bits each for width - 1, height - 1)."""
+    data = bytearray(files.encode(Image.new("RGB", (16, 16)), "WEBP", lossless=True))
+    assert (data[12:16], data[20]) == (b"VP8L", 0x2F)
+    bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1)
+    data[21:25] = (bits | (width - 1) | (height - 1) << 14).to_bytes(4, "little")
+    return bytes(data)
+
+
+def with_repeated_last_scan(data: bytes, times: int) -> bytes:
+    """A progressive JPEG with its last scan repeated: libjpeg warns about the progression and decodes on."""
+    last_scan = data[data.rindex(b"\xff\xda") : -2]
+    return data[:-2] + last_scan * times + data[-2:]
 
 
 # Metadata -------------------------------------------------------------------------------------------------
@@ -134,6 +175,39 @@ def test_orientation_is_applied_to_the_pixels_before_the_tag_is_dropped(build: C
     assert not image.getexif()
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_turns_the_pixels_as_pillows_own_exif_transpose_does(orientation: int) -> None:
+    # No two quadrants alike and no symmetry: any wrong flip or turn changes the pixels.
+    asymmetric = files.pattern((6, 4))
+    asymmetric.putpixel((0, 0), (0, 0, 0))
+    original = files.png_with_metadata(asymmetric, orientation=orientation)
+
+    image = reopen(clean(original).data)
+
+    expected = ImageOps.exif_transpose(reopen(original))
+    assert (image.size, image.tobytes()) == (expected.size, expected.convert("RGB").tobytes())
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: files.jpeg_with_metadata(files.pattern().convert("CMYK")), id="cmyk jpeg: mode change"),
+        pytest.param(lambda: files.jpeg_with_metadata(files.pattern(), orientation=8), id="jpeg: turn"),
+        pytest.param(
+            lambda: files.png_with_metadata(files.pattern().convert("P"), orientation=6), id="palette png: turn, change"
+        ),
+        pytest.param(
+            lambda: files.png_with_metadata(Image.new("I;16", (8, 4), 40_000), orientation=5),
+            id="16-bit png: change, turn",
+        ),
+    ],
+)
+def test_metadata_is_gone_whichever_steps_the_pixels_take(build: Callable[[], bytes]) -> None:
+    original = build()
+    assert canary_anywhere(original)
+    assert_no_metadata(clean(original))
+
+
 def test_a_two_by_one_png_with_orientation_6_becomes_one_by_two() -> None:
     wide = Image.new("RGB", (2, 1), RED)
     wide.putpixel((1, 0), BLUE)
@@ -165,6 +239,16 @@ def test_greyscale_stays_greyscale() -> None:
     grey = files.pattern().convert("L")
     assert reopen(clean(files.encode(grey, "JPEG")).data).mode == "L"
     assert list(reopen(clean(files.encode(grey, "PNG")).data).tobytes()) == list(grey.tobytes())
+
+
+def test_black_and_white_becomes_greyscale_not_rgb() -> None:
+    black_and_white = Image.new("1", (8, 8), 0)
+    black_and_white.putpixel((1, 1), 1)
+
+    image = reopen(clean(files.encode(black_and_white, "PNG")).data)
+
+    assert image.mode == "L"
+    assert (image.getpixel((0, 0)), image.getpixel((1, 1))) == (0, 255)
 
 
 def test_palette_png_keeps_its_transparency() -> None:
@@ -325,6 +409,52 @@ def test_pixel_limit_is_the_callers() -> None:
     assert refusal(png, max_pixels=99) == "bomb"
 
 
+@pytest.mark.parametrize(
+    ("data", "limit"),
+    [
+        pytest.param(jpeg_claiming(9_000, 6_000), JPEG_MAX_PIXELS, id="jpeg over 52 MP"),
+        pytest.param(files.png_header_only(7_000, 7_000), PNG_MAX_PIXELS, id="png over 40 MP"),
+        pytest.param(files.png_bomb(), PNG_MAX_PIXELS, id="png where Pillow refuses"),
+        pytest.param(webp_claiming(5_000, 5_000), WEBP_MAX_PIXELS, id="webp over 24 MP"),
+        pytest.param(files.gif_header_only(65_535, 65_535), GIF_MAX_PIXELS, id="gif over 16 MP"),
+    ],
+)
+def test_a_bomb_carries_the_pixel_limit_of_its_format(data: bytes, limit: int) -> None:
+    refused = caught_refusal(data)
+    assert (refused.reason, refused.limit_pixels) == ("bomb", limit)
+
+
+def test_the_format_limits_take_phone_photos_and_screenshots() -> None:
+    # 50 MP sensors write up to 8192 x 6144; an 8K monitor's screenshot is 7680 x 4320.
+    assert JPEG_MAX_PIXELS >= 8192 * 6144
+    assert PNG_MAX_PIXELS >= 7680 * 4320
+    assert WEBP_MAX_PIXELS >= 6000 * 4000
+    assert MAX_REBUILD_BYTES == 2 * 4 * JPEG_MAX_PIXELS  # a 52 MP RGB picture and its turned copy
+
+
+def test_a_caller_can_lower_the_limit_but_not_raise_it() -> None:
+    assert caught_refusal(files.png_header_only(7_000, 7_000), max_pixels=10**9).limit_pixels == PNG_MAX_PIXELS
+    assert caught_refusal(files.png_header_only(100, 100), max_pixels=9_999).limit_pixels == 9_999
+
+
+def test_a_jpeg_that_needs_libjpegs_coefficient_buffer_has_a_lower_limit() -> None:
+    """Progressive without chroma subsampling: 6 bytes of coefficients a pixel beside the picture's 4."""
+    refused = caught_refusal(jpeg_claiming(8_000, 6_000, progressive=True, subsampling=0))
+    assert (refused.reason, refused.limit_pixels) == ("bomb", MAX_REBUILD_BYTES // 10)
+    assert JPEG_MAX_PIXELS > 8_000 * 6_000  # a baseline JPEG of this size is taken
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
+    progressive = files.encode(files.pattern(), "JPEG", progressive=True)
+    scans = progressive.count(b"\xff\xda")
+    assert 2 <= scans < MAX_JPEG_SCANS
+
+    assert clean(with_repeated_last_scan(progressive, MAX_JPEG_SCANS - scans)).extension == ".jpg"
+    started = time.perf_counter()
+    assert refusal(with_repeated_last_scan(progressive, 50_000)) == "damaged"
+    assert time.perf_counter() - started < 0.5  # decoding those 50,000 scans would take seconds
+
+
 def _truncated(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
@@ -349,6 +479,8 @@ def test_damaged_images_are_refused_as_damaged(data: bytes) -> None:
 
 def test_refusal_reasons_are_a_closed_set() -> None:
     assert UploadRefused("bomb").reason == "bomb"
+    assert UploadRefused("bomb").limit_pixels is None
+    assert UploadRefused("busy").reason == "busy"
     assert isinstance(UploadRefused("empty"), ValueError)
     with pytest.raises(ValueError, match="unknown refusal reason"):
         UploadRefused("too_big")
