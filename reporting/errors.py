@@ -7,13 +7,9 @@ class ReportingError(Exception):
     """Base of errors a reporter can cause."""
 
 
-class SubmissionBudgetSpent(ReportingError):
-    """The municipality's budget of submissions for this hour is used up (flood protection)."""
-
-
 class ReceiptNotFound(ReportingError):
     """No case answers to this code (or the code is malformed): one error for both."""
 
 
 class TooManyAttempts(ReportingError):
-    """Too many wrong receipt codes across the installation just now."""
+    """The installation's budget for codes without a solved challenge is spent this minute."""

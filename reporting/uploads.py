@@ -22,7 +22,8 @@ single pixel is decoded, on the numbers in the file's header:
   39 s for 1.8 MB); encoders write 6 to about 20.
 - Concurrency: at most MAX_CONCURRENT_REBUILDS rebuilds at once per process (see RebuildGate); a further one
   waits up to REBUILD_WAIT_SECONDS and is then refused as 'busy'. A process's images thus hold at most
-  2 × 416 MB at once, the host's that times gunicorn's 2 × cores + 1 processes.
+  MAX_CONCURRENT_REBUILDS × MAX_REBUILD_BYTES (832 MB) at once, the host's that times gunicorn's
+  2 × cores + 1 processes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import io
 import os
 import re
 import threading
+import traceback
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -117,7 +119,6 @@ class RebuildGate:
     """
 
     def __init__(self, slots: int = MAX_CONCURRENT_REBUILDS, wait_seconds: float = REBUILD_WAIT_SECONDS) -> None:
-        self.slots = slots
         self.wait_seconds = wait_seconds
         self.running = 0
         self.most_running = 0
@@ -140,13 +141,22 @@ class RebuildGate:
             self._free.release()
 
 
+# Two lanes per process: requests that paid with a solved challenge (reporting.challenge) or come
+# from an opened mailbox, and the rest. A flood of images without a challenge fills only its own.
 _gate = RebuildGate()
+_paid_gate = RebuildGate()
+
+
+def rebuild_gate(*, paid: bool) -> RebuildGate:
+    """The gate a request's images are rebuilt under: `paid`, with a solved challenge or a mailbox."""
+    return _paid_gate if paid else _gate
 
 
 def _renew_gate() -> None:
     # A forked child must not inherit slots held by threads that do not exist there.
-    global _gate
+    global _gate, _paid_gate
     _gate = RebuildGate()
+    _paid_gate = RebuildGate()
 
 
 os.register_at_fork(after_in_child=_renew_gate)
@@ -205,6 +215,8 @@ def _reencode_image(data: bytes, kind: _ImageKind, limit: int) -> bytes:
     # Pillow signals damage with OSError, SyntaxError, ValueError, struct.error, EOFError and more:
     # a reporter's file must never turn into a server error, so every failure becomes a refusal.
     except Exception as exc:
+        # Kept as the cause for the log, but its frames would keep decoded pixels alive past the slot.
+        traceback.clear_frames(exc.__traceback__)
         raise UploadRefused("damaged") from exc
     return out.getvalue()
 
@@ -292,7 +304,7 @@ def _bytes_per_pixel(mode: str) -> int:
     return 4
 
 
-# Peaks beyond the pixels' own bytes, measured (tests/reporting/test_image_budget.py holds them to it).
+# Where the codecs hold more than the picture: peaks per pixel, measured in tests/reporting/test_image_budget.py.
 # libwebp decodes into a canvas and keeps the previous one; Pillow copies the frame out of it, then into the
 # image. libwebp encodes from its own ARGB copy of the picture, through YUV planes. Pillow's GIF encoder
 # builds a palette from a copy of the RGB(A) pixels and a palette index per pixel, then the new image.

@@ -24,6 +24,7 @@ from reporting.forms import ConfirmForm, ConsentForm, NotedForm, ReceiptForm, Re
 from reporting.intake import check_files, report_from_form
 from reporting.receipt import PendingReceipt, open_receipt, seal_receipt
 from reporting.report_text import report_lines
+from reporting.uploads import rebuild_gate
 
 bp = Blueprint("reporting", __name__)
 log = logging.getLogger(__name__)
@@ -67,7 +68,12 @@ def report(slug: str) -> str | Response | tuple[str, int]:
     file_errors: list[str] = []
     chosen_files: list[str] = []
     if form.is_submitted():
-        files = check_files(request.files.getlist(form.files.name), current_state().config)
+        # Used up by this request whatever comes of it (the page that comes back has a new one): it
+        # decides the lane of the images too, and one solution must not buy many image rebuilds.
+        solved = _redeem_challenge(challenge.report_purpose(municipality.id))
+        files = check_files(
+            request.files.getlist(form.files.name), current_state().config, gate=rebuild_gate(paid=solved)
+        )
         file_errors, chosen_files = files.errors, files.chosen_names
         valid = form.validate()
         # On the field itself: the error summary then lists them in page order, linked to the input.
@@ -76,7 +82,6 @@ def report(slug: str) -> str | Response | tuple[str, int]:
             # A bot filled the hidden field: refuse without saying which field gave it away.
             flash(_("Ihre Meldung konnte nicht angenommen werden. Bitte versuchen Sie es erneut."), "error")
         elif valid and not file_errors:
-            solved = _redeem_challenge(challenge.report_purpose(municipality.id))
             try:
                 submitted = service.submit_report(
                     db_session(),
@@ -328,7 +333,7 @@ def mailbox_reply() -> str | Response | tuple[str, int]:
     if key is None:
         return redirect(url_for("reporting.mailbox_login"), code=303)
     form = ReplyForm()
-    files = check_files(request.files.getlist(form.files.name), current_state().config)
+    files = check_files(request.files.getlist(form.files.name), current_state().config, gate=rebuild_gate(paid=True))
     if form.validate() and not files.errors:
         service.add_reporter_message(db_session(), key, form.body.data or "", files.evidence)
         flash(_("Ihre Nachricht wurde verschlüsselt gesendet."), "success")

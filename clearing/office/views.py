@@ -299,9 +299,9 @@ def status() -> str:
         )
         or 0
     )
+    actor = staff.actor()
     now = current_state().clock.now()
-    rows = _flood_rows(db_session(), staff.actor(), now)
-    # The mailbox counts are installation-wide: the same in every row.
+    rows = _flood_rows(db_session(), actor, now)
     nothing = flood.FloodCounts(0, 0, 0, 0, 0)
     hour_start = now.replace(minute=0, second=0, microsecond=0)
     return render_template(
@@ -311,8 +311,9 @@ def status() -> str:
         flood_rows=rows,
         flooded=any(row.current.flooded for row in rows),
         flooded_names=[row.name for row in rows if row.current.marked],
+        # The mailbox counts are installation-wide: the same in every row.
         mailbox=(rows[0].current, rows[0].previous) if rows else (nothing, nothing),
         hour_start=hour_start,
         previous_start=hour_start - flood.HOUR,
-        per_municipality=staff.actor().role == "network_operator",
+        per_municipality=actor.role == "network_operator",
     )

@@ -44,6 +44,7 @@ N = NOT_FOUND
 #                                                       officer A    officer B    coordinator A  network op.  partner of A
 MATRIX: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {
     ("clearing.inbox", "GET"): (200, 200, N, N, N),
+    ("clearing.sort_flood", "POST"): (303, 303, N, N, N),
     ("clearing.case", "GET"): (200, N, N, N, N),
     ("clearing.attachment", "GET"): (200, N, N, N, N),
     ("clearing.message", "POST"): (303, N, N, N, N),

@@ -35,8 +35,8 @@ LOSSY = 12
 METADATA_KEYS = {"exif", "icc_profile", "xmp", "XML:com.adobe.xmp", "comment", "Author", "Comment", "Description"}
 
 
-def clean(data: bytes, **options: int) -> CleanFile:
-    return clean_upload(data, max_bytes=options.pop("max_bytes", MAX_BYTES), **options)
+def clean(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int | None = None) -> CleanFile:
+    return clean_upload(data, max_bytes=max_bytes, max_pixels=max_pixels)
 
 
 def refusal(data: bytes, **options: int) -> str:
@@ -89,7 +89,7 @@ def jpeg_claiming(width: int, height: int, **options: object) -> bytes:
 def webp_claiming(width: int, height: int) -> bytes:
     """A small lossless WebP whose VP8L header claims another size (14 bits each for width - 1, height - 1)."""
     data = bytearray(files.encode(Image.new("RGB", (16, 16)), "WEBP", lossless=True))
-    assert (data[12:16], data[20]) == (b"VP8L", 0x2F)
+    assert (bytes(data[12:16]), data[20]) == (b"VP8L", 0x2F)
     bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1)
     data[21:25] = (bits | (width - 1) | (height - 1) << 14).to_bytes(4, "little")
     return bytes(data)
