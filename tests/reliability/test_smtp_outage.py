@@ -125,7 +125,8 @@ def test_a_job_that_fails_for_good_is_shown_to_coordinators_without_content(
     response = coordinator.get("/verwaltung/status")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    failed_table = page[page.index("<table") : page.index("</table>")]
+    caption = page.index("Ohne Inhalte: nur Art des Auftrags")
+    failed_table = page[caption : page.index("</table>", caption)]
     rows = re.findall(r"<tr><td>(.*?)</tr>", failed_table, re.S)
     assert len(rows) == 1
     assert "<td>notify_new_report</td>" in f"<td>{rows[0]}"

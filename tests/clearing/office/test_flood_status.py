@@ -26,7 +26,7 @@ from tests.web import flashes, logged_in_client, page_tables
 
 STATUS = "/verwaltung/status"
 SECTION = "ansturm"
-FLOOD_LINK = 'href="/clearing/?flood=y"'
+FILTER_HINT = "mit dem Filter „Nur als Flut markierte“"
 
 
 def _clear_of_the_hour_turning() -> datetime:
@@ -113,7 +113,8 @@ def test_a_coordinator_sees_the_flood_of_her_municipality_in_counts(
     notice = page.split('role="status"', 1)[1].split("</div>", 1)[0]
     assert "Gerade gehen ungewöhnlich viele Meldungen oder Codeeingaben ein." in flashes(notice)
     assert "im Eingang mit „Flut“ markiert" in flashes(notice)
-    assert FLOOD_LINK in notice
+    assert FILTER_HINT in flashes(notice)
+    assert "/clearing/" not in notice  # the officers' inbox, not a page the coordinator may open
 
     # An hour later the counts have moved to the previous hour, and the notice is gone.
     state(app).clock = FixedClock(at + timedelta(hours=1))
@@ -139,7 +140,7 @@ def test_a_coordinator_hears_nothing_of_a_flood_elsewhere(
     assert [cells for _label, cells in _section(page)] == [["0", "0", "0"], ["0", "0", "0"], ["0", "0"], ["0", "0"]]
     assert "Bstadt" not in page
     assert 'role="status"' not in page
-    assert FLOOD_LINK not in page
+    assert FILTER_HINT not in page
     assert "Zurzeit kein Ansturm." in page
 
 
@@ -170,4 +171,4 @@ def test_the_network_operator_sees_every_municipality(
     # The notice names where the flood is; the inbox is no page of the network operator's.
     notice = page.split('role="status"', 1)[1].split("</div>", 1)[0]
     assert "Betroffene Kommunen: Bstadt" in flashes(notice)
-    assert FLOOD_LINK not in page
+    assert FILTER_HINT not in page
