@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -788,3 +790,16 @@ def full_case(session: Session, config: Config, office: Office) -> FullCase:
     case_service.change_status(session, staff, case, "closed", "Abgeschlossen nach Beratung.")
     session.commit()
     return FullCase(case.id, reported.receipt_code, referral.id)
+
+
+def receipt_derivations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every Argon2id derivation of a receipt code (the real one still runs)."""
+    calls: list[str] = []
+    real: Callable[..., crypto.ReceiptKeys] = crypto.derive_receipt_keys
+
+    def spy(code: str, **kwargs: Any) -> crypto.ReceiptKeys:
+        calls.append(code)
+        return real(code, **kwargs)
+
+    monkeypatch.setattr(crypto, "derive_receipt_keys", spy)
+    return calls

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-import crypto
 from core.config import Config
 from reporting.content import FIELD_BY_NAME
 from reporting.forms import MESSAGE_LIMIT
 from reporting.models import Case
 from tests.conftest import make_test_config
-from tests.factories import Town, add_town, count_cases, office_view
+from tests.factories import Town, add_town, count_cases, office_view, receipt_derivations
 from tests.reporting import files
 from tests.web import (
     MAILBOX,
@@ -421,24 +419,11 @@ def test_honeypot_is_refused_with_a_message(client: FlaskClient, session: Sessio
 # The receipt code ------------------------------------------------------------------------------
 
 
-def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every Argon2 derivation of a receipt code (the real one still runs)."""
-    calls: list[str] = []
-    real: Callable[..., crypto.ReceiptKeys] = crypto.derive_receipt_keys
-
-    def spy(code: str, **kwargs: Any) -> crypto.ReceiptKeys:
-        calls.append(code)
-        return real(code, **kwargs)
-
-    monkeypatch.setattr(crypto, "derive_receipt_keys", spy)
-    return calls
-
-
 def test_wrong_receipt_code_costs_one_derivation_like_a_right_one(
     client: FlaskClient, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code = submit(client, town)
-    calls = counting(monkeypatch)
+    calls = receipt_derivations(monkeypatch)
     wrong = "0000 0000 0000 0001" if code != "0000 0000 0000 0001" else "0000 0000 0000 0002"
     response = mailbox_login(client, wrong)
     assert response.status_code == 200

@@ -8,7 +8,6 @@ what static/js/challenge.js does). Budgets are made small so that a flood is a f
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from core.config import Config
 from reporting import challenge, flood
 from reporting.models import Case, ReporterAccess, SpentChallenge
 from tests.conftest import make_test_config
-from tests.factories import Town, add_town, count_cases
+from tests.factories import Town, add_town, count_cases, receipt_derivations
 from tests.smtp import SmtpServer
 from tests.web import (
     MAILBOX,
@@ -66,19 +65,6 @@ def small_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throttle, "utcnow", lambda: now)
 
 
-def derivations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every Argon2id derivation of a receipt code (the real one still runs)."""
-    calls: list[str] = []
-    real: Callable[..., crypto.ReceiptKeys] = crypto.derive_receipt_keys
-
-    def spy(code: str, **kwargs: Any) -> crypto.ReceiptKeys:
-        calls.append(code)
-        return real(code, **kwargs)
-
-    monkeypatch.setattr(crypto, "derive_receipt_keys", spy)
-    return calls
-
-
 def text(response: TestResponse) -> str:
     return response.get_data(as_text=True)
 
@@ -97,7 +83,7 @@ def genuine_report(client: FlaskClient, town: Town, **fields: Any) -> str:
 def test_an_intake_flood_is_stored_and_never_locks_out_a_reporter(
     app: Flask, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = derivations(monkeypatch)
+    calls = receipt_derivations(monkeypatch)
     attacker = app.test_client()
     flood_size = OPEN_REPORTS + 12
     for _ in range(flood_size):
@@ -194,7 +180,7 @@ def test_wrong_codes_cost_the_guesser_and_a_valid_code_always_opens(
 ) -> None:
     reporter = app.test_client()
     code = genuine_report(reporter, town)
-    calls = derivations(monkeypatch)
+    calls = receipt_derivations(monkeypatch)
     guesser = app.test_client()
     for n in range(OPEN_CODES + 20):
         response = mailbox_login(guesser, f"1111 2222 3333 {n:04d}")
