@@ -199,9 +199,10 @@ class GroupSampler:
 
 
 def cpu_by_program(groups: Mapping[int, str] | None = None) -> dict[str, float]:
-    """CPU seconds (user + system, with those of reaped children such as RQ's work horses) of
-    every process now running, summed by program name, or by the name `groups` gives its process
-    group (this process: "bench"): two readings show who used the cores in between."""
+    """CPU seconds (user + system) of every process now running, summed by program name, or by
+    the name `groups` gives its process group (this process: "bench"): two readings show who used
+    the cores in between. A named group's processes count their reaped children too (RQ's work
+    horses); other programs do not (a shell would count every command it ran)."""
     groups = groups or {}
     used: dict[str, float] = {}
     for entry in os.scandir("/proc"):
@@ -213,12 +214,10 @@ def cpu_by_program(groups: Mapping[int, str] | None = None) -> dict[str, float]:
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        name = (
-            "bench"
-            if int(entry.name) == os.getpid()
-            else groups.get(int(fields[2])) or stat[stat.find("(") + 1 : stat.rfind(")")]
-        )
-        used[name] = used.get(name, 0.0) + sum(int(v) for v in fields[11:15]) / _TICK
+        group = groups.get(int(fields[2]))
+        name = "bench" if int(entry.name) == os.getpid() else group or stat[stat.find("(") + 1 : stat.rfind(")")]
+        ticks = fields[11:15] if group else fields[11:13]
+        used[name] = used.get(name, 0.0) + sum(int(v) for v in ticks) / _TICK
     return used
 
 

@@ -24,8 +24,9 @@ Browser does. Clients, servers and databases share the machine's cores.
 Printed: the genuine success rate (goal 100 %) and report/mailbox latency p50/p95 (goal p95
 under 5 s), the acute reports taken, each attacker's outcome and accepted rate, the peak RSS of
 the web processes (gunicorn master + workers, sampled from /proc every 0.5 s; nginx excluded),
-CPU use, PostgreSQL lock waits (which statement waited on whom), 5xx answers and the error lines
-of the layout's logs; PASS/FAIL for the two goals. The exit code is 0 (it is a measurement)
+CPU by program, PostgreSQL lock waits (which statement waited on whom, which throttle_window
+rows, peak waiters per 5 s: the per-minute budgets renew at each full minute, so a storm shows
+there), 5xx answers and the error lines of the layout's logs; PASS/FAIL for the two goals. The exit code is 0 (it is a measurement)
 unless the layout could not start or a first journey without attack failed.
 
 Run from the project root:
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import re
 import secrets
@@ -100,6 +102,8 @@ NOT_CHECKED = "noch nicht geprüft"
 WAITING = "erst in Kürze erstellt"
 MAILBOX_MARK = 'id="stand"'
 HEADING_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+MUNICIPALITY_ID_RE = re.compile(r"[0-9a-f]{32}")
+SLICE = 5  # seconds: the lock-wait timeline's resolution
 ERROR_LINE_RE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback")
 
 
@@ -456,7 +460,9 @@ def acute_report(base_url: str, slug: str, server_errors: Tally, tally: Tally) -
 class LockWaits:
     """PostgreSQL sessions of the bench database waiting on a lock, every `interval` seconds:
     which statement waited, and what the session holding the lock was doing (its state and last
-    statement; "idle in transaction" means the app holds the lock while it computes)."""
+    statement; "idle in transaction" means the app holds the lock while it computes), and which
+    throttle_window rows were waited for (the queue behind a locked row holds tuple locks on the
+    row version the holder is changing, which this session still sees)."""
 
     QUERY = text(
         """
@@ -468,6 +474,16 @@ class LockWaits:
         CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocker(pid)
         JOIN pg_stat_activity b ON b.pid = blocker.pid
         WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'
+        """
+    )
+    ROWS = text(
+        """
+        SELECT t.key, count(*)
+        FROM pg_locks l
+        JOIN throttle_window t ON t.ctid = format('(%s,%s)', l.page, l.tuple)::tid
+        WHERE l.locktype = 'tuple' AND l.relation = 'throttle_window'::regclass
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        GROUP BY t.key
         """
     )
     ACTIVE = text(
@@ -483,6 +499,9 @@ class LockWaits:
         self.peak_waiting = 0
         self.peak_busy = 0
         self.waits: Counter[tuple[str, str, str]] = Counter()
+        self.rows: Counter[str] = Counter()  # throttle keys (municipality ids left out): waiters summed over samples
+        self.began = time.monotonic()
+        self.by_slice: dict[int, int] = {}  # peak waiting sessions in each SLICE seconds since start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lock-waits", daemon=True)
 
@@ -500,12 +519,16 @@ class LockWaits:
             while not self._stop.is_set():
                 rows = connection.execute(self.QUERY).all()
                 busy = int(connection.execute(self.ACTIVE).scalar_one())
+                for key, waiters in connection.execute(self.ROWS).all():
+                    self.rows[MUNICIPALITY_ID_RE.sub("<municipality>", str(key))] += int(waiters)
                 connection.rollback()
                 self.samples += 1
                 waiting = len({row[0] for row in rows})
                 self.samples_waiting += bool(waiting)
                 self.peak_waiting = max(self.peak_waiting, waiting)
                 self.peak_busy = max(self.peak_busy, busy)
+                at = int((time.monotonic() - self.began) // SLICE)
+                self.by_slice[at] = max(self.by_slice.get(at, 0), waiting)
                 for _, waiter, state, holder in rows:
                     self.waits[(waiter, state, holder)] += 1
                 self._stop.wait(self.interval)
@@ -580,6 +603,7 @@ class Run:
     memory: GroupSampler | None = None
     locks: LockWaits | None = None
     wall: float = 0.0
+    began: str = ""  # time of day the attack began (the per-minute budgets renew at each full minute)
     machine_busy: float = 0.0  # share of all cores busy during the run
     programs: dict[str, float] = field(default_factory=dict)  # CPU seconds by program during the run
 
@@ -612,7 +636,10 @@ def measure(duration: float, database_url: str, label: str, redis_url: str, work
 
     workers = int(layout.env.get("KOMMA_WEB_WORKERS") or cores * 2 + 1)
     threads = int(layout.env.get("KOMMA_WEB_THREADS") or 4)
-    print(f"Komm.A abuse bench: {duration:.0f} s of flood against the production layout (loopback)")
+    print(
+        f"Komm.A abuse bench: {duration:.0f} s of flood against the production layout (loopback), from {run.began}"
+        " (per-minute budgets renew at each full minute)"
+    )
     print(
         f"machine: {cores} CPUs; database {label}; Redis {redis_url}; gunicorn {workers} workers x {threads} "
         f"threads (gthread), 2 komma workers, komma cron; Argon2id at production parameters "
@@ -637,6 +664,7 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
     codes = CodeFlood(layout.url, run.server_errors)
     journeys_lock = threading.Lock()
     start = time.monotonic()
+    run.began = time.strftime("%H:%M:%S")
 
     def journey() -> None:
         done = genuine_journey(layout.url, SLUG, run.server_errors, time.monotonic() - start)
@@ -650,8 +678,9 @@ def attack(run: Run, layout: ProductionLayout, database_url: str) -> None:
     run.loops = {
         "A": OpenLoop("attacker-a", REPORTS_PER_SECOND, run.duration, ATTACKER_THREADS),
         "B": OpenLoop("attacker-b", CODES_PER_SECOND, run.duration, ATTACKER_THREADS),
-        "genuine": OpenLoop("genuine", 1 / GENUINE_EVERY, run.duration, 8, delay=1.5),
-        "acute": OpenLoop("acute", 1 / ACUTE_EVERY, run.duration, 4, delay=2.5),
+        # Reporters are people, none waits for another: a thread each, nothing dropped.
+        "genuine": OpenLoop("genuine", 1 / GENUINE_EVERY, run.duration, math.ceil(run.duration / GENUINE_EVERY), 1.5),
+        "acute": OpenLoop("acute", 1 / ACUTE_EVERY, run.duration, math.ceil(run.duration / ACUTE_EVERY), 2.5),
     }
     sends = {"A": reports.send, "B": codes.send, "genuine": journey, "acute": acute}
     memory = GroupSampler(layout.web.pid or 0).start()
@@ -778,7 +807,7 @@ def report_run(run: Run, by_channel: dict[str, tuple[int, int]]) -> None:
     print(
         f"\nweb processes (gunicorn master + workers, nginx excluded; {memory.samples} samples every "
         f"{memory.interval} s): peak RSS sum {mib(memory.peak_sum)}; peak per process: master {mib(master)}, "
-        f"largest worker {mib(max(workers.values(), default=0))} ({len(workers)} worker processes seen)"
+        f"workers {' / '.join(mib(rss) for rss in sorted(workers.values(), reverse=True))}"
     )
     top = sorted(run.programs.items(), key=lambda item: -item[1])[:8]
     print(
@@ -792,6 +821,15 @@ def report_run(run: Run, by_channel: dict[str, tuple[int, int]]) -> None:
     )
     for (waiter, state, holder), seen in locks.waits.most_common(4):
         print(f"  {seen:4d}x waiting: {waiter}\n        holder {state}, its last statement: {holder}")
+    print(
+        f"  peak waiting per {SLICE} s from the start: "
+        + " ".join(str(locks.by_slice.get(n, 0)) for n in range(max(locks.by_slice, default=-1) + 1))
+    )
+    if locks.rows:
+        print(
+            "  waited-for throttle_window rows (waiters summed over samples): "
+            + ", ".join(f"{key} {waiters}" for key, waiters in locks.rows.most_common(5))
+        )
     errors = run.server_errors
     print(
         f"5xx answers to the bench: {sum(errors.counts.values())}"

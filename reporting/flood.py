@@ -4,9 +4,10 @@ A solved challenge (reporting.challenge) means the client paid with work: it is 
 Without one, a report is served from a budget per municipality and hour; once that is spent the
 report is still taken and stored, only its receipt code waits (reporting.service: a deferred
 receipt, derived later in a slow lane), so a flood costs an Argon2id derivation only when it
-comes back for the code. A report marked acute danger is never refused either way. Receipt codes
-without a solved challenge have an installation-wide budget per minute; with one they are
-always checked, so a valid code always opens its mailbox.
+comes back for the code. A report marked acute danger is never refused either way. Wrong receipt
+codes without a solved challenge have an installation-wide budget; with one they are always
+checked, so a valid code always opens its mailbox. Requests without a solved challenge derive
+in a lane of their own per process that never queues (open_lane).
 
 Every report that arrives while a municipality is flooded is marked (Case.flood_marked): the
 mark says when it came, not how, so it tells nothing about the reporter's device.
@@ -14,6 +15,10 @@ mark says when it came, not how, so it tells nothing about the reporter's device
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,10 +32,21 @@ MINUTE = timedelta(minutes=1)
 OPEN_REPORTS_PER_HOUR = 20
 # Reports per municipality and hour (with or without challenge) from which on each is marked.
 FLOOD_LEVEL = 30
-# Receipt codes without a solved challenge per minute, installation-wide (successes are refunded).
-OPEN_CODES_PER_MINUTE = 30
+# Wrong receipt codes without a solved challenge, installation-wide: 30 a minute, paced in windows
+# of 10 s so that a renewed budget is not one burst of derivations. Right codes do not count.
+OPEN_CODES_PER_WINDOW = 5
+OPEN_CODES_WINDOW = timedelta(seconds=10)
 # Deferred receipt codes derived per minute, installation-wide: the slow lane.
 LATE_RECEIPTS_PER_MINUTE = 20
+# Derivations for requests without a solved challenge that one process runs at once, and how long
+# one more waits for the slot. Past that it is not queued: its report's code is deferred, its
+# receipt code is answered "not checked yet", so such requests never hold the threads that solved
+# requests need (how many can wait at all is bounded by the open budgets).
+OPEN_LANE_SLOTS = 1
+OPEN_LANE_WAIT_SECONDS = 2.0
+
+OPEN_CODES = "receipt-failures"
+LATE_RECEIPTS = "late-receipts"
 
 
 def _open_reports(municipality_id: str) -> str:
@@ -41,34 +57,67 @@ def _seen(what: str, municipality_id: str = "") -> str:
     return f"flood:{what}:{municipality_id}" if municipality_id else f"flood:{what}"
 
 
-OPEN_CODES = "receipt-failures"
-LATE_RECEIPTS = "late-receipts"
+# Budgets are read before an Argon2id derivation and counted after it, as the request's last
+# writes: a counter row stays locked from its UPDATE to the commit, and no request may wait out
+# another's derivation or page (concurrent requests may overspend a budget by a few, harmlessly).
+
+
+class _OpenLane:
+    def __init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(OPEN_LANE_SLOTS)
+
+    @contextmanager
+    def entered(self) -> Iterator[bool]:
+        """True with a slot held for the block; False when none is free within the wait."""
+        if not self.slots.acquire(timeout=OPEN_LANE_WAIT_SECONDS):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.slots.release()
+
+
+_lane = _OpenLane()
+
+
+def _renew_lane() -> None:
+    # A forked child must not inherit slots held by threads that do not exist there.
+    global _lane
+    _lane = _OpenLane()
+
+
+os.register_at_fork(after_in_child=_renew_lane)
+
+
+def open_lane() -> AbstractContextManager[bool]:
+    """A slot for one derivation of a request without a solved challenge, or False (waits briefly)."""
+    return _lane.entered()
 
 
 def defer_receipt(session: Session, municipality_id: str, *, solved: bool) -> bool:
-    """Whether the report's receipt code waits: no solved challenge, and the open budget is spent.
-
-    Only read here, before the derivation; counted by mark_report after it, so that no budget row
-    stays locked while Argon2id runs (concurrent reports may overspend it by a few, harmlessly).
-    """
+    """Whether a report's receipt code waits: no solved challenge, and the open budget is spent."""
     return not solved and throttle.used(session, _open_reports(municipality_id), HOUR) >= OPEN_REPORTS_PER_HOUR
 
 
-def mark_report(session: Session, municipality_id: str, *, solved: bool, deferred: bool) -> bool:
-    """Count the report (after its derivation); whether it arrived during a flood and is marked."""
+def is_flooded(session: Session, municipality_id: str, *, deferred: bool) -> bool:
+    """Whether a report arriving now is marked: the municipality is flooded this hour."""
+    return (
+        deferred
+        or throttle.used(session, _seen("reports", municipality_id), HOUR) + 1 > FLOOD_LEVEL
+        or throttle.used(session, _open_reports(municipality_id), HOUR) >= OPEN_REPORTS_PER_HOUR
+    )
+
+
+def count_report(session: Session, municipality_id: str, *, solved: bool, deferred: bool, marked: bool) -> None:
+    """Count a stored report: the request's last writes before its commit."""
     if not solved and not deferred:
         throttle.record(session, _open_reports(municipality_id), HOUR)
     throttle.record(session, _seen("reports", municipality_id), HOUR)
-    flooded = (
-        deferred
-        or throttle.used(session, _seen("reports", municipality_id), HOUR) > FLOOD_LEVEL
-        or throttle.used(session, _open_reports(municipality_id), HOUR) >= OPEN_REPORTS_PER_HOUR
-    )
-    if flooded:
+    if marked:
         throttle.record(session, _seen("marked", municipality_id), HOUR)
     if deferred:
         throttle.record(session, _seen("deferred", municipality_id), HOUR)
-    return flooded
 
 
 def first_flood_mail(session: Session, municipality_id: str) -> bool:
@@ -76,16 +125,25 @@ def first_flood_mail(session: Session, municipality_id: str) -> bool:
     return throttle.spend(session, _seen("mail", municipality_id), HOUR, 1)
 
 
-def spend_open_code(session: Session) -> bool:
-    """One receipt code without a solved challenge; False when this minute's budget is spent."""
-    if throttle.spend(session, OPEN_CODES, MINUTE, OPEN_CODES_PER_MINUTE):
+def open_code_allowed(session: Session) -> bool:
+    """Whether a receipt code without a solved challenge is checked now; counts the ones that wait."""
+    if throttle.used(session, OPEN_CODES, OPEN_CODES_WINDOW) < OPEN_CODES_PER_WINDOW:
         return True
-    throttle.record(session, _seen("codes-waiting"), HOUR)
+    note_code_waiting(session)
     return False
 
 
-def note_wrong_code(session: Session) -> None:
+def note_code_waiting(session: Session) -> None:
+    throttle.record(session, _seen("codes-waiting"), HOUR)
+
+
+def count_code(session: Session, *, solved: bool, found: bool) -> None:
+    """Count a checked receipt code (after its derivation): wrong ones, and the open budget."""
+    if found:
+        return
     throttle.record(session, _seen("wrong-codes"), HOUR)
+    if not solved:
+        throttle.record(session, OPEN_CODES, OPEN_CODES_WINDOW)
 
 
 def spend_late_receipt(session: Session) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,7 +15,7 @@ import crypto
 from core import custody, key_binding
 from core.config import Config
 from core.db import new_id, utcnow
-from core.models import Municipality, ThrottleWindow, receipt_salt
+from core.models import Municipality, receipt_salt
 from reporting import case_crypto, flood
 from reporting.case_crypto import AttachmentMeta
 from reporting.content import CONSENT_NAMES, ReportContent
@@ -95,14 +96,14 @@ def submit_report(
     office_public_key = key_binding.verified_office_key(session, municipality)
     deferred = flood.defer_receipt(session, municipality.id, solved=solved)
     keys = code = None
-    if not deferred:
-        code = crypto.generate_receipt_code()
-        keys = crypto.derive_receipt_keys(
-            code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
-        )
-    # After the derivation: counting locks the municipality's counter rows until the commit, and
-    # concurrent reports must not wait out each other's Argon2id run.
-    flood_marked = flood.mark_report(session, municipality.id, solved=solved, deferred=deferred)
+    with nullcontext(True) if solved or deferred else flood.open_lane() as admitted:
+        deferred = deferred or not admitted
+        if not deferred:
+            code = crypto.generate_receipt_code()
+            keys = crypto.derive_receipt_keys(
+                code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
+            )
+    flood_marked = flood.is_flooded(session, municipality.id, deferred=deferred)
     # New cases seal to the current office key epoch; it is the municipality's public key.
     epoch = custody.current_epoch(session, municipality.id)
     if epoch.public_key != municipality.office_public_key:
@@ -146,6 +147,8 @@ def submit_report(
             session.add(CaseEvent(case_id=case_id, at=now, kind="consent_granted", detail=name))
     _add_files(session, case_key, case_id, report.files, message_id=None)
     session.flush()
+    # Last: counting locks the municipality's counter rows until the commit (reporting.flood).
+    flood.count_report(session, municipality.id, solved=solved, deferred=deferred, marked=flood_marked)
     # During a flood the office hears of it once an hour, not once per report.
     if not flood_marked:
         add_job(session, "notify_new_report", case_id=case_id)
@@ -262,19 +265,30 @@ def open_mailbox(session: Session, config: Config, code_text: str, *, solved: bo
     """The case behind a receipt code. A wrong code costs the same derivation as a right one.
 
     `solved`: the request carried a solved challenge; then the code is always checked. Without one
-    it spends the installation's open budget (refunded when the code is right), TooManyAttempts
-    when that is spent.
+    it is checked while the installation's open budget of wrong codes lasts and this process's open
+    lane is free (reporting.flood), TooManyAttempts otherwise: it has not been checked.
     """
-    if not solved and not flood.spend_open_code(session):
+    if solved:
+        return _checked(session, config, code_text, solved=True)
+    if not flood.open_code_allowed(session):
         raise TooManyAttempts
+    with flood.open_lane() as admitted:
+        if not admitted:
+            flood.note_code_waiting(session)
+            raise TooManyAttempts
+        return _checked(session, config, code_text, solved=False)
+
+
+def _checked(session: Session, config: Config, code_text: str, *, solved: bool) -> MailboxKey:
     try:
-        return _open_mailbox(session, config, code_text, solved=solved)
+        key = _open_mailbox(session, config, code_text)
     except ReceiptNotFound:
-        flood.note_wrong_code(session)
+        flood.count_code(session, solved=solved, found=False)
         raise
+    return key
 
 
-def _open_mailbox(session: Session, config: Config, code_text: str, *, solved: bool) -> MailboxKey:
+def _open_mailbox(session: Session, config: Config, code_text: str) -> MailboxKey:
     try:
         code = crypto.normalise_receipt_code(code_text)
     except crypto.InvalidReceiptCode:
@@ -299,9 +313,6 @@ def _open_mailbox(session: Session, config: Config, code_text: str, *, solved: b
         except crypto.CryptoError:
             raise ReceiptNotFound from None
         case_id = access.case_id
-    # Only failures count against the open budget: refund the attempt that succeeded.
-    if not solved:
-        _refund(session)
     return MailboxKey(case_id, case_key)
 
 
@@ -344,14 +355,6 @@ def report_stored(engine: Engine, case_id: str) -> bool | None:
             return connection.execute(select(Case.id).where(Case.id == case_id)).first() is not None
     except DBAPIError:
         return None
-
-
-def _refund(session: Session) -> None:
-    session.execute(
-        update(ThrottleWindow)
-        .where(ThrottleWindow.key == flood.OPEN_CODES, ThrottleWindow.count > 0)
-        .values(count=ThrottleWindow.count - 1)
-    )
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def small_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small budgets, and one fixed instant: a test must not straddle the turn of a minute or an hour."""
     monkeypatch.setattr(flood, "OPEN_REPORTS_PER_HOUR", OPEN_REPORTS)
     monkeypatch.setattr(flood, "FLOOD_LEVEL", 5)
-    monkeypatch.setattr(flood, "OPEN_CODES_PER_MINUTE", OPEN_CODES)
+    monkeypatch.setattr(flood, "OPEN_CODES_PER_WINDOW", OPEN_CODES)
     monkeypatch.setattr(flood, "LATE_RECEIPTS_PER_MINUTE", LATE_RECEIPTS)
     now = datetime.now(UTC).replace(minute=30, second=30)
     monkeypatch.setattr(throttle, "utcnow", lambda: now)
@@ -130,7 +130,7 @@ def test_the_office_hears_of_a_flood_once_not_once_per_report(
         assert post_report(attacker, town).status_code == 303
     session.expire_all()
     unmarked = session.scalar(select(func.count()).select_from(Case).where(Case.flood_marked.is_(False)))
-    assert unmarked == OPEN_REPORTS - 1  # the one that spends the open budget is the first marked
+    assert unmarked == OPEN_REPORTS  # marked from the first one past the open budget
     mails = smtp_server.wait_for(unmarked + 1)
     subjects = sorted(mail.subject for mail in mails)
     assert subjects == ["Komm.A Meldestelle: Neue Meldung eingegangen"] * unmarked + [
@@ -256,3 +256,32 @@ def test_the_pages_carry_the_challenge_and_its_script(app: Flask, town: Town) ->
         assert re.search(r'name="challenge" value="[^"]+" data-challenge-bits="4"', page), path
         assert '<script src="/static/js/challenge.js" defer></script>' in page
         assert "data-challenge-status" in page
+
+
+def test_requests_without_a_solution_never_queue_for_a_derivation(
+    app: Flask, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reporter = app.test_client()
+    code = genuine_report(reporter, town)
+    calls = receipt_derivations(monkeypatch)
+    script = app.test_client()
+    # While this process's open lane is busy (here: held by the test itself), a report without a
+    # solution is stored with its code deferred and a code without one is not checked, after a
+    # short wait at most.
+    monkeypatch.setattr(flood, "OPEN_LANE_WAIT_SECONDS", 0.05)
+    with flood.open_lane() as held:
+        assert held
+        response = post_report(script, town)
+        assert response.status_code == 303
+        assert NOT_CHECKED in text(mailbox_login(script, code))
+        assert calls == []
+        # Requests that paid with work do not use that lane: stored with their code, and checked.
+        genuine_report(app.test_client(), town)
+        assert mailbox_login(reporter, code, solve=True).status_code == 303
+        assert len(calls) == 2
+        session.expire_all()
+        assert session.scalar(select(func.count()).select_from(Case)) == 3
+        assert session.scalar(select(func.count()).select_from(ReporterAccess)) == 2
+    # Once the lane is free again the deferred report's page gets its code from the slow lane.
+    shown = script.get(response.headers["Location"], follow_redirects=True)
+    assert RECEIPT_RE.search(text(shown)), text(shown)[:2000]

@@ -60,7 +60,7 @@ def _wrong_codes(session: Session, config: Config, count: int, *, solved: bool) 
 def _mailbox_flood(session: Session, config: Config) -> None:
     """Three wrong codes with a solved challenge, then the open budget spent and one more that waits."""
     _wrong_codes(session, config, 3, solved=True)
-    _wrong_codes(session, config, flood.OPEN_CODES_PER_MINUTE + 1, solved=False)
+    _wrong_codes(session, config, flood.OPEN_CODES_PER_WINDOW + 1, solved=False)
 
 
 @pytest.fixture
@@ -103,9 +103,9 @@ def test_a_coordinator_sees_the_flood_of_her_municipality_in_counts(
     )
     # Her municipality's reports (received, marked, deferred), then the mailbox's codes (wrong, waiting).
     assert _section(page) == [
-        (this_hour, ["25", "6", "5"]),
+        (this_hour, ["25", "5", "5"]),
         (previous, ["0", "0", "0"]),
-        (this_hour, [str(3 + flood.OPEN_CODES_PER_MINUTE), "1"]),
+        (this_hour, [str(3 + flood.OPEN_CODES_PER_WINDOW), "1"]),
         (previous, ["0", "0"]),
     ]
     assert "Bstadt" not in page
@@ -121,9 +121,9 @@ def test_a_coordinator_sees_the_flood_of_her_municipality_in_counts(
     later = client.get(STATUS).get_data(as_text=True)
     assert [cells for _label, cells in _section(later)] == [
         ["0", "0", "0"],
-        ["25", "6", "5"],
+        ["25", "5", "5"],
         ["0", "0"],
-        [str(3 + flood.OPEN_CODES_PER_MINUTE), "1"],
+        [str(3 + flood.OPEN_CODES_PER_WINDOW), "1"],
     ]
     assert 'role="status"' not in later
     assert "Zurzeit kein Ansturm." in later
@@ -160,7 +160,7 @@ def test_the_network_operator_sees_every_municipality(
     assert [(label, cells[1:] if label in ("Astadt", "Bstadt") else cells) for label, cells in rows] == [
         ("Astadt", ["7", "0", "0"]),
         (rows[1][0], ["0", "0", "0"]),
-        ("Bstadt", ["25", "6", "5"]),
+        ("Bstadt", ["25", "5", "5"]),
         (rows[3][0], ["0", "0", "0"]),
         (rows[4][0], ["1", "0"]),
         (rows[5][0], ["0", "0"]),
