@@ -1,7 +1,7 @@
 """Floods at the intake and the mailbox: who pays, what is marked, what the office sees (counts only).
 
 A solved challenge (reporting.challenge) means the client paid with work: it is always served.
-Without one, a report is served from a budget per municipality and hour; once that is spent the
+Without one, a report is served from a budget per municipality (paced in 10-minute windows); once that is spent the
 report is still taken and stored, only its receipt code waits (reporting.service: a deferred
 receipt, derived later in a slow lane), so a flood costs an Argon2id derivation only when it
 comes back for the code. A report marked acute danger is never refused either way. Wrong receipt
@@ -28,8 +28,10 @@ from core import throttle
 
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
-# Reports without a solved challenge to one municipality per hour, served at once.
-OPEN_REPORTS_PER_HOUR = 20
+# Reports without a solved challenge to one municipality, served at once: 30 an hour, paced in
+# windows of 10 minutes so that a flood's first second is not a burst of derivations.
+OPEN_REPORTS_PER_WINDOW = 5
+OPEN_REPORTS_WINDOW = timedelta(minutes=10)
 # Reports per municipality and hour (with or without challenge) from which on each is marked.
 FLOOD_LEVEL = 30
 # Wrong receipt codes without a solved challenge, installation-wide: 30 a minute, paced in windows
@@ -43,7 +45,7 @@ LATE_RECEIPTS_PER_MINUTE = 20
 # receipt code is answered "not checked yet", so such requests never hold the threads that solved
 # requests need (how many can wait at all is bounded by the open budgets).
 OPEN_LANE_SLOTS = 1
-OPEN_LANE_WAIT_SECONDS = 2.0
+OPEN_LANE_WAIT_SECONDS = 0.25
 
 OPEN_CODES = "receipt-failures"
 LATE_RECEIPTS = "late-receipts"
@@ -97,7 +99,7 @@ def open_lane() -> AbstractContextManager[bool]:
 
 def defer_receipt(session: Session, municipality_id: str, *, solved: bool) -> bool:
     """Whether a report's receipt code waits: no solved challenge, and the open budget is spent."""
-    return not solved and throttle.used(session, _open_reports(municipality_id), HOUR) >= OPEN_REPORTS_PER_HOUR
+    return not solved and throttle.used(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW) >= OPEN_REPORTS_PER_WINDOW
 
 
 def is_flooded(session: Session, municipality_id: str, *, deferred: bool) -> bool:
@@ -105,14 +107,14 @@ def is_flooded(session: Session, municipality_id: str, *, deferred: bool) -> boo
     return (
         deferred
         or throttle.used(session, _seen("reports", municipality_id), HOUR) + 1 > FLOOD_LEVEL
-        or throttle.used(session, _open_reports(municipality_id), HOUR) >= OPEN_REPORTS_PER_HOUR
+        or throttle.used(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW) >= OPEN_REPORTS_PER_WINDOW
     )
 
 
 def count_report(session: Session, municipality_id: str, *, solved: bool, deferred: bool, marked: bool) -> None:
     """Count a stored report: the request's last writes before its commit."""
     if not solved and not deferred:
-        throttle.record(session, _open_reports(municipality_id), HOUR)
+        throttle.record(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW)
     throttle.record(session, _seen("reports", municipality_id), HOUR)
     if marked:
         throttle.record(session, _seen("marked", municipality_id), HOUR)

@@ -57,7 +57,7 @@ def town(session: Session) -> Town:
 @pytest.fixture(autouse=True)
 def small_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small budgets, and one fixed instant: a test must not straddle the turn of a minute or an hour."""
-    monkeypatch.setattr(flood, "OPEN_REPORTS_PER_HOUR", OPEN_REPORTS)
+    monkeypatch.setattr(flood, "OPEN_REPORTS_PER_WINDOW", OPEN_REPORTS)
     monkeypatch.setattr(flood, "FLOOD_LEVEL", 5)
     monkeypatch.setattr(flood, "OPEN_CODES_PER_WINDOW", OPEN_CODES)
     monkeypatch.setattr(flood, "LATE_RECEIPTS_PER_MINUTE", LATE_RECEIPTS)
