@@ -99,7 +99,10 @@ def open_lane() -> AbstractContextManager[bool]:
 
 def defer_receipt(session: Session, municipality_id: str, *, solved: bool) -> bool:
     """Whether a report's receipt code waits: no solved challenge, and the open budget is spent."""
-    return not solved and throttle.used(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW) >= OPEN_REPORTS_PER_WINDOW
+    return (
+        not solved
+        and throttle.used(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW) >= OPEN_REPORTS_PER_WINDOW
+    )
 
 
 def is_flooded(session: Session, municipality_id: str, *, deferred: bool) -> bool:
