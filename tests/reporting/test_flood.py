@@ -8,6 +8,8 @@ what static/js/challenge.js does). Budgets are made small so that a flood is a f
 from __future__ import annotations
 
 import re
+import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -22,10 +25,11 @@ from werkzeug.test import TestResponse
 import crypto
 from core import throttle
 from core.config import Config
-from reporting import challenge, flood
+from reporting import challenge, flood, uploads
 from reporting.models import Case, ReporterAccess, SpentChallenge
 from tests.conftest import make_test_config
 from tests.factories import Town, add_town, count_cases, receipt_derivations
+from tests.reporting import files
 from tests.smtp import SmtpServer
 from tests.web import (
     MAILBOX,
@@ -285,3 +289,36 @@ def test_requests_without_a_solution_never_queue_for_a_derivation(
     # Once the lane is free again the deferred report's page gets its code from the slow lane.
     shown = script.get(response.headers["Location"], follow_redirects=True)
     assert RECEIPT_RE.search(text(shown)), text(shown)[:2000]
+
+
+def test_an_image_flood_through_the_form_is_bounded_and_paid_reports_have_their_own_lane(
+    app: Flask, session: Session, town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The attack seen: submissions with two 6324x6324 PNGs of zeros (151 KiB each, 40 MP).
+    attack_png = files.encode(Image.new("RGBA", (6324, 6324)), "PNG")
+    started = time.monotonic()
+    response = post_report(app.test_client(), town, uploads=[("a.png", attack_png), ("b.png", attack_png)])
+    assert response.status_code == 303
+    assert time.monotonic() - started < 20  # 22-52 s and about 1 GiB for two of them before
+    del attack_png
+
+    # While the rebuilds of requests without a solution fill their lane (here: the test holds
+    # every slot), a report without one is asked to send its files again, and nothing is stored;
+    # a report that paid with work is rebuilt in its own lane and stored with its code.
+    before = count_cases(session)
+    photo = files.encode(files.pattern(), "PNG")
+    open_gate = uploads.rebuild_gate(paid=False)
+    monkeypatch.setattr(open_gate, "wait_seconds", 0.05)
+    with ExitStack() as held:
+        for _ in range(uploads.MAX_CONCURRENT_REBUILDS):
+            held.enter_context(open_gate.held())
+        busy = post_report(app.test_client(), town, uploads=[("foto.png", photo)])
+        assert busy.status_code == 422
+        assert "Gerade werden sehr viele Bilder verarbeitet" in text(busy)
+        assert count_cases(session) == before
+        reporter = app.test_client()
+        path = f"/melden/{town.slug}"
+        paid = post_form(reporter, path, {**full_report(), **solved_challenge(reporter, path)}, [("foto.png", photo)])
+        assert paid.status_code == 303, text(paid)[:2000]
+        assert RECEIPT_RE.search(text(reporter.get(paid.headers["Location"])))
+    assert count_cases(session) == before + 1
