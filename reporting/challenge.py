@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from core.config import Config
+from core.db import SessionFactory, session_scope
 from reporting.models import SpentChallenge
 
 # A report can take long to write; the page's challenge is solved right after it loads.
@@ -80,11 +81,14 @@ def issue(session: Session, config: Config, purpose: str, now: datetime) -> Chal
     return Challenge(f"{body}.{_tag(config, purpose, body)}", bits)
 
 
-def redeem(session: Session, config: Config, purpose: str, token: str, solution: str, now: datetime) -> bool:
+def redeem(factory: SessionFactory, config: Config, purpose: str, token: str, solution: str, now: datetime) -> bool:
     """Whether the request carries a solved, unexpired, unused challenge of this purpose; uses it up.
 
     Anything else (missing, malformed, forged, expired, already used, wrong purpose) is False, never
-    an error: the request is then served as one without a solved challenge.
+    an error: the request is then served as one without a solved challenge. Used up in a
+    transaction of its own, committed at once: a request that is refused afterwards (a form with
+    errors, a 422 whose transaction is rolled back) has still spent it, so that one solution
+    cannot buy a second request.
     """
     if not token or len(token) > 200 or not solution or len(solution) > crypto.work.MAX_SOLUTION_DIGITS:
         return False
@@ -100,7 +104,7 @@ def redeem(session: Session, config: Config, purpose: str, token: str, solution:
     if not crypto.work_done(token.encode("ascii"), solution, bits):
         return False
     try:
-        with session.begin_nested():
+        with session_scope(factory) as session:
             session.add(
                 SpentChallenge(
                     digest=hashlib.sha256(body.encode()).hexdigest(),

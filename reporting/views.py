@@ -117,7 +117,7 @@ def _redeem_challenge(purpose: str) -> bool:
     """Whether the form came with a solved challenge (static/js/challenge.js); never an error."""
     state = current_state()
     return challenge.redeem(
-        db_session(),
+        state.session_factory,
         state.config,
         purpose,
         request.form.get("challenge", ""),

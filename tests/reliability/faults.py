@@ -29,7 +29,7 @@ from sqlalchemy import make_url
 
 from deploy.prod_local import LayoutProcess
 from tests.conftest import need_service
-from tests.reliability.layout import Browser, form_token
+from tests.reliability.layout import Browser, form_token, solved_challenge
 from tests.reliability.smtp_server import SmtpServer, _Handler
 from tests.web import RECEIPT_RE, minimal_report_form
 
@@ -75,7 +75,8 @@ class Ledger:
 
 
 def submit_once(url: str, ledger: Ledger) -> None:
-    """One reporter: GET the form, POST it, follow the 303 and read the code from the receipt page."""
+    """One reporter: GET the form, POST it (its challenge solved, as the page's script does), follow
+    the 303 and read the code from the receipt page."""
     browser = Browser(url, timeout=30)
     path = f"/melden/{ledger.slug}"
     try:
@@ -87,7 +88,9 @@ def submit_once(url: str, ledger: Ledger) -> None:
     if form.status != 200:
         return
     try:
-        posted = browser.post_form(path, {**minimal_report_form(), "csrf_token": form_token(form)})
+        posted = browser.post_form(
+            path, {**minimal_report_form(), "csrf_token": form_token(form), **solved_challenge(form.text)}
+        )
     except OSError:
         # The form went out and the answer was lost: stored or not, only the receipt page knows.
         ledger.note("post", "cut")

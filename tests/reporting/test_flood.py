@@ -201,26 +201,26 @@ def test_wrong_codes_cost_the_guesser_and_a_valid_code_always_opens(
 
 
 def test_a_solution_buys_one_request_for_its_own_purpose(app: Flask, session: Session, town: Town) -> None:
-    config = app.extensions["komma"].config
+    config, factory = app.extensions["komma"].config, app.extensions["komma"].session_factory
     now = datetime.now(UTC)
     issued = challenge.issue(session, config, challenge.mailbox_purpose(), now)
     solution = crypto.solve_work(issued.token.encode(), issued.bits)
     # For another purpose, not at all.
-    assert not challenge.redeem(session, config, challenge.report_purpose(town.id), issued.token, solution, now)
-    assert challenge.redeem(session, config, challenge.mailbox_purpose(), issued.token, solution, now)
+    assert not challenge.redeem(factory, config, challenge.report_purpose(town.id), issued.token, solution, now)
+    assert challenge.redeem(factory, config, challenge.mailbox_purpose(), issued.token, solution, now)
     # A copy of a used one buys nothing.
-    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), issued.token, solution, now)
+    assert not challenge.redeem(factory, config, challenge.mailbox_purpose(), issued.token, solution, now)
     assert session.scalar(select(func.count()).select_from(SpentChallenge)) == 1
     # Expired, forged, a wrong solution, junk: never an error, only "not solved".
     fresh = challenge.issue(session, config, challenge.mailbox_purpose(), now)
     fresh_solution = crypto.solve_work(fresh.token.encode(), fresh.bits)
     late = now + challenge.LIFETIME + timedelta(minutes=1)
-    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), fresh.token, fresh_solution, late)
+    assert not challenge.redeem(factory, config, challenge.mailbox_purpose(), fresh.token, fresh_solution, late)
     stamp, _bits, nonce, tag = fresh.token.split(".")
     easier = f"{stamp}.0.{nonce}.{tag}"
-    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), easier, "0", now)
+    assert not challenge.redeem(factory, config, challenge.mailbox_purpose(), easier, "0", now)
     wrong = next(str(n) for n in range(1000) if not crypto.work_done(fresh.token.encode(), str(n), fresh.bits))
-    assert not challenge.redeem(session, config, challenge.mailbox_purpose(), fresh.token, wrong, now)
+    assert not challenge.redeem(factory, config, challenge.mailbox_purpose(), fresh.token, wrong, now)
     for junk_token, junk_solution in (
         ("", ""),
         ("a.b.c.d", "1"),
@@ -228,13 +228,13 @@ def test_a_solution_buys_one_request_for_its_own_purpose(app: Flask, session: Se
         (fresh.token, "1e9"),
         (fresh.token, "9" * 40),
     ):
-        assert not challenge.redeem(session, config, challenge.mailbox_purpose(), junk_token, junk_solution, now)
+        assert not challenge.redeem(factory, config, challenge.mailbox_purpose(), junk_token, junk_solution, now)
     # The used challenges are forgotten once they would have expired anyway.
     assert challenge.purge_spent(session, late + challenge.SKEW) == 1
 
 
 def test_the_work_grows_under_pressure(app: Flask, session: Session) -> None:
-    config = app.extensions["komma"].config
+    config, factory = app.extensions["komma"].config, app.extensions["komma"].session_factory
     now = datetime.now(UTC)
     base = challenge.required_bits(session, config, now)
     assert base == config.challenge_bits
@@ -243,7 +243,7 @@ def test_the_work_grows_under_pressure(app: Flask, session: Session) -> None:
         for _ in range(count):
             issued = challenge.issue(session, config, challenge.mailbox_purpose(), at)
             solution = crypto.solve_work(issued.token.encode(), issued.bits)
-            assert challenge.redeem(session, config, challenge.mailbox_purpose(), issued.token, solution, at)
+            assert challenge.redeem(factory, config, challenge.mailbox_purpose(), issued.token, solution, at)
 
     # Used more than a minute ago: no longer pressure.
     use(challenge.PRESSURE_STEPS[0], now - timedelta(minutes=2))
