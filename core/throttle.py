@@ -7,9 +7,10 @@ what a single client must not be able to spend for everyone sits behind proof of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,24 @@ def used_at(session: Session, key: str, window: timedelta, at: datetime) -> int:
         select(ThrottleWindow.count).where(ThrottleWindow.key == key, ThrottleWindow.window_start == start)
     )
     return int(count or 0)
+
+
+def used_many(session: Session, windows: Mapping[str, timedelta], at: datetime | None = None) -> dict[str, int]:
+    """The counts of several keys, each in its own window around `at` (now), in one query (0: none yet)."""
+    now = at or utcnow()
+    starts = {key: _window_start(now, window) for key, window in windows.items()}
+    rows = session.execute(
+        select(ThrottleWindow.key, ThrottleWindow.count).where(
+            or_(
+                *(
+                    and_(ThrottleWindow.key == key, ThrottleWindow.window_start == start)
+                    for key, start in starts.items()
+                )
+            )
+        )
+    )
+    found = {key: int(count or 0) for key, count in rows}
+    return {key: found.get(key, 0) for key in windows}
 
 
 def spend(session: Session, key: str, window: timedelta, budget: int) -> bool:

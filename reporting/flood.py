@@ -97,20 +97,31 @@ def open_lane() -> AbstractContextManager[bool]:
     return _lane.entered()
 
 
-def defer_receipt(session: Session, municipality_id: str, *, solved: bool) -> bool:
-    """Whether a report's receipt code waits: no solved challenge, and the open budget is spent."""
-    return (
-        not solved
-        and throttle.used(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW) >= OPEN_REPORTS_PER_WINDOW
+@dataclass(frozen=True)
+class Arrival:
+    """What a municipality's counters say as a report arrives: read once, before its derivation."""
+
+    open_spent: bool  # the budget for reports without a solved challenge is spent
+    reports_this_hour: int
+
+    def deferred(self, *, solved: bool) -> bool:
+        """Whether the report's receipt code waits: no solved challenge, and the open budget spent."""
+        return not solved and self.open_spent
+
+    @property
+    def flooded(self) -> bool:
+        """Whether the report is marked: the municipality is flooded this hour."""
+        return self.open_spent or self.reports_this_hour + 1 > FLOOD_LEVEL
+
+
+def arrival(session: Session, municipality_id: str) -> Arrival:
+    used = throttle.used_many(
+        session,
+        {_open_reports(municipality_id): OPEN_REPORTS_WINDOW, _seen("reports", municipality_id): HOUR},
     )
-
-
-def is_flooded(session: Session, municipality_id: str, *, deferred: bool) -> bool:
-    """Whether a report arriving now is marked: the municipality is flooded this hour."""
-    return (
-        deferred
-        or throttle.used(session, _seen("reports", municipality_id), HOUR) + 1 > FLOOD_LEVEL
-        or throttle.used(session, _open_reports(municipality_id), OPEN_REPORTS_WINDOW) >= OPEN_REPORTS_PER_WINDOW
+    return Arrival(
+        open_spent=used[_open_reports(municipality_id)] >= OPEN_REPORTS_PER_WINDOW,
+        reports_this_hour=used[_seen("reports", municipality_id)],
     )
 
 
@@ -172,10 +183,12 @@ class FloodCounts:
 
 def counts(session: Session, municipality_id: str, at: datetime) -> FloodCounts:
     """The counts of the hour `at` falls in (the current one, or an earlier one up to two days back)."""
-    return FloodCounts(
-        reports=throttle.used_at(session, _seen("reports", municipality_id), HOUR, at),
-        marked=throttle.used_at(session, _seen("marked", municipality_id), HOUR, at),
-        deferred=throttle.used_at(session, _seen("deferred", municipality_id), HOUR, at),
-        wrong_codes=throttle.used_at(session, _seen("wrong-codes"), HOUR, at),
-        codes_waiting=throttle.used_at(session, _seen("codes-waiting"), HOUR, at),
-    )
+    keys = {
+        "reports": _seen("reports", municipality_id),
+        "marked": _seen("marked", municipality_id),
+        "deferred": _seen("deferred", municipality_id),
+        "wrong_codes": _seen("wrong-codes"),
+        "codes_waiting": _seen("codes-waiting"),
+    }
+    used = throttle.used_many(session, dict.fromkeys(keys.values(), HOUR), at)
+    return FloodCounts(**{name: used[key] for name, key in keys.items()})

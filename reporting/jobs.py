@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.app import state
 from core.models import Municipality
-from core.notify import mail_once, site_url, staff_addresses
+from core.notify import MailText, mail_once, site_url, staff_addresses
 from reporting.case_crypto import open_reporter_address
 from reporting.models import Case
 from reporting.service import reseal_reporter_addresses
@@ -17,63 +17,62 @@ from workers.jobs import JobContext
 from workers.scheduled import run_scheduled
 
 
-def _office(session: Session, case_id: str) -> tuple[Case, list[str]] | None:
+def _tell_office(session: Session, context: JobContext, case_id: str, subject: MailText, body: MailText) -> None:
+    """Mail the office and its officers that something is waiting (never what)."""
     case = session.get(Case, case_id)
     municipality = session.get(Municipality, case.municipality_id) if case else None
     if case is None or municipality is None:
-        return None  # deleted meanwhile: nothing to say
-    return case, [municipality.notify_email, *staff_addresses(session, municipality.id, ("officer",))]
+        return  # deleted meanwhile: nothing to say
+    addresses = [municipality.notify_email, *staff_addresses(session, municipality.id, ("officer",))]
+    mail_once(context, addresses, subject, body)
 
 
 @job("notify_new_report")
 def notify_new_report(session: Session, context: JobContext, case_id: str) -> None:
-    found = _office(session, case_id)
-    if found:
-        mail_once(
-            context,
-            found[1],
-            _l("Komm.A Meldestelle: Neue Meldung eingegangen"),
-            _l(
-                "Guten Tag,\n\nin der Meldestelle wartet eine neue Meldung auf Sie.\n"
-                "Bitte melden Sie sich an: %(url)s/anmelden",
-                url=site_url(context.config),
-            ),
-        )
+    _tell_office(
+        session,
+        context,
+        case_id,
+        _l("Komm.A Meldestelle: Neue Meldung eingegangen"),
+        _l(
+            "Guten Tag,\n\nin der Meldestelle wartet eine neue Meldung auf Sie.\n"
+            "Bitte melden Sie sich an: %(url)s/anmelden",
+            url=site_url(context.config),
+        ),
+    )
 
 
 @job("notify_flood")
 def notify_flood(session: Session, context: JobContext, case_id: str) -> None:
     """During a flood (reporting.flood): once an hour for all the reports marked in it."""
-    found = _office(session, case_id)
-    if found:
-        mail_once(
-            context,
-            found[1],
-            _l("Komm.A Meldestelle: Ungewöhnlich viele Meldungen"),
-            _l(
-                "Guten Tag,\n\nin der Meldestelle gehen gerade ungewöhnlich viele Meldungen ein. "
-                "Sie sind in der Eingangsliste als „Flut“ markiert und können dort gesammelt gesichtet "
-                "werden; Meldungen mit akuter Gefahr stehen wie immer oben.\n"
-                "Bitte melden Sie sich an: %(url)s/anmelden",
-                url=site_url(context.config),
-            ),
-        )
+    _tell_office(
+        session,
+        context,
+        case_id,
+        _l("Komm.A Meldestelle: Ungewöhnlich viele Meldungen"),
+        _l(
+            "Guten Tag,\n\nin der Meldestelle gehen gerade ungewöhnlich viele Meldungen ein. "
+            "Sie sind in der Eingangsliste als „Flut“ markiert und können dort gesammelt gesichtet "
+            "werden; Meldungen mit akuter Gefahr stehen wie immer oben.\n"
+            "Bitte melden Sie sich an: %(url)s/anmelden",
+            url=site_url(context.config),
+        ),
+    )
 
 
 @job("notify_case_activity")
 def notify_case_activity(session: Session, context: JobContext, case_id: str) -> None:
-    found = _office(session, case_id)
-    if found:
-        mail_once(
-            context,
-            found[1],
-            _l("Komm.A Meldestelle: Neuigkeiten in einem Fall"),
-            _l(
-                "Guten Tag,\n\nin einem Ihrer Fälle gibt es Neuigkeiten von der meldenden Person.\n"
-                "Bitte melden Sie sich an: %(url)s/anmelden",
-                url=site_url(context.config),
-            ),
-        )
+    _tell_office(
+        session,
+        context,
+        case_id,
+        _l("Komm.A Meldestelle: Neuigkeiten in einem Fall"),
+        _l(
+            "Guten Tag,\n\nin einem Ihrer Fälle gibt es Neuigkeiten von der meldenden Person.\n"
+            "Bitte melden Sie sich an: %(url)s/anmelden",
+            url=site_url(context.config),
+        ),
+    )
 
 
 @job("notify_reporter")

@@ -61,10 +61,6 @@ class Submitted:
     receipt_code: str = field(repr=False)
     deferred_case_key: bytes | None = field(default=None, repr=False)
 
-    @property
-    def deferred(self) -> bool:
-        return self.deferred_case_key is not None
-
 
 def _reporter_access(config: Config, keys: crypto.ReceiptKeys, case_id: str, case_key: bytes) -> ReporterAccess:
     """The reporter's way in, under keys derived with today's Argon2 parameters."""
@@ -94,7 +90,8 @@ def submit_report(
     # Before anything is derived or stored: a key someone wrote into the database is refused
     # (key_binding.UnverifiedKey), and nothing of the report is kept.
     office_public_key = key_binding.verified_office_key(session, municipality)
-    deferred = flood.defer_receipt(session, municipality.id, solved=solved)
+    arrival = flood.arrival(session, municipality.id)
+    deferred = arrival.deferred(solved=solved)
     keys = code = None
     with nullcontext(True) if solved or deferred else flood.open_lane() as admitted:
         deferred = deferred or not admitted
@@ -103,7 +100,7 @@ def submit_report(
             keys = crypto.derive_receipt_keys(
                 code, salt=receipt_salt(session), pepper=config.receipt_pepper, params=config.argon2
             )
-    flood_marked = flood.is_flooded(session, municipality.id, deferred=deferred)
+    flood_marked = deferred or arrival.flooded
     # New cases seal to the current office key epoch; it is the municipality's public key.
     epoch = custody.current_epoch(session, municipality.id)
     if epoch.public_key != municipality.office_public_key:

@@ -46,13 +46,21 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 CHALLENGE_RE = re.compile(r'name="challenge" value="([^"]+)" data-challenge-bits="(\d+)"')
 
 
-def solved_challenge(client: FlaskClient, path: str) -> dict[str, str]:
-    """The page's proof-of-work challenge with its solution, as static/js/challenge.js sends it."""
-    page = client.get(path).get_data(as_text=True)
+def challenge_answer(page: str) -> dict[str, str]:
+    """A page's proof-of-work challenge with its solution, as static/js/challenge.js sends it
+    ({} for a page without one)."""
     match = CHALLENGE_RE.search(page)
-    assert match, f"no challenge on {path}"
+    if match is None:
+        return {}
     token, bits = match.group(1), int(match.group(2))
     return {"challenge": token, "solution": crypto.solve_work(token.encode(), bits)}
+
+
+def solved_challenge(client: FlaskClient, path: str) -> dict[str, str]:
+    """The challenge of the page at `path`, solved."""
+    answer = challenge_answer(client.get(path).get_data(as_text=True))
+    assert answer, f"no challenge on {path}"
+    return answer
 
 
 def post_form(

@@ -133,29 +133,10 @@ def sort_flood() -> Response:
         errors = [error for field in (form.cases, form.action, form.reviewed) for error in field.errors]
         flash(str(errors[0]) if errors else _("Es wurde nichts geändert."), "error")
         return back
+    discard = form.action.data == "discard"
     try:
-        if form.action.data == "discard":
-            done = flood_sorting.discard(db_session(), actor, form.cases.data or [])
-            if done.changed:
-                flash(
-                    ngettext(
-                        "%(num)d Meldung wurde als Flut-Meldung endgültig gelöscht.",
-                        "%(num)d Meldungen wurden als Flut-Meldungen endgültig gelöscht.",
-                        done.changed,
-                    ),
-                    "success",
-                )
-        else:
-            done = flood_sorting.clear_marks(db_session(), actor, form.cases.data or [])
-            if done.changed:
-                flash(
-                    ngettext(
-                        "Bei %(num)d Meldung wurde die Markierung „Flut“ aufgehoben.",
-                        "Bei %(num)d Meldungen wurde die Markierung „Flut“ aufgehoben.",
-                        done.changed,
-                    ),
-                    "success",
-                )
+        sort = flood_sorting.discard if discard else flood_sorting.clear_marks
+        done = sort(db_session(), actor, form.cases.data or [])
     except flood_sorting.NoneFound:
         flash(_("Keine der ausgewählten Meldungen wurde gefunden. Es wurde nichts geändert."), "error")
         return back
@@ -168,9 +149,25 @@ def sort_flood() -> Response:
             "error",
         )
         return back
+    if done.changed:
+        flash(_sorted_message(done.changed, discarded=discard), "success")
     for reason, references in done.refused.items():
         flash(_kept_message(reason, references), "warning")
     return back
+
+
+def _sorted_message(count: int, *, discarded: bool) -> str:
+    if discarded:
+        return ngettext(
+            "%(num)d Meldung wurde als Flut-Meldung endgültig gelöscht.",
+            "%(num)d Meldungen wurden als Flut-Meldungen endgültig gelöscht.",
+            count,
+        )
+    return ngettext(
+        "Bei %(num)d Meldung wurde die Markierung „Flut“ aufgehoben.",
+        "Bei %(num)d Meldungen wurde die Markierung „Flut“ aufgehoben.",
+        count,
+    )
 
 
 def _case_page(

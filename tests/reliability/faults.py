@@ -29,9 +29,9 @@ from sqlalchemy import make_url
 
 from deploy.prod_local import LayoutProcess
 from tests.conftest import need_service
-from tests.reliability.layout import Browser, form_token, solved_challenge
+from tests.reliability.layout import Browser, form_token
 from tests.reliability.smtp_server import SmtpServer, _Handler
-from tests.web import RECEIPT_RE, minimal_report_form
+from tests.web import RECEIPT_RE, challenge_answer, minimal_report_form
 
 # Answers a submission may get while a fault happens. 503 is the app's (or nginx's) calm page;
 # anything else (500, 502, 4xx) is a finding, not a fault the test tolerates.
@@ -89,7 +89,7 @@ def submit_once(url: str, ledger: Ledger) -> None:
         return
     try:
         posted = browser.post_form(
-            path, {**minimal_report_form(), "csrf_token": form_token(form), **solved_challenge(form.text)}
+            path, {**minimal_report_form(), "csrf_token": form_token(form), **challenge_answer(form.text)}
         )
     except OSError:
         # The form went out and the answer was lost: stored or not, only the receipt page knows.

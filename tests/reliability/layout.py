@@ -25,10 +25,9 @@ import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-import crypto
 from deploy.prod_local import LayoutError, ProductionLayout, find_nginx
 from tests.conftest import empty_tables, make_test_config, need_service
-from tests.web import CHALLENGE_RE, CSRF_RE, RECEIPT_RE, minimal_report_form
+from tests.web import CSRF_RE, RECEIPT_RE, challenge_answer, minimal_report_form
 
 SLUG = "layoutstadt"
 
@@ -134,15 +133,6 @@ class Submission:
     seconds: float
 
 
-def solved_challenge(page: str) -> dict[str, str]:
-    """The page's proof of work, solved as a browser with JavaScript does (none on a bare page)."""
-    match = CHALLENGE_RE.search(page)
-    if match is None:
-        return {}
-    token, bits = match.group(1), int(match.group(2))
-    return {"challenge": token, "solution": crypto.solve_work(token.encode(), bits)}
-
-
 def complete_submission(browser: Browser, slug: str, fields: FormFields | None = None) -> Submission:
     """GET the form, POST it, follow the 303 to the receipt page, read the code; asserts each step."""
     start = time.perf_counter()
@@ -150,7 +140,7 @@ def complete_submission(browser: Browser, slug: str, fields: FormFields | None =
     form = browser.get(path)
     assert form.status == 200, f"the form answered {form.status}: {form.text[:500]}"
     posted = browser.post_form(
-        path, {**(fields or minimal_report_form()), "csrf_token": form_token(form), **solved_challenge(form.text)}
+        path, {**(fields or minimal_report_form()), "csrf_token": form_token(form), **challenge_answer(form.text)}
     )
     assert posted.status == 303, f"the post answered {posted.status}: {posted.text[:2000]}"
     receipt = browser.get(posted.headers["Location"])
