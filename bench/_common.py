@@ -148,6 +148,20 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """Every process now running: its pid, program name and the fields of /proc/PID/stat after
+    the name (in parentheses, which may hold spaces), from field 3 (state) on."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as file:
+                stat = file.read().decode("ascii", "replace")
+        except OSError:
+            continue  # ended between listing and reading
+        yield int(entry.name), stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
+
+
 class GroupSampler:
     """Resident memory of every process in one process group (e.g. gunicorn's master and workers,
     which deploy/prod_local.py starts in a group of their own), read from /proc every `interval`
@@ -178,19 +192,10 @@ class GroupSampler:
     def sample(self) -> int:
         """One reading; returns the group's RSS sum in bytes."""
         total = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as file:
-                    stat = file.read().decode("ascii", "replace")
-            except OSError:
-                continue  # ended between listing and reading
-            # Fields after the command name (in parentheses, which may hold spaces), from field 3 on.
-            fields = stat[stat.rfind(")") + 2 :].split()
+        for pid, _name, fields in _processes():
             if int(fields[2]) != self.pgid:
                 continue
-            pid, rss = int(entry.name), int(fields[21]) * _PAGE
+            rss = int(fields[21]) * _PAGE
             total += rss
             self.peak_by_pid[pid] = max(self.peak_by_pid.get(pid, 0), rss)
         self.peak_sum = max(self.peak_sum, total)
@@ -205,17 +210,9 @@ def cpu_by_program(groups: Mapping[int, str] | None = None) -> dict[str, float]:
     horses); other programs do not (a shell would count every command it ran)."""
     groups = groups or {}
     used: dict[str, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as file:
-                stat = file.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
+    for pid, program, fields in _processes():
         group = groups.get(int(fields[2]))
-        name = "bench" if int(entry.name) == os.getpid() else group or stat[stat.find("(") + 1 : stat.rfind(")")]
+        name = "bench" if pid == os.getpid() else group or program
         ticks = fields[11:15] if group else fields[11:13]
         used[name] = used.get(name, 0.0) + sum(int(v) for v in ticks) / _TICK
     return used

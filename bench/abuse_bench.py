@@ -107,6 +107,30 @@ SLICE = 5  # seconds: the lock-wait timeline's resolution
 ERROR_LINE_RE = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback")
 
 
+# A form page as a browser gets it --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormPage:
+    """The CSRF token and the challenge of a form (intake form, mailbox login) as served."""
+
+    csrf: str
+    challenge: str
+    bits: int
+
+    def fields(self, solution: str = "") -> dict[str, str]:
+        """What the form sends besides its own fields: without its script, an empty solution."""
+        return {"csrf_token": self.csrf, "challenge": self.challenge, "solution": solution}
+
+
+def form_page(page: Page) -> FormPage | None:
+    """The form's tokens, or None when the page is not the form (refused, an error page)."""
+    csrf, challenge = CSRF_RE.search(page.text), page_challenge(page.text)
+    if page.status != 200 or csrf is None or challenge is None:
+        return None
+    return FormPage(csrf.group(1), *challenge)
+
+
 # Counting -----------------------------------------------------------------------------------------
 
 
@@ -225,17 +249,11 @@ class ReportFlood:
             return jar
         browser = CountingBrowser(self.base_url, self.server_errors, "attacker A")
         form = browser.get(f"/melden/{self.slug}")
-        csrf, challenge = CSRF_RE.search(form.text), page_challenge(form.text)
-        if form.status != 200 or csrf is None or challenge is None:
+        tokens = form_page(form)
+        if tokens is None:
             self.tally.count("form refused", f"{form.status} {heading(form)}")
             return None
-        # What the form sends without its script: the challenge, an empty solution.
-        fields: FormFields = {
-            **minimal_report_form(channel=ATTACKER_CHANNEL),
-            "csrf_token": csrf.group(1),
-            "challenge": challenge[0],
-            "solution": "",
-        }
+        fields: FormFields = {**minimal_report_form(channel=ATTACKER_CHANNEL), **tokens.fields()}
         body, headers = multipart(fields)
         self.local.jar = jar = (browser, body, headers)
         return jar
@@ -275,11 +293,11 @@ class CodeFlood:
             return jar
         browser = CountingBrowser(self.base_url, self.server_errors, "attacker B")
         page = browser.get(MAILBOX_LOGIN)
-        csrf, challenge = CSRF_RE.search(page.text), page_challenge(page.text)
-        if page.status != 200 or csrf is None or challenge is None:
+        tokens = form_page(page)
+        if tokens is None:
             self.tally.count("form refused", f"{page.status} {heading(page)}")
             return None
-        self.local.jar = jar = (browser, {"csrf_token": csrf.group(1), "challenge": challenge[0], "solution": ""})
+        self.local.jar = jar = (browser, tokens.fields())
         return jar
 
     def send(self) -> None:
@@ -371,18 +389,19 @@ def genuine_journey(base_url: str, slug: str, server_errors: Tally, started: flo
     journey = Journey(started)
     step = Steps(journey)
     path = f"/melden/{slug}"
+
+    def solved_form(url: str, get: str, solve: str, what: str) -> dict[str, str]:
+        """GET a form and solve its challenge as the page's script does: what it sends besides its fields."""
+        page = step(get, lambda: browser.get(url))
+        tokens = form_page(page)
+        if tokens is None:
+            raise StepFailed(what, page)
+        return tokens.fields(step(solve, lambda: solve_challenge(tokens.challenge, tokens.bits)))
+
     try:
-        form = step("GET form", lambda: browser.get(path))
-        csrf, challenge = CSRF_RE.search(form.text), page_challenge(form.text)
-        if form.status != 200 or csrf is None or challenge is None:
-            raise StepFailed("report form", form)
-        token, bits = challenge
-        solution = step("solve", lambda: solve_challenge(token, bits))
         fields = {
             **minimal_report_form(channel=GENUINE_CHANNEL),
-            "csrf_token": csrf.group(1),
-            "challenge": token,
-            "solution": solution,
+            **solved_form(path, "GET form", "solve", "report form"),
         }
         posted = step("POST report", lambda: browser.post_form(path, fields))
         if posted.status != 303:
@@ -392,13 +411,8 @@ def genuine_journey(base_url: str, slug: str, server_errors: Tally, started: flo
         if receipt.status != 200 or code is None:
             raise StepFailed("receipt page", receipt)
 
-        login = step("GET /postfach", lambda: browser.get(MAILBOX_LOGIN))
-        csrf, challenge = CSRF_RE.search(login.text), page_challenge(login.text)
-        if login.status != 200 or csrf is None or challenge is None:
-            raise StepFailed("mailbox form", login)
-        token, bits = challenge
-        solution = step("solve code form", lambda: solve_challenge(token, bits))
-        body = urlencode({"csrf_token": csrf.group(1), "challenge": token, "solution": solution, "code": code.group(1)})
+        login = solved_form(MAILBOX_LOGIN, "GET /postfach", "solve code form", "mailbox form")
+        body = urlencode({**login, "code": code.group(1)})
         sent = step(
             "POST code",
             lambda: browser.request(
@@ -425,16 +439,11 @@ def acute_report(base_url: str, slug: str, server_errors: Tally, tally: Tally) -
     try:
         start = time.perf_counter()
         form = browser.get(path)
-        csrf, challenge = CSRF_RE.search(form.text), page_challenge(form.text)
-        if form.status != 200 or csrf is None or challenge is None:
+        tokens = form_page(form)
+        if tokens is None:
             tally.count("form refused", f"{form.status} {heading(form)}")
             return
-        fields = {
-            **minimal_report_form(channel=ACUTE_CHANNEL, acute_danger="yes"),
-            "csrf_token": csrf.group(1),
-            "challenge": challenge[0],
-            "solution": "",
-        }
+        fields = {**minimal_report_form(channel=ACUTE_CHANNEL, acute_danger="yes"), **tokens.fields()}
         posted = browser.post_form(path, fields)
         if posted.status != 303:
             tally.count("refused", f"{posted.status} {heading(posted)}")

@@ -16,7 +16,7 @@ from clearing.cases.models import Reminder
 from clearing.partners.models import PartnerOrganisation
 from clearing.referrals.models import Referral
 from clearing.referrals.states import PARTNER_VISIBLE_STATES
-from core.models import Account
+from core.models import Account, Municipality
 from core.staff import Staff
 from reporting.models import Case
 
@@ -66,6 +66,16 @@ def reminder_query(actor: Staff) -> Select[Reminder]:
         return query.where(Reminder.municipality_id == actor.account.municipality_id, Reminder.kind != "audit_broken")
     if actor.role == "coordinator" and actor.account.municipality_id:
         return query.where(Reminder.municipality_id == actor.account.municipality_id, Reminder.kind == "audit_broken")
+    return query.where(false())
+
+
+def municipality_query(actor: Staff) -> Select[Municipality]:
+    """The coordinator's own municipality; every municipality for the network operator; nothing for anyone else."""
+    query = select(Municipality)
+    if actor.role == "network_operator":
+        return query
+    if actor.role == "coordinator" and actor.account.municipality_id:
+        return query.where(Municipality.id == actor.account.municipality_id)
     return query.where(false())
 
 

@@ -25,12 +25,7 @@ def _window_start(now: datetime, window: timedelta) -> datetime:
 
 
 def used(session: Session, key: str, window: timedelta) -> int:
-    return used_at(session, key, window, utcnow())
-
-
-def used_at(session: Session, key: str, window: timedelta, at: datetime) -> int:
-    """The count of the window `at` falls in (windows are kept two days: cases.maintenance)."""
-    start = _window_start(at, window)
+    start = _window_start(utcnow(), window)
     count = session.scalar(
         select(ThrottleWindow.count).where(ThrottleWindow.key == key, ThrottleWindow.window_start == start)
     )
@@ -38,15 +33,21 @@ def used_at(session: Session, key: str, window: timedelta, at: datetime) -> int:
 
 
 def used_many(session: Session, windows: Mapping[str, timedelta], at: datetime | None = None) -> dict[str, int]:
-    """The counts of several keys, each in its own window around `at` (now), in one query (0: none yet)."""
+    """The counts of several keys, each in the window `at` (now) falls in, in one query (0: none yet).
+
+    Windows are kept two days (clearing.cases.maintenance.housekeeping)."""
+    if not windows:
+        return {}
     now = at or utcnow()
-    starts = {key: _window_start(now, window) for key, window in windows.items()}
+    by_start: dict[datetime, list[str]] = {}
+    for key, window in windows.items():
+        by_start.setdefault(_window_start(now, window), []).append(key)
     rows = session.execute(
         select(ThrottleWindow.key, ThrottleWindow.count).where(
             or_(
                 *(
-                    and_(ThrottleWindow.key == key, ThrottleWindow.window_start == start)
-                    for key, start in starts.items()
+                    and_(ThrottleWindow.window_start == start, ThrottleWindow.key.in_(keys))
+                    for start, keys in by_start.items()
                 )
             )
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -167,28 +167,42 @@ def spend_late_receipt(session: Session) -> bool:
 
 
 @dataclass(frozen=True)
-class FloodCounts:
-    """One hour's counts for the status page: never more than numbers."""
+class IntakeCounts:
+    """One municipality's reports in one hour."""
 
     reports: int
     marked: int
     deferred: int
-    wrong_codes: int
-    codes_waiting: int
+
+
+@dataclass(frozen=True)
+class CodeCounts:
+    """Receipt codes in one hour, installation-wide: wrong ones, and ones without a solution that waited."""
+
+    wrong: int
+    waiting: int
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    """One hour's counts for the status page: never more than numbers."""
+
+    intake: dict[str, IntakeCounts]  # by municipality id
+    codes: CodeCounts
 
     @property
     def flooded(self) -> bool:
-        return self.marked > 0 or self.codes_waiting > 0
+        return self.codes.waiting > 0 or any(counts.marked for counts in self.intake.values())
 
 
-def counts(session: Session, municipality_id: str, at: datetime) -> FloodCounts:
-    """The counts of the hour `at` falls in (the current one, or an earlier one up to two days back)."""
-    keys = {
-        "reports": _seen("reports", municipality_id),
-        "marked": _seen("marked", municipality_id),
-        "deferred": _seen("deferred", municipality_id),
-        "wrong_codes": _seen("wrong-codes"),
-        "codes_waiting": _seen("codes-waiting"),
-    }
-    used = throttle.used_many(session, dict.fromkeys(keys.values(), HOUR), at)
-    return FloodCounts(**{name: used[key] for name, key in keys.items()})
+def hour_counts(session: Session, municipality_ids: Sequence[str], at: datetime) -> HourCounts:
+    """The counts of the hour `at` falls in (the current one, or an earlier one up to two days back),
+    of these municipalities and of the mailbox, in one query."""
+    intake = {mid: {name: _seen(name, mid) for name in ("reports", "marked", "deferred")} for mid in municipality_ids}
+    codes = {"wrong": _seen("wrong-codes"), "waiting": _seen("codes-waiting")}
+    keys = [*codes.values(), *(key for named in intake.values() for key in named.values())]
+    used = throttle.used_many(session, dict.fromkeys(keys, HOUR), at)
+    return HourCounts(
+        {mid: IntakeCounts(**{name: used[key] for name, key in named.items()}) for mid, named in intake.items()},
+        CodeCounts(**{name: used[key] for name, key in codes.items()}),
+    )

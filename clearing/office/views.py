@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from clearing import scoping
@@ -21,7 +20,6 @@ from core import accounts, custody, invitations, key_binding, staff
 from core.app import current_state
 from core.login_forms import PlainForm
 from core.models import Account, Municipality
-from core.staff import Staff
 from core.tenancy import TenancyError
 from core.web_session import db_session
 from reporting import flood
@@ -257,24 +255,11 @@ def network() -> str | Response:
 
 @dataclass(frozen=True)
 class FloodRow:
-    """One municipality's flood counts, this hour and the one before (numbers only)."""
+    """One municipality's reports, this hour and the one before (numbers only)."""
 
     name: str
-    current: flood.FloodCounts
-    previous: flood.FloodCounts
-
-
-def _flood_rows(session: Session, actor: Staff, now: datetime) -> list[FloodRow]:
-    """The coordinator's own municipality; for the network operator every municipality."""
-    query = select(Municipality.id, Municipality.name).order_by(Municipality.name)
-    if actor.role != "network_operator":
-        query = query.where(Municipality.id == (actor.account.municipality_id or ""))
-    return [
-        FloodRow(
-            name, flood.counts(session, municipality_id, now), flood.counts(session, municipality_id, now - flood.HOUR)
-        )
-        for municipality_id, name in session.execute(query)
-    ]
+    current: flood.IntakeCounts
+    previous: flood.IntakeCounts
 
 
 @bp.get("/status")
@@ -301,18 +286,20 @@ def status() -> str:
     )
     actor = staff.actor()
     now = current_state().clock.now()
-    rows = _flood_rows(db_session(), actor, now)
-    nothing = flood.FloodCounts(0, 0, 0, 0, 0)
+    municipalities = db_session().scalars(scoping.municipality_query(actor).order_by(Municipality.name)).all()
+    ids = [municipality.id for municipality in municipalities]
+    current = flood.hour_counts(db_session(), ids, now)
+    previous = flood.hour_counts(db_session(), ids, now - flood.HOUR)
+    rows = [FloodRow(m.name, current.intake[m.id], previous.intake[m.id]) for m in municipalities]
     hour_start = now.replace(minute=0, second=0, microsecond=0)
     return render_template(
         "clearing/status.html",
         failed=failed,
         pending=pending,
         flood_rows=rows,
-        flooded=any(row.current.flooded for row in rows),
+        flooded=current.flooded,
         flooded_names=[row.name for row in rows if row.current.marked],
-        # The mailbox counts are installation-wide: the same in every row.
-        mailbox=(rows[0].current, rows[0].previous) if rows else (nothing, nothing),
+        codes=(current.codes, previous.codes),
         hour_start=hour_start,
         previous_start=hour_start - flood.HOUR,
         per_municipality=actor.role == "network_operator",

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
 from clearing import scoping
 from core.config import Config
-from core.models import Account
+from core.models import Account, Municipality
 from core.staff import Staff
-from tests.factories import Alliance, add_partner, build_alliance, missing_id
+from tests.factories import Alliance, add_partner, add_person, build_alliance, missing_id
 
 
 def _staff(session: Session, account_id: str) -> Staff:
@@ -65,3 +66,18 @@ def test_a_partner_user_reaches_active_colleagues_of_her_organisation_only(
     assert scoping.find_colleague(session, user, colleague.id) is None
     # Office staff have no colleagues in this sense.
     assert list(session.scalars(scoping.colleague_query(_staff(session, a.officer.id)))) == []
+
+
+def test_municipalities_the_coordinators_own_the_network_operators_all(
+    session: Session, config: Config, towns: tuple[Alliance, Alliance]
+) -> None:
+    a, b = towns
+    coordinator = _staff(session, a.coordinator.id)
+    assert [m.id for m in session.scalars(scoping.municipality_query(coordinator))] == [a.town.id]
+    operator = add_person(session, config, None, "netzwerk", role="network_operator")
+    reached = {m.id for m in session.scalars(scoping.municipality_query(_staff(session, operator.id)))}
+    assert {a.town.id, b.town.id} <= reached
+    assert reached == set(session.scalars(select(Municipality.id)))
+    # Officers and partner users reach no municipality through this door.
+    for other in (a.officer.id, a.partners["opferberatung"].id):
+        assert list(session.scalars(scoping.municipality_query(_staff(session, other)))) == []

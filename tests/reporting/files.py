@@ -127,9 +127,9 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims a size it does not have: enough for Pillow to read the header."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+def png_header_only(width: int, height: int, colour_type: int = 0) -> bytes:
+    """A PNG that claims a size it does not have: enough for Pillow to read the header (0 grey, 6 RGBA)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
 
 
